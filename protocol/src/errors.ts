@@ -1,0 +1,33 @@
+/**
+ * Every way a message can be refused, as a stable code. Clients log the code and show the
+ * plain message; tests assert on both. Documented in docs/errors.md.
+ */
+export const PROTOCOL_ERROR_CODES = {
+  E_MALFORMED: 'the message does not match its schema',
+  E_UNKNOWN_KEY: 'the message is signed with a key that is not pinned',
+  E_BAD_SIGNATURE: 'the signature does not verify',
+  E_EXPIRED: 'the message is past its validity window',
+  E_NOT_YET_VALID: 'the message claims a time in the future',
+  E_REPLAYED: 'the message was seen before',
+  E_BAD_ID: 'the signal id does not match its stream, symbol and candle time',
+  E_BAD_TOKEN: 'the device token is malformed or its signature does not verify',
+  E_TOKEN_EXPIRED: 'the device token has expired',
+} as const;
+
+export type ProtocolErrorCode = keyof typeof PROTOCOL_ERROR_CODES;
+
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+  readonly code: ProtocolErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ProtocolErrorCode, message?: string, details?: Record<string, unknown>, cause?: unknown) {
+    super(message ?? PROTOCOL_ERROR_CODES[code], cause === undefined ? undefined : { cause });
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isProtocolError(err: unknown, code?: ProtocolErrorCode): err is ProtocolError {
+  return err instanceof ProtocolError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,182 @@
+import { z } from 'zod';
+
+/** Wire version of every message defined here. Bumped only with a migration note. */
+export const PROTOCOL_VERSION = 1 as const;
+
+/** Longest validity window any signed message may claim: a day. */
+export const MAX_TTL_MS = 24 * 60 * 60 * 1000;
+
+const streamName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'stream: lowercase letters, digits, . _ -');
+const symbol = z
+  .string()
+  .regex(/^[A-Z0-9]{1,20}\/[A-Z0-9]{1,20}$/, 'symbol: unified ccxt form such as BTC/USDT');
+const epochMs = z.number().int().nonnegative();
+const positive = z.number().positive().finite();
+const kid = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+const sig = z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'sig: base64url Ed25519 signature');
+const offset = z.string().regex(/^\d{1,19}$/, 'offset: decimal Kafka offset');
+const deviceId = z.string().regex(/^[a-z0-9][a-z0-9-]{2,63}$/, 'deviceId: lowercase letters, digits and -');
+
+export const Side = z.enum(['buy', 'sell']);
+export type Side = z.infer<typeof Side>;
+
+/** The part of a signal its origin signs. `kid` is signed too, so a key cannot be swapped. */
+export const UnsignedSignal = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  id: z.string().regex(/^[0-9a-f]{32}$/),
+  stream: streamName,
+  symbol,
+  side: Side,
+  price: positive,
+  /** Open time of the candle that produced the signal; the id is derived from it. */
+  candleTime: epochMs,
+  /** When the signal was issued (the origin's clock). */
+  ts: epochMs,
+  ttlMs: z.number().int().positive().max(MAX_TTL_MS),
+  strength: z.number().min(0).max(1),
+  algoVersion: z.string().min(1).max(64),
+  origin: z.string().min(1).max(64),
+  kid,
+});
+export type UnsignedSignal = z.infer<typeof UnsignedSignal>;
+export const Signal = UnsignedSignal.extend({ sig });
+export type Signal = z.infer<typeof Signal>;
+
+export const BreakerLevel = z.enum(['normal', 'caution', 'halt']);
+export type BreakerLevel = z.infer<typeof BreakerLevel>;
+
+const controlCommon = {
+  v: z.literal(PROTOCOL_VERSION),
+  id: z.string().min(8).max(64),
+  /** Monotonic per (kind, scope): a client ignores a control message older than one it holds. */
+  version: z.number().int().nonnegative(),
+  ts: epochMs,
+  ttlMs: z.number().int().positive().max(MAX_TTL_MS),
+  origin: z.string().min(1).max(64),
+  kid,
+};
+
+const breakerControl = z.strictObject({
+  ...controlCommon,
+  kind: z.literal('breaker'),
+  body: z.strictObject({
+    level: BreakerLevel,
+    multiplier: z.number().min(0).max(1),
+    reason: z.string().max(500),
+  }),
+});
+const eligibilityControl = z.strictObject({
+  ...controlCommon,
+  kind: z.literal('eligibility'),
+  body: z.strictObject({ stream: streamName, symbols: z.array(symbol).max(1000) }),
+});
+/** The dead-man switch: clients stop buying when these stop arriving. */
+const heartbeatControl = z.strictObject({
+  ...controlCommon,
+  kind: z.literal('heartbeat'),
+  body: z.strictObject({}),
+});
+
+export const UnsignedControl = z.discriminatedUnion('kind', [
+  breakerControl,
+  eligibilityControl,
+  heartbeatControl,
+]);
+export type UnsignedControl = z.infer<typeof UnsignedControl>;
+export const Control = z.discriminatedUnion('kind', [
+  breakerControl.extend({ sig }),
+  eligibilityControl.extend({ sig }),
+  heartbeatControl.extend({ sig }),
+]);
+export type Control = z.infer<typeof Control>;
+export type ControlKind = Control['kind'];
+
+/** Device token claims, signed by the control server and checked by gateways without a database. */
+export const DeviceTokenClaims = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  sub: deviceId,
+  /** `family`, or `mandate:<name>` for a managed mandate; gateways keep scopes apart. */
+  scope: z.string().regex(/^(family|mandate:[a-z0-9-]{1,32})$/),
+  iat: epochMs,
+  exp: epochMs,
+  kid,
+});
+export type DeviceTokenClaims = z.infer<typeof DeviceTokenClaims>;
+
+// ---- device -> gateway -----------------------------------------------------------------
+
+export const Hello = z.strictObject({
+  type: z.literal('hello'),
+  deviceId,
+  version: z.string().min(1).max(32),
+  /** Per stream, the offset of the last signal this device has fully handled. */
+  resume: z.record(streamName, offset).default({}),
+});
+export type Hello = z.infer<typeof Hello>;
+
+export const DecisionOutcome = z.enum(['executed', 'rejected', 'failed']);
+export const DecisionRecord = z.strictObject({
+  signalId: z.string().max(64),
+  stream: streamName,
+  symbol,
+  side: Side,
+  outcome: DecisionOutcome,
+  /** A reason code such as E_EXPIRED or R_DAILY_LIMIT, with its plain-language text. */
+  code: z.string().max(64),
+  reason: z.string().max(300),
+  amount: z.number().nonnegative().optional(),
+  ts: epochMs,
+});
+export type DecisionRecord = z.infer<typeof DecisionRecord>;
+
+export const DecisionReport = z.strictObject({
+  type: z.literal('decision'),
+  deviceId,
+  decision: DecisionRecord,
+});
+export type DecisionReport = z.infer<typeof DecisionReport>;
+
+export const Telemetry = z.strictObject({
+  type: z.literal('telemetry'),
+  deviceId,
+  ts: epochMs,
+  quote: z.string().max(20),
+  equity: z.number().finite(),
+  cash: z.number().finite(),
+  positions: z.record(z.string().max(20), z.number().finite()),
+  spendToday: z.number().nonnegative(),
+  fills: z.number().int().nonnegative(),
+  lastDecisions: z.array(DecisionRecord).max(20),
+  errors: z.array(z.string().max(300)).max(20),
+});
+export type Telemetry = z.infer<typeof Telemetry>;
+
+export const DeviceFrame = z.discriminatedUnion('type', [Hello, Telemetry, DecisionReport]);
+export type DeviceFrame = z.infer<typeof DeviceFrame>;
+
+// ---- gateway -> device -----------------------------------------------------------------
+
+/** Gateways relay signed messages untouched (as parsed JSON); the device verifies them itself. */
+export const GatewayFrame = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('welcome'), gateway: z.string(), deviceId }),
+  z.strictObject({ type: z.literal('signal'), stream: streamName, offset, signal: z.unknown() }),
+  z.strictObject({ type: z.literal('control'), offset, control: z.unknown() }),
+  /** Sent once after the missed signals of a resume, before live ones. */
+  z.strictObject({ type: z.literal('caught-up') }),
+]);
+export type GatewayFrame = z.infer<typeof GatewayFrame>;
+
+/** Market data as the datafeed shares it on the bus (unsigned: it cannot move money by itself). */
+export const CandleMessage = z.strictObject({
+  symbol,
+  timeframe: z.string().regex(/^\d+[mhd]$/),
+  time: epochMs,
+  open: positive,
+  high: positive,
+  low: positive,
+  close: positive,
+  volume: z.number().nonnegative().finite(),
+});
+export type CandleMessage = z.infer<typeof CandleMessage>;

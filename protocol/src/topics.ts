@@ -1,0 +1,21 @@
+/** Every bus topic name is built here and nowhere else. */
+export const TOPICS = {
+  /** Signed signals, keyed by stream so a stream's order is kept in one partition. */
+  signals: 'signals',
+  /** Signed control messages (breaker, eligibility, heartbeats), keyed by kind and scope. */
+  control: 'control',
+  /** Device telemetry and decision reports, keyed by device id. Never carries keys. */
+  telemetry: 'device-telemetry',
+  /** Unsigned market data shared by datafeeds, keyed by symbol. */
+  candles: 'candles',
+} as const;
+
+export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
+
+/** Partition counts used when a topic is created. */
+export const TOPIC_PARTITIONS: Record<TopicName, number> = {
+  signals: 3,
+  control: 1,
+  'device-telemetry': 3,
+  candles: 3,
+};

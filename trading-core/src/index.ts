@@ -1,0 +1,2 @@
+export * from './candle.js';
+export * from './fill-model.js';
