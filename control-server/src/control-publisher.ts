@@ -1,0 +1,86 @@
+import type { Logger } from 'pino';
+import { TOPICS, createControl, type Bus, type BreakerLevel, type Signer } from '@appliance/protocol';
+
+export interface ControlPublisherOptions {
+  bus: Bus;
+  signer: Signer;
+  logger: Logger;
+  now: () => number;
+  origin: string;
+  /** Streams and the symbols eligible on each. */
+  eligibility: Record<string, string[]>;
+  heartbeatIntervalMs: number;
+  /** Validity of each control message; heartbeats must arrive well within it. */
+  ttlMs: number;
+}
+
+/**
+ * Publishes the signed control state: breaker level, eligibility per stream, and heartbeats
+ * (the dead-man switch). Versions are the issue time in ms, so they only grow, even across
+ * restarts of the control server.
+ */
+export class ControlPublisher {
+  #breaker: { level: BreakerLevel; multiplier: number; reason: string } = {
+    level: 'normal',
+    multiplier: 1,
+    reason: 'start-up',
+  };
+  #timer: NodeJS.Timeout | undefined;
+  #lastVersion = 0;
+
+  constructor(private readonly o: ControlPublisherOptions) {}
+
+  #version(): number {
+    this.#lastVersion = Math.max(this.#lastVersion + 1, this.o.now());
+    return this.#lastVersion;
+  }
+
+  async start(): Promise<void> {
+    await this.publishBreaker(this.#breaker);
+    for (const [stream, symbols] of Object.entries(this.o.eligibility))
+      await this.publishEligibility(stream, symbols);
+    await this.heartbeat();
+    this.#timer = setInterval(() => {
+      this.heartbeat().catch((err: unknown) => this.o.logger.error({ err }, 'heartbeat publish failed'));
+    }, this.o.heartbeatIntervalMs);
+    this.#timer.unref();
+  }
+
+  get breaker() {
+    return { ...this.#breaker };
+  }
+
+  async publishBreaker(b: { level: BreakerLevel; multiplier: number; reason: string }): Promise<void> {
+    this.#breaker = b;
+    await this.#publish('breaker', { kind: 'breaker', body: b });
+  }
+
+  async publishEligibility(stream: string, symbols: string[]): Promise<void> {
+    await this.#publish(`eligibility:${stream}`, { kind: 'eligibility', body: { stream, symbols } });
+  }
+
+  async heartbeat(): Promise<void> {
+    await this.#publish('heartbeat', { kind: 'heartbeat', body: {} });
+  }
+
+  async #publish(
+    key: string,
+    part: { kind: 'breaker' | 'eligibility' | 'heartbeat'; body: object },
+  ): Promise<void> {
+    const msg = createControl(
+      {
+        ...part,
+        version: this.#version(),
+        ts: this.o.now(),
+        ttlMs: this.o.ttlMs,
+        origin: this.o.origin,
+      } as never,
+      this.o.signer,
+    );
+    await this.o.bus.publish(TOPICS.control, [{ key, value: JSON.stringify(msg) }]);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}

@@ -1,0 +1,109 @@
+import type { Logger } from 'pino';
+import { TOPICS, createSignal, type Bus, type Signal, type Signer } from '@appliance/protocol';
+import { VirtualTrader, type Candle, type FillCosts, type Strategy } from '@appliance/trading-core';
+
+export interface DatafeedOptions {
+  bus: Bus;
+  signer: Signer;
+  logger: Logger;
+  /** Stream this node's algorithm publishes on, e.g. `ema-cross.1h`. */
+  stream: string;
+  /** This node's name, stamped on every signal as `origin`. */
+  origin: string;
+  symbols: string[];
+  timeframe: string;
+  quote: string;
+  /** The fixed virtual balance the algorithm trades, in quote. */
+  seed: number;
+  costs: FillCosts;
+  /** How long a signal stays actionable after it is issued. */
+  ttlMs: number;
+  strategy: () => Strategy;
+  now?: () => number;
+}
+
+export const DEFAULT_SIGNAL_TTL_MS = 60_000;
+
+export interface DatafeedStats {
+  candles: number;
+  signals: number;
+  fills: number;
+  equity: number;
+  ledgerBalanced: boolean;
+}
+
+/**
+ * One algorithm over all its pairs on one virtual balance. Every candle goes on the bus for
+ * the paper exchange; when the virtual portfolio decides to buy or sell, the decision goes out
+ * as a signed signal. The signal comes after its candle, so the exchange knows the price first.
+ */
+export class Datafeed {
+  readonly trader: VirtualTrader;
+  readonly #strategies = new Map<string, Strategy>();
+  readonly #o: DatafeedOptions;
+  readonly #now: () => number;
+  #candles = 0;
+  #signals = 0;
+  #fills = 0;
+  #algoVersion = '';
+
+  constructor(o: DatafeedOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+    this.trader = new VirtualTrader({
+      quote: o.quote,
+      seed: o.seed,
+      costs: o.costs,
+      allocation: 1 / o.symbols.length,
+    });
+    for (const s of o.symbols) {
+      const strategy = o.strategy();
+      this.#strategies.set(s, strategy);
+      this.#algoVersion = strategy.version;
+    }
+  }
+
+  async onCandle(symbol: string, candle: Candle): Promise<Signal | null> {
+    const strategy = this.#strategies.get(symbol);
+    if (!strategy) throw new RangeError(`symbol ${symbol} is not configured on this feed`);
+    this.#candles++;
+    await this.#o.bus.publish(TOPICS.candles, [
+      { key: symbol, value: JSON.stringify({ symbol, timeframe: this.#o.timeframe, ...candle }) },
+    ]);
+    const step = this.trader.onCandle(symbol, candle, strategy.onCandle(candle));
+    if (step.filled) this.#fills++;
+    if (!step.order) return null;
+    const signal = createSignal(
+      {
+        stream: this.#o.stream,
+        symbol,
+        side: step.order.side,
+        price: step.order.referencePrice,
+        candleTime: candle.time,
+        ts: this.#now(),
+        ttlMs: this.#o.ttlMs,
+        strength: 1,
+        algoVersion: this.#algoVersion,
+        origin: this.#o.origin,
+      },
+      this.#o.signer,
+    );
+    await this.#o.bus.publish(TOPICS.signals, [{ key: this.#o.stream, value: JSON.stringify(signal) }]);
+    this.#signals++;
+    this.#o.logger.info(
+      { id: signal.id, symbol, side: signal.side, price: signal.price, candleTime: candle.time },
+      'signal published',
+    );
+    return signal;
+  }
+
+  stats(): DatafeedStats {
+    return {
+      candles: this.#candles,
+      signals: this.#signals,
+      fills: this.#fills,
+      equity: this.trader.equity(),
+      ledgerBalanced: this.trader.ledger.isBalanced(),
+    };
+  }
+}

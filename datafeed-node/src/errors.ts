@@ -1,0 +1,18 @@
+export const FEED_ERROR_CODES = {
+  E_FILE: 'the market data file cannot be read',
+  E_BAD_HEADER: 'the CSV header is not time,open,high,low,close,volume',
+  E_BAD_ROW: 'a CSV row is not a sound candle',
+  E_NOT_SORTED: 'candle times do not strictly increase',
+  E_SOURCE: 'the live market data source failed',
+} as const;
+export type FeedErrorCode = keyof typeof FEED_ERROR_CODES;
+
+export class FeedError extends Error {
+  override readonly name = 'FeedError';
+  constructor(
+    readonly code: FeedErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,20 @@
+/** WebSocket close codes the gateway uses, and when. Listed in docs/errors.md. */
+export const CLOSE = {
+  /** Frame was not valid JSON. */
+  INVALID_JSON: 1007,
+  /** Frame parsed but broke the protocol (schema, wrong device id, no hello). */
+  POLICY: 1008,
+  /** Binary frames are not part of the protocol. */
+  UNSUPPORTED: 1003,
+  /** Frame larger than maxPayload (sent by ws itself). */
+  TOO_BIG: 1009,
+  /** Gateway shutting down: reconnect elsewhere. */
+  GOING_AWAY: 1001,
+} as const;
+
+/** RFC 6455 limits a close reason to 123 bytes. */
+export function closeReason(text: string): string {
+  let out = text;
+  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
+  return out;
+}

@@ -1,0 +1,289 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import {
+  DeviceFrame,
+  ProtocolError,
+  TOPICS,
+  controlScope,
+  verifyDeviceToken,
+  type Bus,
+  type BusMessage,
+  type Control,
+  type DeviceTokenClaims,
+  type KeyRing,
+  type Subscription,
+} from '@appliance/protocol';
+import { CLOSE, closeReason } from './close-codes.js';
+import { offsetGreater } from './offsets.js';
+import { GatewayOptions } from './options.js';
+import { StreamRing } from './stream-ring.js';
+
+export interface GatewayDeps {
+  bus: Bus;
+  /** The control server's public keys: device tokens are checked against these alone. */
+  tokenKeys: KeyRing;
+  logger: Logger;
+  now?: () => number;
+  options?: Partial<GatewayOptions>;
+}
+
+interface Session {
+  ws: WebSocket;
+  claims: DeviceTokenClaims;
+  ready: boolean;
+  alive: boolean;
+  /** Per stream, the last offset sent to this device. */
+  cursors: Map<string, string>;
+  helloTimer: NodeJS.Timeout;
+}
+
+export interface GatewayStats {
+  connections: number;
+  ready: number;
+  streams: Record<string, { size: number; lastOffset: string | undefined }>;
+  relayed: number;
+  dropped: number;
+}
+
+export interface Gateway {
+  readonly server: Server;
+  listen(port?: number, host?: string): Promise<string>;
+  stats(): GatewayStats;
+  close(): Promise<void>;
+}
+
+export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
+  const options = GatewayOptions.parse(deps.options ?? {});
+  const { bus, tokenKeys, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const rings = new Map<string, StreamRing>();
+  /** Newest control message per scope, as the frame sent to devices. */
+  const controls = new Map<string, { version: number; frame: string }>();
+  const sessions = new Set<Session>();
+  let relayed = 0;
+  let dropped = 0;
+  let ready = false;
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, clientTracking: false });
+
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/healthz') {
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          status: ready ? 'ok' : 'starting',
+          gateway: options.gatewayId,
+          connections: sessions.size,
+        }),
+      );
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const claims = authenticate(req);
+    if (!claims) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, claims));
+  });
+
+  function authenticate(req: IncomingMessage): DeviceTokenClaims | undefined {
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+    try {
+      return verifyDeviceToken(token, tokenKeys, now());
+    } catch (err) {
+      const code = err instanceof ProtocolError ? err.code : 'E_BAD_TOKEN';
+      logger.warn({ code, remote: req.socket.remoteAddress }, 'device refused at upgrade');
+      return undefined;
+    }
+  }
+
+  function onConnection(ws: WebSocket, claims: DeviceTokenClaims): void {
+    const session: Session = {
+      ws,
+      claims,
+      ready: false,
+      alive: true,
+      cursors: new Map(),
+      helloTimer: setTimeout(() => refuse(session, CLOSE.POLICY, 'no hello in time'), options.helloTimeoutMs),
+    };
+    sessions.add(session);
+    ws.on('pong', () => (session.alive = true));
+    ws.on('message', (data, isBinary) => onFrame(session, data, isBinary));
+    ws.on('close', () => {
+      clearTimeout(session.helloTimer);
+      sessions.delete(session);
+    });
+    ws.on('error', (err) => logger.debug({ err, device: claims.sub }, 'device socket error'));
+    ws.send(JSON.stringify({ type: 'welcome', gateway: options.gatewayId, deviceId: claims.sub }));
+  }
+
+  function refuse(session: Session, code: number, reason: string): void {
+    logger.info({ device: session.claims.sub, code, reason }, 'closing device connection');
+    session.ws.close(code, closeReason(reason));
+  }
+
+  function onFrame(session: Session, data: RawData, isBinary: boolean): void {
+    if (isBinary) return refuse(session, CLOSE.UNSUPPORTED, 'binary frames are not accepted');
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString());
+    } catch {
+      return refuse(session, CLOSE.INVALID_JSON, 'frame is not valid JSON');
+    }
+    const parsed = DeviceFrame.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return refuse(
+        session,
+        CLOSE.POLICY,
+        `malformed frame: ${issue?.path.join('.') || 'frame'}: ${issue?.message}`,
+      );
+    }
+    const frame = parsed.data;
+    if (frame.deviceId !== session.claims.sub)
+      return refuse(session, CLOSE.POLICY, 'device id does not match token');
+    if (frame.type === 'hello') return onHello(session, frame.resume);
+    if (!session.ready) return refuse(session, CLOSE.POLICY, 'hello must come first');
+    const record = { ...frame, scope: session.claims.scope, gateway: options.gatewayId, receivedAt: now() };
+    bus
+      .publish(TOPICS.telemetry, [{ key: frame.deviceId, value: JSON.stringify(record) }])
+      .catch((err: unknown) => {
+        logger.warn({ err, device: frame.deviceId }, 'could not publish telemetry');
+      });
+  }
+
+  function onHello(session: Session, resume: Record<string, string>): void {
+    if (session.ready) return refuse(session, CLOSE.POLICY, 'hello sent twice');
+    clearTimeout(session.helloTimer);
+    // Control state first, so the device knows breaker and eligibility before any signal.
+    for (const c of controls.values()) session.ws.send(c.frame);
+    for (const [stream, ring] of rings) {
+      const after = resume[stream];
+      if (after === undefined) {
+        // A stream this device has never seen: start from now, old signals would be stale.
+        const last = ring.last();
+        if (last) session.cursors.set(stream, last.offset);
+        continue;
+      }
+      const { entries, gap } = ring.since(after);
+      if (gap)
+        logger.warn(
+          { device: session.claims.sub, stream, after },
+          'resume older than the ring: signals missed',
+        );
+      for (const e of entries) session.ws.send(e.frame);
+      session.cursors.set(stream, entries.at(-1)?.offset ?? after);
+    }
+    for (const [stream, after] of Object.entries(resume))
+      if (!rings.has(stream)) session.cursors.set(stream, after);
+    session.ready = true;
+    session.ws.send('{"type":"caught-up"}');
+    logger.info({ device: session.claims.sub, resume }, 'device ready');
+  }
+
+  function onSignal(m: BusMessage): void {
+    let stream: unknown;
+    const raw = m.value.toString();
+    try {
+      stream = (JSON.parse(raw) as { stream?: unknown }).stream;
+    } catch {
+      /* counted below */
+    }
+    if (typeof stream !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(stream)) {
+      dropped++;
+      logger.warn({ partition: m.partition, offset: m.offset }, 'dropping unparseable signal record');
+      return;
+    }
+    // Relay the signed message byte for byte: the device verifies it, the gateway cannot.
+    const frame = `{"type":"signal","stream":${JSON.stringify(stream)},"offset":"${m.offset}","signal":${raw}}`;
+    let ring = rings.get(stream);
+    if (!ring) rings.set(stream, (ring = new StreamRing(options.ringCapacity)));
+    ring.push({ offset: m.offset, frame });
+    for (const s of sessions) {
+      if (!s.ready) continue;
+      const cursor = s.cursors.get(stream);
+      if (cursor !== undefined && !offsetGreater(m.offset, cursor)) continue;
+      s.cursors.set(stream, m.offset);
+      s.ws.send(frame);
+      relayed++;
+    }
+  }
+
+  function onControl(m: BusMessage): void {
+    let c: Control;
+    try {
+      c = JSON.parse(m.value.toString()) as Control;
+      if (typeof c.kind !== 'string' || typeof c.version !== 'number')
+        throw new Error('not a control message');
+    } catch {
+      dropped++;
+      return;
+    }
+    const scope = controlScope(c);
+    const held = controls.get(scope);
+    if (held && held.version > c.version) return;
+    const frame = `{"type":"control","offset":"${m.offset}","control":${m.value.toString()}}`;
+    controls.set(scope, { version: c.version, frame });
+    for (const s of sessions) if (s.ready) s.ws.send(frame);
+  }
+
+  const subs: Subscription[] = [
+    await bus.subscribe({ topic: TOPICS.control, from: 'earliest', onMessage: onControl }),
+    await bus.subscribe({ topic: TOPICS.signals, from: 'earliest', onMessage: onSignal }),
+  ];
+  await Promise.all(subs.map((s) => s.ready));
+  ready = true;
+
+  const pinger = setInterval(() => {
+    for (const s of sessions) {
+      if (!s.alive) {
+        logger.info({ device: s.claims.sub }, 'dropping dead peer');
+        s.ws.terminate();
+        continue;
+      }
+      s.alive = false;
+      s.ws.ping();
+    }
+  }, options.pingIntervalMs);
+  pinger.unref();
+
+  return {
+    server,
+    listen(port = 0, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          const a = server.address();
+          resolve(typeof a === 'object' && a ? `ws://${host}:${a.port}` : String(a));
+        });
+      });
+    },
+    stats() {
+      const streams: GatewayStats['streams'] = {};
+      for (const [k, r] of rings) streams[k] = { size: r.size, lastOffset: r.last()?.offset };
+      return {
+        connections: sessions.size,
+        ready: [...sessions].filter((s) => s.ready).length,
+        streams,
+        relayed,
+        dropped,
+      };
+    },
+    async close() {
+      ready = false;
+      clearInterval(pinger);
+      for (const s of subs) await s.close();
+      for (const s of sessions) s.ws.close(CLOSE.GOING_AWAY, 'gateway shutting down');
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sessions) s.ws.terminate();
+    },
+  };
+}

@@ -1,0 +1,4 @@
+export { createGateway, type Gateway, type GatewayDeps, type GatewayStats } from './gateway.js';
+export { GatewayOptions, DEFAULT_GATEWAY_OPTIONS } from './options.js';
+export { CLOSE } from './close-codes.js';
+export { StreamRing } from './stream-ring.js';

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+
+/** Defaults for every gateway option, with units. */
+export const DEFAULT_GATEWAY_OPTIONS = {
+  /** Largest frame a device may send, in bytes; larger frames close the socket with 1009. */
+  maxPayload: 64 * 1024,
+  /** Interval between pings; a peer that missed a pong by the next ping is dropped. */
+  pingIntervalMs: 15_000,
+  /** A device must send `hello` within this time after connecting. */
+  helloTimeoutMs: 10_000,
+  /** Signals kept per stream to answer resumes. */
+  ringCapacity: 10_000,
+  /** Control messages older than this are still kept if they are the newest of their scope. */
+  gatewayId: 'gw-1',
+};
+
+export const GatewayOptions = z.strictObject({
+  maxPayload: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(DEFAULT_GATEWAY_OPTIONS.maxPayload),
+  pingIntervalMs: z.number().int().min(100).default(DEFAULT_GATEWAY_OPTIONS.pingIntervalMs),
+  helloTimeoutMs: z.number().int().min(100).default(DEFAULT_GATEWAY_OPTIONS.helloTimeoutMs),
+  ringCapacity: z.number().int().min(1).default(DEFAULT_GATEWAY_OPTIONS.ringCapacity),
+  gatewayId: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/)
+    .default(DEFAULT_GATEWAY_OPTIONS.gatewayId),
+});
+export type GatewayOptions = z.infer<typeof GatewayOptions>;

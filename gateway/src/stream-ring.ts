@@ -1,0 +1,52 @@
+import { offsetGreater } from './offsets.js';
+
+export interface RingEntry {
+  offset: string;
+  /** The frame as sent to devices, serialised once and shared by every connection. */
+  frame: string;
+}
+
+/**
+ * The recent signals of one stream, oldest first, bounded. Answers "everything after offset X"
+ * for resuming devices; a resume older than the ring's start is reported as a gap.
+ */
+export class StreamRing {
+  readonly #entries: RingEntry[] = [];
+  #start = 0; // index of the oldest entry: a circular buffer without shifting
+  #lastEvicted: string | undefined;
+
+  constructor(readonly capacity: number) {}
+
+  push(entry: RingEntry): void {
+    if (this.#entries.length < this.capacity) this.#entries.push(entry);
+    else {
+      this.#lastEvicted = this.#entries[this.#start]!.offset;
+      this.#entries[this.#start] = entry;
+      this.#start = (this.#start + 1) % this.capacity;
+    }
+  }
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  oldest(): RingEntry | undefined {
+    return this.#entries[this.#start];
+  }
+
+  last(): RingEntry | undefined {
+    if (this.#entries.length === 0) return undefined;
+    return this.#entries[(this.#start + this.#entries.length - 1) % this.#entries.length];
+  }
+
+  /** Entries with an offset greater than `after`, and whether some may have been evicted. */
+  since(after: string): { entries: RingEntry[]; gap: boolean } {
+    const out: RingEntry[] = [];
+    for (let i = 0; i < this.#entries.length; i++) {
+      const e = this.#entries[(this.#start + i) % this.#entries.length]!;
+      if (offsetGreater(e.offset, after)) out.push(e);
+    }
+    const gap = this.#lastEvicted !== undefined && offsetGreater(this.#lastEvicted, after);
+    return { entries: out, gap };
+  }
+}

@@ -1,0 +1,263 @@
+import t from 'tap';
+import type { Test } from 'tap';
+import WebSocket from 'ws';
+import pino from 'pino';
+import {
+  EmbeddedBus,
+  KeyRing,
+  TOPICS,
+  createControl,
+  createSignal,
+  exportPublicKey,
+  generateSigner,
+  issueDeviceToken,
+  type BusMessage,
+} from '@appliance/protocol';
+import { waitFor } from '@appliance/test-kit';
+import { createGateway } from '../src/index.js';
+
+const control = generateSigner();
+const feed = generateSigner();
+const logger = pino({ level: 'silent' });
+
+async function setup(t: Test, options = {}) {
+  const bus = new EmbeddedBus();
+  const gateway = await createGateway({
+    bus,
+    tokenKeys: KeyRing.of(exportPublicKey(control.publicKey)),
+    logger,
+    options,
+  });
+  const url = await gateway.listen(0);
+  t.teardown(() => gateway.close());
+  return { bus, gateway, url };
+}
+
+const token = (sub: string, ttlMs = 60_000) =>
+  issueDeviceToken({ sub, scope: 'family', iat: Date.now(), ttlMs }, control);
+
+function signal(candleTime: number, side: 'buy' | 'sell' = 'buy') {
+  return createSignal(
+    {
+      stream: 'ema.1h',
+      symbol: 'BTC/USDT',
+      side,
+      price: 100,
+      candleTime,
+      ts: Date.now(),
+      ttlMs: 60_000,
+      strength: 1,
+      algoVersion: 'x/1',
+      origin: 'feed',
+    },
+    feed,
+  );
+}
+
+/** A device connection that records frames and close events. */
+function connect(url: string, tok: string, wsOptions: WebSocket.ClientOptions = {}) {
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${tok}` }, ...wsOptions });
+  const frames: { type: string; [k: string]: unknown }[] = [];
+  const waiters: (() => void)[] = [];
+  ws.on('message', (d) => {
+    frames.push(JSON.parse(d.toString()));
+    waiters.splice(0).forEach((w) => w());
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  async function until(pred: () => boolean) {
+    while (!pred()) await new Promise<void>((r) => waiters.push(r));
+  }
+  return { ws, frames, closed, opened, until };
+}
+
+t.test('a device with a bad or missing token is refused with 401 during the upgrade', async (t) => {
+  const { url } = await setup(t);
+  for (const tok of [
+    '',
+    'garbage',
+    issueDeviceToken({ sub: 'dev-1', scope: 'family', iat: 0, ttlMs: 1 }, control),
+    issueDeviceToken({ sub: 'dev-1', scope: 'family', iat: Date.now(), ttlMs: 60_000 }, generateSigner()),
+  ]) {
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${tok}` } });
+    const status = await new Promise<number>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+    });
+    t.equal(status, 401);
+  }
+});
+
+t.test(
+  'a resuming device gets control state, then its missed signals in order, then live ones',
+  async (t) => {
+    const { bus, url } = await setup(t);
+    const c = createControl(
+      {
+        kind: 'breaker',
+        version: 1,
+        ts: Date.now(),
+        ttlMs: 60_000,
+        origin: 'control',
+        body: { level: 'normal', multiplier: 1, reason: 'ok' },
+      },
+      control,
+    );
+    await bus.publish(TOPICS.control, [{ key: 'breaker', value: JSON.stringify(c) }]);
+    const early = [signal(1), signal(2), signal(3)];
+    await bus.publish(
+      TOPICS.signals,
+      early.map((s) => ({ key: 'ema.1h', value: JSON.stringify(s) })),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+
+    const d = connect(url, token('dev-1'));
+    await d.opened;
+    d.ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-1', version: '1', resume: { 'ema.1h': '0' } }));
+    await d.until(() => d.frames.some((f) => f.type === 'caught-up'));
+    t.same(
+      d.frames.map((f) => f.type),
+      ['welcome', 'control', 'signal', 'signal', 'caught-up'],
+    );
+    t.same(
+      d.frames.filter((f) => f.type === 'signal').map((f) => (f.signal as { id: string }).id),
+      [early[1]!.id, early[2]!.id],
+      'only the signals after the resume offset, in order',
+    );
+    t.same(
+      d.frames[2]!.signal,
+      JSON.parse(JSON.stringify(early[1])),
+      'the signed message is relayed unchanged',
+    );
+    const live = signal(4, 'sell');
+    await bus.publish(TOPICS.signals, [{ key: 'ema.1h', value: JSON.stringify(live) }]);
+    await d.until(() => d.frames.length === 6);
+    t.match(d.frames[5], { type: 'signal', stream: 'ema.1h', offset: '3', signal: { id: live.id } });
+    d.ws.close();
+  },
+);
+
+t.test('a device with no resume point starts from live signals only', async (t) => {
+  const { bus, url } = await setup(t);
+  await bus.publish(TOPICS.signals, [{ key: 'ema.1h', value: JSON.stringify(signal(1)) }]);
+  await new Promise((r) => setTimeout(r, 20));
+  const d = connect(url, token('dev-2'));
+  await d.opened;
+  d.ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-2', version: '1', resume: {} }));
+  await d.until(() => d.frames.some((f) => f.type === 'caught-up'));
+  await bus.publish(TOPICS.signals, [{ key: 'ema.1h', value: JSON.stringify(signal(2)) }]);
+  await d.until(() => d.frames.filter((f) => f.type === 'signal').length === 1);
+  t.match(
+    d.frames.filter((f) => f.type === 'signal'),
+    [{ offset: '1' }],
+  );
+  d.ws.close();
+});
+
+t.test('malformed frames close only that connection, each with its code and reason', async (t) => {
+  const { url, gateway } = await setup(t, { maxPayload: 1024 });
+  const bystander = connect(url, token('dev-0'));
+  await bystander.opened;
+  bystander.ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-0', version: '1', resume: {} }));
+  const cases: [string, (ws: WebSocket) => void, number, string | RegExp][] = [
+    ['not JSON', (ws) => ws.send('{nope'), 1007, 'frame is not valid JSON'],
+    ['unknown type', (ws) => ws.send('{"type":"buy-everything"}'), 1008, /^malformed frame: type: /],
+    ['binary', (ws) => ws.send(Buffer.from([1, 2, 3])), 1003, 'binary frames are not accepted'],
+    ['too big', (ws) => ws.send('x'.repeat(2048)), 1009, ''],
+    [
+      "someone else's id",
+      (ws) => ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-9', version: '1', resume: {} })),
+      1008,
+      'device id does not match token',
+    ],
+    [
+      'telemetry before hello',
+      (ws) =>
+        ws.send(
+          JSON.stringify({
+            type: 'decision',
+            deviceId: 'dev-1',
+            decision: {
+              signalId: 'a',
+              stream: 'ema.1h',
+              symbol: 'BTC/USDT',
+              side: 'buy',
+              outcome: 'rejected',
+              code: 'X',
+              reason: 'y',
+              ts: 1,
+            },
+          }),
+        ),
+      1008,
+      'hello must come first',
+    ],
+  ];
+  for (const [name, send, code, reason] of cases) {
+    const d = connect(url, token('dev-1'));
+    await d.opened;
+    send(d.ws);
+    const closed = await d.closed;
+    t.equal(closed.code, code, `${name}: close code`);
+    if (typeof reason === 'string') t.equal(closed.reason, reason, `${name}: reason`);
+    else t.match(closed.reason, reason, `${name}: reason`);
+  }
+  await waitFor(() => gateway.stats().connections === 1, 'the refused connections to be gone');
+  t.equal(bystander.ws.readyState, WebSocket.OPEN, 'the other device stays connected');
+  t.equal(gateway.stats().connections, 1);
+  bystander.ws.close();
+});
+
+t.test('telemetry goes onto the bus stamped with the authenticated device and gateway', async (t) => {
+  const { bus, url } = await setup(t);
+  const got: BusMessage[] = [];
+  await bus.subscribe({ topic: TOPICS.telemetry, from: 'latest', onMessage: (m) => void got.push(m) });
+  const d = connect(url, token('dev-3'));
+  await d.opened;
+  d.ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-3', version: '1', resume: {} }));
+  const telemetry = {
+    type: 'telemetry',
+    deviceId: 'dev-3',
+    ts: 1,
+    quote: 'USDT',
+    equity: 10,
+    cash: 10,
+    positions: {},
+    spendToday: 0,
+    fills: 2,
+    lastDecisions: [],
+    errors: [],
+  };
+  d.ws.send(JSON.stringify(telemetry));
+  while (got.length === 0) await new Promise((r) => setTimeout(r, 10));
+  t.equal(got[0]!.key, 'dev-3');
+  t.match(JSON.parse(got[0]!.value.toString()), {
+    ...telemetry,
+    scope: 'family',
+    gateway: 'gw-1',
+    receivedAt: Number,
+  });
+  d.ws.close();
+});
+
+t.test('a peer that stops answering pings is dropped', async (t) => {
+  const { url, gateway } = await setup(t, { pingIntervalMs: 100 });
+  const d = connect(url, token('dev-4'), { autoPong: false });
+  await d.opened;
+  const closed = await d.closed;
+  t.equal(closed.code, 1006, 'terminated without a close frame');
+  await waitFor(() => gateway.stats().connections === 0, 'the session to be removed');
+  t.equal(gateway.stats().connections, 0);
+});
+
+t.test('healthz answers once the gateway is reading the bus', async (t) => {
+  const { url } = await setup(t);
+  const res = await fetch(url.replace('ws:', 'http:') + '/healthz');
+  t.equal(res.status, 200);
+  t.match(await res.json(), { status: 'ok', gateway: 'gw-1' });
+});

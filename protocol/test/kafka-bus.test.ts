@@ -1,0 +1,143 @@
+import t from 'tap';
+import { requireTool, startKafkaMock } from '@appliance/test-kit';
+import type { BusMessage } from '../src/bus.js';
+import { createKafkaBus, KafkaBusError, type KafkaBusOptions } from '../src/kafka-bus.js';
+import { busContract } from './bus-contract.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Rejects with `what` if `p` has not settled within `ms`, so a broken bus fails instead of hanging. */
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+if (!requireTool('kcat', 'kcat')) {
+  t.plan(0, 'kcat is not installed (apt-get install kcat)');
+} else {
+  const mock = await startKafkaMock();
+  t.teardown(() => mock.stop());
+
+  await busContract(t, 'KafkaBus', async () => {
+    const bus = createKafkaBus({ brokers: mock.brokers, clientId: 'contract', idempotent: false });
+    return { bus, cleanup: () => bus.close() };
+  });
+
+  await t.test('ensureTopic on the mock cluster creates the topic once and is idempotent', async (t) => {
+    const bus = createKafkaBus({ brokers: mock.brokers, clientId: 'topics', idempotent: false });
+    t.teardown(() => bus.close());
+    await bus.ensureTopic('made-once', 3);
+    await bus.ensureTopic('made-once', 3);
+    await Promise.all([bus.ensureTopic('made-twice', 3), bus.ensureTopic('made-twice', 3)]);
+    await bus.publish('made-once', [{ key: 'k', value: 'v' }]);
+    t.pass('creating, re-creating and publishing raise nothing');
+  });
+
+  await t.test(
+    'an idempotent producer on a cluster without a controller fails with a clear error',
+    async (t) => {
+      const bus = createKafkaBus({ brokers: mock.brokers, clientId: 'idem' });
+      t.teardown(() => bus.close());
+      await bus.ensureTopic('idem', 3);
+      const err = await bus.publish('idem', [{ key: 'k', value: 'v' }]).catch((e: unknown) => e);
+      t.ok(err instanceof KafkaBusError);
+      t.equal((err as KafkaBusError).code, 'E_IDEMPOTENCE_UNAVAILABLE');
+      t.match((err as KafkaBusError).message, /cluster reports no controller .* pass idempotent: false/);
+    },
+  );
+
+  await t.test('a broker freeze loses and repeats nothing', async (t) => {
+    // A cluster of its own: this test stops every broker for 10 s.
+    const frozen = await startKafkaMock();
+    t.teardown(() => frozen.stop());
+    // The publisher keeps the default 30 s request timeout, longer than the freeze, so a
+    // stalled produce is answered rather than retried (the mock cannot deduplicate).
+    const publisher = createKafkaBus({ brokers: frozen.brokers, clientId: 'freeze-pub', idempotent: false });
+    const topic = 'freeze';
+    await publisher.ensureTopic(topic, 3);
+
+    // Both readers give up on requests and on their session quickly, so the freeze hits them:
+    // one rides it out inside kafkajs (timeouts, then a rejoin); the other has so small a retry
+    // budget that its consumer crashes and the subscription restarts it. Either must come back
+    // at the offsets it had reached.
+    const reader = async (clientId: string, retry?: KafkaBusOptions['retry']) => {
+      const got: BusMessage[] = [];
+      const warnings: string[] = [];
+      const bus = createKafkaBus({
+        brokers: frozen.brokers,
+        clientId,
+        idempotent: false,
+        requestTimeoutMs: 2_000,
+        sessionTimeoutMs: 6_000,
+        retry,
+        logger: { warn: (_, msg) => void warnings.push(msg), error: (_, msg) => void warnings.push(msg) },
+      });
+      const sub = await bus.subscribe({ topic, from: 'earliest', onMessage: (m) => void got.push(m) });
+      return { clientId, bus, sub, got, warnings };
+    };
+    const readers = await Promise.all([
+      reader('rejoining'),
+      reader('restarting', { retries: 1, initialRetryTime: 100, maxRetryTime: 500 }),
+    ]);
+    t.teardown(async () => {
+      frozen.thaw();
+      await Promise.all([publisher, ...readers.map((r) => r.bus)].map((b) => b.close()));
+    });
+    await within(30_000, 'subscriptions ready', Promise.all(readers.map((r) => r.sub.ready)));
+
+    const TOTAL = 300;
+    const publishes: Promise<void>[] = [];
+    const publishOne = (seq: number): void => {
+      publishes.push(publisher.publish(topic, [{ key: `k${seq % 10}`, value: String(seq) }]));
+    };
+    // 100 before the freeze, 100 while frozen (over its 10 s), 100 after.
+    for (let seq = 0; seq < 100; seq++, await sleep(10)) publishOne(seq);
+    frozen.freeze();
+    for (let seq = 100; seq < 200; seq++, await sleep(100)) publishOne(seq);
+    frozen.thaw();
+    for (let seq = 200; seq < TOTAL; seq++, await sleep(10)) publishOne(seq);
+
+    const settled = await within(120_000, 'publishes', Promise.allSettled(publishes));
+    t.same(
+      settled.filter((s) => s.status === 'rejected'),
+      [],
+      'every publish, including those made during the freeze, resolved',
+    );
+    await within(
+      120_000,
+      `readers reaching ${TOTAL} messages`,
+      (async () => {
+        while (readers.some((r) => r.got.length < TOTAL)) await sleep(50);
+      })(),
+    );
+    await sleep(1_000); // time for a duplicate to show up, if there were one
+    for (const { clientId, got } of readers) {
+      const seqs = got.map((m) => Number(m.value.toString()));
+      t.equal(got.length, TOTAL, `${clientId}: no duplicate`);
+      t.same(
+        [...seqs].sort((a, b) => a - b),
+        Array.from({ length: TOTAL }, (_, i) => i),
+        `${clientId}: no gap`,
+      );
+      for (let k = 0; k < 10; k++) {
+        const mine = got.filter((m) => m.key === `k${k}`).map((m) => Number(m.value.toString()));
+        t.ok(
+          mine.every((s, i) => i === 0 || s > mine[i - 1]!),
+          `${clientId}: k${k} in publish order`,
+        );
+      }
+    }
+    const [rejoining, restarting] = readers;
+    t.comment(
+      `rejoining reader: ${rejoining!.warnings.length} warnings; restarting reader: ${restarting!.warnings.length}`,
+    );
+    t.comment([...rejoining!.warnings, '---', ...restarting!.warnings].join('\n'));
+    t.ok(
+      restarting!.warnings.includes('bus consumer crashed; restarting at the tracked offsets'),
+      'the freeze did crash a consumer, and it was restarted',
+    );
+  });
+}

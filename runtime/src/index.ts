@@ -1,0 +1,5 @@
+export * from './logger.js';
+export * from './config.js';
+export * from './durable-file.js';
+export * from './shutdown.js';
+export * from './binance.js';

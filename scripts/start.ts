@@ -1,0 +1,191 @@
+/**
+ * `npm start`: the whole system on one machine, in one process. Control server with the
+ * dashboard, paper exchange, gateway, datafeed and one demo device in paper mode, on the
+ * embedded bus (or Kafka when KAFKA_BROKERS is set). Ctrl-C stops everything.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Command } from 'commander';
+import {
+  EmbeddedBus,
+  KeyRing,
+  TOPIC_PARTITIONS,
+  createKafkaBus,
+  exportPublicKey,
+  generateSigner,
+  type Bus,
+} from '@appliance/protocol';
+import { DEFAULT_FILL_COSTS, EmaCrossVolumeStrategy } from '@appliance/trading-core';
+import { createBinance, createLogger, handleShutdown } from '@appliance/runtime';
+import { startControlServer } from '@appliance/control-server';
+import { createGateway } from '@appliance/gateway';
+import { runFeed, type FeedSource } from '@appliance/datafeed-node';
+import {
+  ClientConfig,
+  createBinanceExecutor,
+  createSignalClient,
+  openStateStore,
+} from '@appliance/signal-client';
+
+const opts = new Command('npm start')
+  .description('Run the whole system locally with one demo device in paper mode')
+  .option('--replay <file...>', 'replay candle CSV files, e.g. ../shared/data/ohlcv/binance_BTC-USDT_1h.csv')
+  .option('--speed <x>', "replay speed: multiple of real time, or 'max'", '360000')
+  .option(
+    '--live',
+    'poll live Binance candles with ccxt (falls back to synthetic candles if unreachable)',
+    false,
+  )
+  .option('--port <n>', 'dashboard / API port', process.env.PORT ?? '8090')
+  .option('--data-dir <dir>', 'where state is kept (default: a new temporary folder each run)')
+  .parse()
+  .opts<{ replay?: string[]; speed: string; live: boolean; port: string; dataDir?: string }>();
+
+const logger = createLogger({ name: 'system', level: process.env.LOG_LEVEL ?? 'warn' });
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const dataDir = resolve(opts.dataDir ?? mkdtempSync(join(tmpdir(), 'signal-appliance-')));
+const speed = opts.speed === 'max' ? 'max' : Number(opts.speed);
+if (speed !== 'max' && !(speed > 0)) {
+  process.stderr.write(`--speed must be a positive number or 'max', got ${opts.speed}\n`);
+  process.exit(2);
+}
+
+const bus: Bus = process.env.KAFKA_BROKERS
+  ? createKafkaBus({ brokers: process.env.KAFKA_BROKERS.split(','), clientId: 'system', logger })
+  : new EmbeddedBus();
+for (const [topic, n] of Object.entries(TOPIC_PARTITIONS)) await bus.ensureTopic(topic, n);
+
+const controlSigner = generateSigner();
+const feedSigner = generateSigner();
+const adminToken = randomBytes(24).toString('base64url');
+const stream = 'ema-cross.1h';
+const symbols = ['BTC/USDT'];
+
+const source = await chooseSource();
+const streamName = source.kind === 'synthetic' ? `${stream}-synthetic` : stream;
+
+const control = await startControlServer({
+  bus,
+  signer: controlSigner,
+  adminToken,
+  logger,
+  dataDir: join(dataDir, 'control'),
+  eligibility: { [streamName]: symbols },
+});
+const dashboard = await control.listen(Number(opts.port), '127.0.0.1');
+const gateway = await createGateway({
+  bus,
+  tokenKeys: KeyRing.of(exportPublicKey(controlSigner.publicKey)),
+  logger,
+});
+const gatewayUrl = await gateway.listen(0, '127.0.0.1');
+
+// The demo device: registered like any other, with a paper-exchange account of its own.
+const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+const created = (await (
+  await fetch(`${dashboard}/api/devices`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ id: 'demo-device', label: 'Demo (paper)' }),
+  })
+).json()) as { token: string };
+const paper = (await (
+  await fetch(`${dashboard}/api/devices/demo-device/paper-account`, { method: 'POST', headers })
+).json()) as { apiKey: string; secret: string };
+const config = ClientConfig.parse({
+  deviceId: 'demo-device',
+  gatewayUrl,
+  token: created.token,
+  signalKeys: [exportPublicKey(feedSigner.publicKey)],
+  controlKeys: [exportPublicKey(controlSigner.publicKey)],
+  stateFile: join(dataDir, 'device', 'state.json'),
+  exchange: { paperUrl: control.paperUrl },
+  telemetryIntervalMs: 2_000,
+});
+const store = await openStateStore(config.stateFile, config.deviceId);
+const client = createSignalClient({
+  config,
+  store,
+  exchange: createBinanceExecutor({ ...paper, paperUrl: control.paperUrl }),
+  logger: logger.child({ device: 'demo-device' }),
+});
+await client.start();
+
+say('');
+say('  Signal appliance is running.');
+say(`  Dashboard:       ${dashboard}/#token=${adminToken}`);
+say(`  Fleet API:       curl -H 'Authorization: Bearer ${adminToken}' ${dashboard}/api/fleet`);
+say(`  Gateway:         ${gatewayUrl}`);
+say(`  Paper exchange:  ${control.paperUrl}`);
+say(
+  `  Bus:             ${bus.kind === 'kafka' ? `Kafka at ${process.env.KAFKA_BROKERS}` : 'embedded (set KAFKA_BROKERS to use Kafka)'}`,
+);
+say(`  Market data:     ${describe(source)}`);
+say(`  State:           ${dataDir}`);
+say('  Press Ctrl-C to stop.');
+say('');
+
+const abort = new AbortController();
+handleShutdown(logger, [
+  () => bus.close(),
+  () => control.close(),
+  () => gateway.close(),
+  () => client.stop(),
+  () => abort.abort(),
+]);
+let decisions = 0;
+client.on('decision', (d: { outcome: string; side: string; symbol: string; reason: string }) => {
+  decisions++;
+  say(`  device: ${d.outcome.padEnd(8)} ${d.side.padEnd(4)} ${d.symbol}  ${d.reason}`);
+});
+
+const result = await runFeed({
+  bus,
+  signer: feedSigner,
+  logger,
+  stream: streamName,
+  origin: 'feed-1',
+  seed: 10_000,
+  ttlMs: 60_000,
+  costs: DEFAULT_FILL_COSTS,
+  strategy: () => new EmaCrossVolumeStrategy(),
+  source,
+  signal: abort.signal,
+  onProgress: (s, _symbol, candle) => {
+    if (s.candles % 2000 === 0)
+      say(
+        `  feed: ${s.candles} candles (at ${new Date(candle.time).toISOString().slice(0, 10)}), ${s.signals} signals, ${decisions} device decisions`,
+      );
+  },
+});
+if (!abort.signal.aborted) {
+  say(
+    result.error
+      ? `  feed stopped: ${result.error}`
+      : `  feed finished: ${result.candles} candles, ${result.signals} signals. Still serving; Ctrl-C to stop.`,
+  );
+}
+
+async function chooseSource(): Promise<FeedSource> {
+  if (opts.replay?.length) return { kind: 'replay', files: opts.replay, speed };
+  if (opts.live) {
+    const exchange = createBinance({ timeoutMs: 5_000 });
+    try {
+      await exchange.loadMarkets();
+      return { kind: 'live', exchange, symbols, timeframe: '1m', pollMs: 10_000 };
+    } catch (err) {
+      say(
+        `  Live market data is unreachable (${(err as Error).message.slice(0, 80)}): using SYNTHETIC candles.`,
+      );
+    }
+  }
+  return { kind: 'synthetic', symbols, speed: speed === 'max' ? 'max' : Math.min(speed, 36_000) };
+}
+
+function describe(s: FeedSource): string {
+  if (s.kind === 'replay') return `replay of ${s.files.join(', ')} at ${s.speed}x`;
+  if (s.kind === 'live') return `live Binance ${s.symbols.join(', ')} ${s.timeframe} candles via ccxt`;
+  return 'SYNTHETIC candles (not real market data; use --replay FILE or --live)';
+}

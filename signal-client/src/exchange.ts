@@ -1,0 +1,147 @@
+import ccxt, { type Exchange } from 'ccxt';
+import { createBinance } from '@appliance/runtime';
+
+/**
+ * What the device must do about a failed exchange call. `indeterminate` means the order may
+ * or may not exist: never re-send blindly, reconcile by client order id first.
+ */
+export const EXECUTION_ERROR_CODES = {
+  E_AUTH: 'the exchange refused the API key or its signature',
+  E_INSUFFICIENT_FUNDS: 'the exchange says the balance is insufficient',
+  E_ORDER_REJECTED: 'the exchange rejected the order',
+  E_DUPLICATE: 'the exchange already has an open order with this client id',
+  E_NOT_FOUND: 'the exchange does not know this order',
+  E_UNREACHABLE: 'the exchange did not answer; the order may or may not exist',
+  E_EXCHANGE: 'the exchange answered with an unexpected error',
+} as const;
+export type ExecutionErrorCode = keyof typeof EXECUTION_ERROR_CODES;
+
+export class ExecutionError extends Error {
+  override readonly name = 'ExecutionError';
+  constructor(
+    readonly code: ExecutionErrorCode,
+    message: string,
+    /** True when the outcome is unknown and must be reconciled. A rejection never is. */
+    readonly indeterminate: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Turns ccxt's exception zoo into our codes: the one place that knows ccxt's classes. */
+export function translateCcxtError(err: unknown): ExecutionError {
+  const msg = err instanceof Error ? err.message.slice(0, 300) : String(err);
+  if (err instanceof ExecutionError) return err;
+  if (err instanceof ccxt.AuthenticationError || err instanceof ccxt.PermissionDenied)
+    return new ExecutionError('E_AUTH', msg, false);
+  if (err instanceof ccxt.InsufficientFunds) return new ExecutionError('E_INSUFFICIENT_FUNDS', msg, false);
+  if (err instanceof ccxt.OrderNotFound) return new ExecutionError('E_NOT_FOUND', msg, false);
+  if (err instanceof ccxt.DuplicateOrderId || /duplicate order/i.test(msg))
+    return new ExecutionError('E_DUPLICATE', msg, true);
+  if (err instanceof ccxt.InvalidOrder || err instanceof ccxt.BadRequest)
+    return new ExecutionError('E_ORDER_REJECTED', msg, false);
+  if (err instanceof ccxt.NetworkError) return new ExecutionError('E_UNREACHABLE', msg, true);
+  return new ExecutionError('E_EXCHANGE', msg, false);
+}
+
+export interface OrderResult {
+  orderId: string;
+  status: string;
+  filled: number;
+  cost: number;
+  fee: number;
+}
+
+export interface Balances {
+  free: Record<string, number>;
+  total: Record<string, number>;
+}
+
+/** The device's port to an exchange; paper and live differ only in where it points. */
+export interface Executor {
+  loadMarkets(): Promise<void>;
+  balances(): Promise<Balances>;
+  /** Rounds down to the market's amount precision; 0 when it falls below the minimum. */
+  roundAmount(symbol: string, amount: number, price: number): number;
+  placeMarketOrder(o: {
+    symbol: string;
+    side: 'buy' | 'sell';
+    amount: number;
+    clientOrderId: string;
+  }): Promise<OrderResult>;
+  findOrder(o: { symbol: string; clientOrderId: string }): Promise<OrderResult | null>;
+}
+
+export interface BinanceExecutorOptions {
+  apiKey: string;
+  secret: string;
+  /** Base URL of the paper exchange; every ccxt endpoint is redirected to it. */
+  paperUrl?: string;
+  timeoutMs?: number;
+}
+
+export function createBinanceExecutor(opts: BinanceExecutorOptions): Executor {
+  const exchange: Exchange = createBinance({
+    apiKey: opts.apiKey,
+    secret: opts.secret,
+    baseUrl: opts.paperUrl,
+    timeoutMs: opts.timeoutMs,
+  });
+  const toResult = (o: Record<string, unknown>): OrderResult => ({
+    orderId: String(o.id),
+    status: String(o.status),
+    filled: Number(o.filled ?? 0),
+    cost: Number(o.cost ?? 0),
+    fee: Number((o.fee as { cost?: number } | undefined)?.cost ?? 0),
+  });
+  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw translateCcxtError(err);
+    }
+  };
+  return {
+    loadMarkets: () => call(async () => void (await exchange.loadMarkets())),
+    balances: () =>
+      call(async () => {
+        const b = await exchange.fetchBalance();
+        return {
+          free: { ...(b.free as unknown as Record<string, number>) },
+          total: { ...(b.total as unknown as Record<string, number>) },
+        };
+      }),
+    roundAmount(symbol, amount, price) {
+      const market = exchange.market(symbol);
+      let rounded: number;
+      try {
+        rounded = Number(exchange.amountToPrecision(symbol, amount));
+      } catch {
+        return 0; // ccxt throws when the amount rounds to nothing
+      }
+      if (!(rounded > 0)) return 0;
+      if (market.limits.amount?.min !== undefined && rounded < market.limits.amount.min) return 0;
+      if (market.limits.cost?.min !== undefined && rounded * price < market.limits.cost.min) return 0;
+      return rounded;
+    },
+    placeMarketOrder: ({ symbol, side, amount, clientOrderId }) =>
+      call(async () =>
+        toResult(
+          (await exchange.createOrder(symbol, 'market', side, amount, undefined, {
+            newClientOrderId: clientOrderId,
+          })) as never,
+        ),
+      ),
+    findOrder: async ({ symbol, clientOrderId }) => {
+      try {
+        return toResult(
+          (await exchange.fetchOrder(undefined as unknown as string, symbol, { clientOrderId })) as never,
+        );
+      } catch (err) {
+        const e = translateCcxtError(err);
+        if (e.code === 'E_NOT_FOUND') return null;
+        throw e;
+      }
+    },
+  };
+}

@@ -1,0 +1,13 @@
+export { createSignalClient, type SignalClient, type SignalClientDeps } from './signal-client.js';
+export { ClientConfig } from './config.js';
+export {
+  createBinanceExecutor,
+  ExecutionError,
+  translateCcxtError,
+  EXECUTION_ERROR_CODES,
+  type Executor,
+  type OrderResult,
+} from './exchange.js';
+export { openStateStore, StateError, type StateStore } from './state-store.js';
+export { clientOrderId } from './client-order-id.js';
+export { ClientState, Intent, emptyState } from './state.js';

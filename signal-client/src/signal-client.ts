@@ -1,0 +1,432 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import {
+  KeyRing,
+  ProtocolError,
+  ReplayGuard,
+  verifyControl,
+  verifySignal,
+  type Control,
+  type DecisionRecord,
+  type Signal,
+  type Telemetry,
+} from '@appliance/protocol';
+import { Ledger, decide } from '@appliance/trading-core';
+import { clientOrderId } from './client-order-id.js';
+import type { ClientConfig } from './config.js';
+import { ExecutionError, type Balances, type Executor, type OrderResult } from './exchange.js';
+import { GatewayConnection } from './gateway-connection.js';
+import { KEEP_DECISIONS, KEEP_FINISHED_INTENTS, type Intent } from './state.js';
+import type { StateStore } from './state-store.js';
+
+export interface SignalClientDeps {
+  config: ClientConfig;
+  store: StateStore;
+  exchange: Executor;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Events, for tests and the local status page: `decision`, `connected`, `disconnected`, `ready`. */
+export interface SignalClient extends EventEmitter {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Resolves when every frame received so far has been handled. */
+  idle(): Promise<void>;
+  readonly connected: boolean;
+}
+
+/** How many times a pending intent is looked up before the outcome is left for a restart. */
+const RECONCILE_LOOKUPS = 5;
+const RECONCILE_DELAY_MS = 200;
+
+function offsetAfter(a: string, b: string | undefined): boolean {
+  if (b === undefined) return true;
+  return a.length !== b.length ? a.length > b.length : a > b;
+}
+
+function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+export function createSignalClient(deps: SignalClientDeps): SignalClient {
+  const { config, store, exchange, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const signalKeys = KeyRing.of(...config.signalKeys);
+  const controlKeys = KeyRing.of(...config.controlKeys);
+  const state = store.data;
+  const guard = new ReplayGuard(state.seen, config.maxClockSkewMs);
+  const followed = new Set(config.streams);
+  const controls = new Map<string, Control>();
+  const marks = new Map<string, number>();
+  const errors: string[] = [];
+  let balances: Balances = { free: {}, total: {} };
+  let ledger: Ledger | undefined = state.ledger === undefined ? undefined : Ledger.fromJSON(state.ledger);
+  let queue: Promise<void> = Promise.resolve();
+  let telemetryTimer: NodeJS.Timeout | undefined;
+  const events = new EventEmitter();
+
+  const connection = new GatewayConnection({
+    url: config.gatewayUrl,
+    token: config.token,
+    logger,
+    hello: () => ({
+      type: 'hello',
+      deviceId: config.deviceId,
+      version: '0.1.0',
+      resume: { ...state.resume },
+    }),
+    onFrame: (frame) => {
+      queue = queue
+        .then(() => onFrame(frame))
+        .catch((err: unknown) => noteError('frame handling failed', err));
+    },
+    onState: (up) => {
+      events.emit(up ? 'connected' : 'disconnected');
+      if (up) sendTelemetry();
+    },
+  });
+
+  function noteError(what: string, err: unknown): void {
+    const text = `${what}: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300);
+    errors.push(text);
+    if (errors.length > 20) errors.shift();
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, what);
+  }
+
+  async function persist(): Promise<void> {
+    state.seen = guard.entries();
+    if (ledger) state.ledger = ledger.toJSON();
+    await store.write();
+  }
+
+  async function onFrame(frame: unknown): Promise<void> {
+    const f = frame as {
+      type?: string;
+      stream?: string;
+      offset?: string;
+      signal?: unknown;
+      control?: unknown;
+    };
+    if (f.type === 'signal' && typeof f.stream === 'string' && typeof f.offset === 'string') {
+      await onSignal(f.stream, f.offset, f.signal);
+    } else if (f.type === 'control') {
+      onControl(f.control);
+    } else if (f.type === 'caught-up') {
+      events.emit('caught-up');
+    }
+  }
+
+  function onControl(raw: unknown): void {
+    try {
+      const c = verifyControl(raw, controlKeys, { now: now(), maxClockSkewMs: config.maxClockSkewMs });
+      const scope = c.kind === 'eligibility' ? `eligibility:${c.body.stream}` : c.kind;
+      const held = controls.get(scope);
+      if (!held || held.version <= c.version) controls.set(scope, c);
+    } catch (err) {
+      const code = err instanceof ProtocolError ? err.code : 'E_MALFORMED';
+      logger.warn({ code, reason: (err as Error).message }, 'control message rejected');
+    }
+  }
+
+  async function onSignal(stream: string, offset: string, raw: unknown): Promise<void> {
+    // Already handled before a reconnect or restart: the gateway resent it, skip quietly.
+    if (!offsetAfter(offset, state.resume[stream])) return;
+    if (followed.size > 0 && !followed.has(stream)) {
+      state.resume[stream] = offset;
+      return persist();
+    }
+    let signal: Signal;
+    const t = now();
+    guard.prune(t);
+    try {
+      signal = verifySignal(raw, signalKeys, { now: t, maxClockSkewMs: config.maxClockSkewMs });
+      guard.admit(signal.id, signal.ts + signal.ttlMs);
+      // The replay guard forgets ids after their ttl; a re-signed old candle must still not trade.
+      const key = `${signal.stream} ${signal.symbol}`;
+      const newest = state.lastCandle[key];
+      if (newest !== undefined && signal.candleTime <= newest) {
+        throw new ProtocolError(
+          'E_REPLAYED',
+          `signal for candle ${signal.candleTime} is not newer than one already handled (${newest})`,
+        );
+      }
+      state.lastCandle[key] = signal.candleTime;
+    } catch (err) {
+      const pe = err instanceof ProtocolError ? err : new ProtocolError('E_MALFORMED', String(err));
+      const r = raw as Partial<Signal> | null;
+      return finish(stream, offset, {
+        signalId: String(r?.id ?? 'unknown').slice(0, 64),
+        stream,
+        symbol:
+          typeof r?.symbol === 'string' && /^[A-Z0-9]{1,20}\/[A-Z0-9]{1,20}$/.test(r.symbol)
+            ? r.symbol
+            : 'UNKNOWN/UNKNOWN',
+        side: r?.side === 'sell' ? 'sell' : 'buy',
+        outcome: 'rejected',
+        code: pe.code,
+        reason: pe.message.slice(0, 300),
+        ts: t,
+      });
+    }
+    marks.set(signal.symbol, signal.price);
+    const base = signal.symbol.split('/')[0]!;
+    if (state.spend.day !== utcDay(t)) state.spend = { day: utcDay(t), quote: 0 };
+    const decision = decide(
+      signal,
+      {
+        quoteFree: balances.free[config.quote] ?? 0,
+        baseFree: balances.free[base] ?? 0,
+        spentToday: state.spend.quote,
+      },
+      config.policy,
+      config.settings,
+      t,
+    );
+    const record = { signalId: signal.id, stream, symbol: signal.symbol, side: signal.side, ts: t };
+    if (!decision.accept)
+      return finish(stream, offset, {
+        ...record,
+        outcome: 'rejected',
+        code: decision.code,
+        reason: decision.reason,
+      });
+    const amount = exchange.roundAmount(signal.symbol, decision.amount, signal.price);
+    if (!(amount > 0)) {
+      return finish(stream, offset, {
+        ...record,
+        outcome: 'rejected',
+        code: 'R_BELOW_MINIMUM',
+        reason: 'order below the market minimum',
+      });
+    }
+    const intent: Intent = {
+      clientOrderId: clientOrderId(config.deviceId, signal.id),
+      signalId: signal.id,
+      stream,
+      offset,
+      symbol: signal.symbol,
+      side: signal.side,
+      amount,
+      expiresAt: signal.ts + signal.ttlMs,
+      createdAt: t,
+      status: 'pending',
+      attempts: 1,
+    };
+    state.intents[intent.clientOrderId] = intent;
+    await persist(); // durable BEFORE the order leaves the device
+    await execute(intent);
+    return finish(stream, offset, outcomeRecord(intent, record));
+  }
+
+  function outcomeRecord(
+    intent: Intent,
+    record: Omit<DecisionRecord, 'outcome' | 'code' | 'reason'>,
+  ): DecisionRecord {
+    if (intent.status === 'done') {
+      return {
+        ...record,
+        outcome: 'executed',
+        code: 'OK',
+        reason: `${intent.side} ${intent.result?.filled} ${intent.symbol}`,
+        amount: intent.result?.filled,
+      };
+    }
+    if (intent.status === 'pending') {
+      return {
+        ...record,
+        outcome: 'failed',
+        code: 'E_UNREACHABLE',
+        reason: 'order outcome unknown: will reconcile',
+      };
+    }
+    return {
+      ...record,
+      outcome: 'failed',
+      code: intent.error?.split(':')[0] ?? 'E_EXCHANGE',
+      reason: (intent.error ?? 'failed').slice(0, 300),
+    };
+  }
+
+  async function finish(stream: string, offset: string, decision: DecisionRecord): Promise<void> {
+    state.resume[stream] = offset;
+    recordDecision(decision);
+    pruneIntents();
+    await persist();
+  }
+
+  /** Keeps the decision for status and telemetry and reports it (the caller persists). */
+  function recordDecision(decision: DecisionRecord): void {
+    state.decisions.push(decision);
+    if (state.decisions.length > KEEP_DECISIONS)
+      state.decisions.splice(0, state.decisions.length - KEEP_DECISIONS);
+    logger.info(
+      { signal: decision.signalId, outcome: decision.outcome, code: decision.code, reason: decision.reason },
+      'decision',
+    );
+    connection.send({ type: 'decision', deviceId: config.deviceId, decision });
+    events.emit('decision', decision);
+  }
+
+  function pruneIntents(): void {
+    const finished = Object.values(state.intents).filter((i) => i.status !== 'pending');
+    if (finished.length <= KEEP_FINISHED_INTENTS) return;
+    finished.sort((a, b) => a.createdAt - b.createdAt);
+    for (const i of finished.slice(0, finished.length - KEEP_FINISHED_INTENTS))
+      delete state.intents[i.clientOrderId];
+  }
+
+  function settle(intent: Intent, result: OrderResult): void {
+    intent.status = 'done';
+    intent.result = result;
+    if (intent.side === 'buy') state.spend.quote += result.cost;
+    if (!(result.filled > 0)) return;
+    state.fills++;
+    try {
+      ledger?.applyFill({
+        asset: intent.symbol.split('/')[0]!,
+        side: intent.side,
+        quantity: result.filled,
+        price: result.cost / result.filled,
+        fee: result.fee,
+        ts: now(),
+        ref: intent.clientOrderId,
+      });
+    } catch (err) {
+      noteError(`books could not record fill ${intent.clientOrderId}`, err);
+    }
+  }
+
+  /** Sends the order; on an unknown outcome asks the exchange by client id, never re-sends here. */
+  async function execute(intent: Intent): Promise<void> {
+    try {
+      settle(intent, await exchange.placeMarketOrder(intent));
+    } catch (err) {
+      const e = err instanceof ExecutionError ? err : new ExecutionError('E_EXCHANGE', String(err), false);
+      if (!e.indeterminate) {
+        intent.status = 'failed';
+        intent.error = `${e.code}: ${e.message}`;
+      } else {
+        logger.warn(
+          { clientOrderId: intent.clientOrderId, code: e.code },
+          'order outcome unknown: reconciling',
+        );
+        await lookUp(intent);
+      }
+    }
+    await refreshBalances();
+    await persist();
+  }
+
+  async function lookUp(intent: Intent): Promise<void> {
+    for (let i = 0; i < RECONCILE_LOOKUPS; i++) {
+      try {
+        const found = await exchange.findOrder(intent);
+        if (found) return settle(intent, found);
+      } catch (err) {
+        noteError(`looking up order ${intent.clientOrderId}`, err);
+      }
+      await new Promise((r) => setTimeout(r, RECONCILE_DELAY_MS * (i + 1)));
+    }
+  }
+
+  /**
+   * Before the device is ready, every intent left pending by a crash is settled with the
+   * exchange. Found: record it. Not found and still fresh: send it again under the same client
+   * id (the exchange refuses a duplicate while the first is open). Stale: abandon it.
+   */
+  async function reconcile(): Promise<void> {
+    for (const intent of Object.values(state.intents)) {
+      if (intent.status !== 'pending') continue;
+      const found = await exchange.findOrder(intent);
+      if (found) settle(intent, found);
+      else if (now() < intent.expiresAt) {
+        intent.attempts++;
+        await persist();
+        await execute(intent);
+      } else {
+        intent.status = 'abandoned';
+        intent.error = 'E_EXPIRED: not on the exchange and the signal expired before it could be sent';
+      }
+      if (intent.status !== 'pending') {
+        state.resume[intent.stream] = maxOffset(state.resume[intent.stream], intent.offset);
+        const base = {
+          signalId: intent.signalId,
+          stream: intent.stream,
+          symbol: intent.symbol,
+          side: intent.side,
+          ts: now(),
+        };
+        recordDecision(outcomeRecord(intent, base));
+      }
+      await persist();
+      logger.info({ clientOrderId: intent.clientOrderId, status: intent.status }, 'reconciled intent');
+    }
+  }
+
+  function maxOffset(a: string | undefined, b: string): string {
+    return offsetAfter(b, a) ? b : (a as string);
+  }
+
+  async function refreshBalances(): Promise<void> {
+    try {
+      balances = await exchange.balances();
+    } catch (err) {
+      noteError('could not read balances', err);
+    }
+  }
+
+  function sendTelemetry(): void {
+    const positions: Record<string, number> = {};
+    let equity = balances.total[config.quote] ?? 0;
+    for (const [asset, qty] of Object.entries(balances.total)) {
+      if (asset === config.quote || !(qty > 0)) continue;
+      positions[asset] = qty;
+      equity += qty * (marks.get(`${asset}/${config.quote}`) ?? 0);
+    }
+    const frame: Telemetry = {
+      type: 'telemetry',
+      deviceId: config.deviceId,
+      ts: now(),
+      quote: config.quote,
+      equity,
+      cash: balances.free[config.quote] ?? 0,
+      positions,
+      spendToday: state.spend.day === utcDay(now()) ? state.spend.quote : 0,
+      fills: state.fills,
+      lastDecisions: state.decisions.slice(-10),
+      errors: errors.slice(-10),
+    };
+    connection.send(frame);
+  }
+
+  return Object.assign(events, {
+    async start() {
+      await exchange.loadMarkets();
+      if (!ledger) {
+        // Books open with what the exchange holds before this device's first trade.
+        const opening = await exchange.balances();
+        const seed = opening.total[config.quote] ?? 0;
+        if (seed > 0) ledger = new Ledger({ quote: config.quote, seed, ts: now(), ref: 'opening-balance' });
+      }
+      await reconcile();
+      await refreshBalances();
+      connection.start();
+      telemetryTimer = setInterval(() => {
+        void refreshBalances().then(sendTelemetry);
+      }, config.telemetryIntervalMs);
+      telemetryTimer.unref();
+      events.emit('ready');
+    },
+    async stop() {
+      clearInterval(telemetryTimer);
+      await connection.stop();
+      await queue;
+      await persist();
+    },
+    idle: () => queue,
+    get connected() {
+      return connection.connected;
+    },
+  }) as SignalClient;
+}

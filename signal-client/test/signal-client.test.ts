@@ -1,0 +1,242 @@
+import { writeFileSync, readFileSync } from 'node:fs';
+import t from 'tap';
+import { createSignal, generateSigner } from '@appliance/protocol';
+import { Ledger } from '@appliance/trading-core';
+import { createBinance } from '@appliance/runtime';
+import { rejectionOf, waitFor } from '@appliance/test-kit';
+import { clientOrderId, openStateStore } from '../src/index.js';
+import { startStack } from './stack.js';
+
+t.test(
+  'a valid buy is executed once with the derived client id, and the books match the exchange',
+  async (t) => {
+    const stack = await startStack(t);
+    const dev = await stack.device();
+    const s = await stack.signal('buy', 40_000);
+    await dev.until(1);
+    t.match(dev.decisions[0], { signalId: s.id, outcome: 'executed', code: 'OK', side: 'buy' });
+    const orders = stack.paper.orders(dev.keys.apiKey);
+    t.equal(orders.length, 1);
+    t.equal(orders[0]!.clientOrderId, clientOrderId('dev-1', s.id));
+    t.equal(dev.store.data.fills, 1);
+    const books = Ledger.fromJSON(dev.store.data.ledger);
+    t.ok(books.isBalanced(), 'the device books balance');
+    const acct = stack.paper.account(dev.keys.apiKey);
+    t.equal(
+      books.cash().toFixed(6),
+      Number(acct.balances.USDT!.free).toFixed(6),
+      'book cash equals exchange USDT',
+    );
+    t.equal(
+      books.position('BTC').quantity,
+      Number(acct.balances.BTC!.free),
+      'book position equals exchange BTC',
+    );
+  },
+);
+
+t.test(
+  'forged, unknown-key, expired and replayed signals are rejected with their codes and trade nothing',
+  async (t) => {
+    const stack = await startStack(t);
+    const dev = await stack.device();
+    const good = await stack.signal('buy', 40_000);
+    await dev.until(1);
+    await stack.publishRaw({ ...good, price: 1 }); // forged: a signed field changed
+    await stack.publishRaw(good); // replayed verbatim
+    await stack.signal('buy', 40_000, {}, generateSigner()); // a key nobody pinned
+    await stack.signal('buy', 40_000, { ts: Date.now() - 120_000 }); // expired
+    await stack.publishRaw({ stream: 'ema.1h', hello: 'world' }); // not a signal at all
+    await dev.until(6);
+    t.same(
+      dev.decisions.slice(1).map((d) => `${d.outcome} ${d.code}`),
+      [
+        'rejected E_BAD_SIGNATURE',
+        'rejected E_REPLAYED',
+        'rejected E_UNKNOWN_KEY',
+        'rejected E_EXPIRED',
+        'rejected E_MALFORMED',
+      ],
+    );
+    t.match(dev.decisions[4]!.reason, /^signal expired \d+ ms ago$/);
+    t.equal(stack.paper.orders(dev.keys.apiKey).length, 1, 'only the genuine signal traded');
+  },
+);
+
+t.test(
+  'a re-signed signal for a candle already acted on is refused even after its id is forgotten',
+  async (t) => {
+    const stack = await startStack(t);
+    const dev = await stack.device({ config: { maxClockSkewMs: 0 } });
+    const first = await stack.signal('buy', 40_000, { ttlMs: 300 });
+    await dev.until(1);
+    t.match(dev.decisions[0], { outcome: 'executed' });
+    await new Promise((r) => setTimeout(r, 400)); // past its ttl: the replay guard forgets the id
+    // A replayed feed signing the same old candle again, with a fresh ts and the other side.
+    const { v: _v, id: _id, kid: _kid, sig: _sig, ...draft } = first;
+    await stack.publishRaw(
+      createSignal({ ...draft, side: 'sell', ts: Date.now(), ttlMs: 60_000 }, stack.feed),
+    );
+    await dev.until(2);
+    t.match(dev.decisions[1], { outcome: 'rejected', code: 'E_REPLAYED' });
+    t.equal(
+      dev.decisions[1]!.reason,
+      `signal for candle ${first.candleTime} is not newer than one already handled (${first.candleTime})`,
+    );
+    t.equal(stack.paper.orders(dev.keys.apiKey).length, 1);
+  },
+);
+
+t.test('sells sell what is held, and the daily limit caps buys', async (t) => {
+  const stack = await startStack(t);
+  const dev = await stack.device({ policy: { orderQuote: 100, maxSpendPerDay: 150 } });
+  await stack.signal('sell', 40_000);
+  await stack.signal('buy', 40_000);
+  await stack.signal('buy', 40_000);
+  await stack.signal('buy', 40_000);
+  await stack.signal('sell', 41_000);
+  await dev.until(5);
+  t.same(
+    dev.decisions.map((d) => `${d.side} ${d.outcome} ${d.code}`),
+    [
+      'sell rejected R_NOTHING_TO_SELL',
+      'buy executed OK',
+      'buy executed OK',
+      'buy rejected R_DAILY_LIMIT',
+      'sell executed OK',
+    ],
+  );
+  t.match(dev.decisions[3]!.reason, /^the daily spending limit is used up \(spent 1\d\d\.\d+ of 150\)$/);
+  const orders = stack.paper.orders(dev.keys.apiKey);
+  t.equal(
+    Number(orders[4 - 3]!.origQty) < Number(orders[0]!.origQty),
+    true,
+    'the second buy is cut to what is left of the limit',
+  );
+  const acct = stack.paper.account(dev.keys.apiKey);
+  t.equal(Number(acct.balances.BTC?.free ?? 0), 0, 'the sell sold everything held');
+  t.ok(Ledger.fromJSON(dev.store.data.ledger).isBalanced());
+});
+
+t.test('a lost exchange response is reconciled by client id, never sent twice', async (t) => {
+  const stack = await startStack(t);
+  const dev = await stack.device();
+  stack.paper.faults.loseResponseRate = 1;
+  const s = await stack.signal('buy', 40_000);
+  await dev.until(1);
+  stack.paper.faults.loseResponseRate = 0;
+  t.match(dev.decisions[0], { signalId: s.id, outcome: 'executed' });
+  t.equal(stack.paper.orders(dev.keys.apiKey).length, 1, 'one order on the exchange');
+  t.equal(dev.store.data.intents[clientOrderId('dev-1', s.id)]?.status, 'done');
+});
+
+t.test('a restarted device resumes where it left off: nothing missed, nothing repeated', async (t) => {
+  const stack = await startStack(t);
+  const keys = stack.account(10_000);
+  const first = await stack.device({ keys });
+  await stack.signal('buy', 40_000);
+  await stack.signal('sell', 41_000);
+  await first.until(2);
+  await first.client.stop();
+  const missed = [await stack.signal('buy', 42_000), await stack.signal('sell', 43_000)];
+  const second = await stack.device({ keys, stateFile: first.stateFile });
+  await second.until(2);
+  t.same(
+    second.decisions.map((d) => d.signalId),
+    missed.map((s) => s.id),
+    'exactly the signals published while it was down',
+  );
+  const live = await stack.signal('buy', 44_000);
+  await second.until(3);
+  t.equal(second.decisions[2]!.signalId, live.id);
+  const orders = stack.paper.orders(keys.apiKey);
+  t.equal(orders.length, 5);
+  t.equal(new Set(orders.map((o) => o.clientOrderId)).size, 5, 'no client id used twice');
+});
+
+t.test('on start, pending intents are settled with the exchange before the device is ready', async (t) => {
+  const stack = await startStack(t);
+  const keys = stack.account(10_000);
+  const dev = await stack.device({ keys });
+  await dev.client.stop();
+  // Two crashes after the intent was written: one before the order left, one after.
+  const sent = await stack.signal('buy', 40_000);
+  const unsent = await stack.signal('buy', 40_000);
+  const ex = createBinance({ ...keys, baseUrl: stack.paperUrl });
+  await ex.loadMarkets();
+  await ex.createOrder('BTC/USDT', 'market', 'buy', 0.001, undefined, {
+    newClientOrderId: clientOrderId('dev-1', sent.id),
+  });
+  const state = JSON.parse(readFileSync(dev.stateFile, 'utf8'));
+  for (const [s, n] of [
+    [sent, '0'],
+    [unsent, '1'],
+  ] as const) {
+    const id = clientOrderId('dev-1', s.id);
+    state.intents[id] = {
+      clientOrderId: id,
+      signalId: s.id,
+      stream: 'ema.1h',
+      offset: n,
+      symbol: 'BTC/USDT',
+      side: 'buy',
+      amount: 0.001,
+      expiresAt: Date.now() + 60_000,
+      createdAt: Date.now(),
+      status: 'pending',
+      attempts: 1,
+    };
+  }
+  state.resume['ema.1h'] = '1';
+  state.seen.push([sent.id, Date.now() + 70_000], [unsent.id, Date.now() + 70_000]);
+  writeFileSync(dev.stateFile, JSON.stringify(state));
+  const again = await stack.device({ keys, stateFile: dev.stateFile });
+  const intents = again.store.data.intents;
+  t.equal(
+    intents[clientOrderId('dev-1', sent.id)]?.status,
+    'done',
+    'found on the exchange: recorded, not re-sent',
+  );
+  t.equal(
+    intents[clientOrderId('dev-1', unsent.id)]?.status,
+    'done',
+    'not on the exchange and still fresh: sent once',
+  );
+  const orders = stack.paper.orders(keys.apiKey);
+  t.same(
+    orders.map((o) => o.clientOrderId).sort(),
+    [clientOrderId('dev-1', sent.id), clientOrderId('dev-1', unsent.id)].sort(),
+  );
+  t.same(
+    again.decisions.map((d) => d.outcome),
+    ['executed', 'executed'],
+  );
+});
+
+t.test('a truncated or corrupt state file makes the device refuse to trade, saying why', async (t) => {
+  const stack = await startStack(t);
+  const dev = await stack.device();
+  await stack.signal('buy', 40_000);
+  await dev.until(1);
+  await dev.client.stop();
+  const text = readFileSync(dev.stateFile, 'utf8');
+  writeFileSync(dev.stateFile, text.slice(0, text.length / 2));
+  t.equal(
+    await rejectionOf(openStateStore(dev.stateFile, 'dev-1')),
+    `E_STATE_CORRUPT: state file ${dev.stateFile} is not valid JSON (truncated or corrupt): refusing to trade`,
+  );
+  writeFileSync(dev.stateFile, JSON.stringify({ ...JSON.parse(text), fills: -1 }));
+  t.match(
+    await rejectionOf(openStateStore(dev.stateFile, 'dev-1')),
+    /^E_STATE_CORRUPT: state file .* does not match its schema at fills: .*: refusing to trade$/,
+  );
+  t.equal(
+    await rejectionOf(
+      openStateStore(dev.stateFile.replace('state.json', 'x/state.json'), 'dev-1').then(() =>
+        openStateStore(dev.stateFile, 'dev-2'),
+      ),
+    ),
+    `E_STATE_CORRUPT: state file ${dev.stateFile} does not match its schema at fills: Too small: expected number to be >=0: refusing to trade`,
+  );
+  await waitFor(() => true, 'nothing');
+});

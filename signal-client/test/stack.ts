@@ -1,0 +1,165 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { Test } from 'tap';
+import {
+  EmbeddedBus,
+  KeyRing,
+  TOPICS,
+  createControl,
+  createSignal,
+  exportPublicKey,
+  generateSigner,
+  issueDeviceToken,
+  type Signal,
+  type Signer,
+} from '@appliance/protocol';
+import { DEFAULT_MARKETS, createPaperExchange, type PaperExchange } from '@appliance/control-server';
+import { createGateway } from '@appliance/gateway';
+import { DEFAULT_FILL_COSTS } from '@appliance/trading-core';
+import { waitFor } from '@appliance/test-kit';
+import {
+  ClientConfig,
+  createBinanceExecutor,
+  createSignalClient,
+  openStateStore,
+  type SignalClient,
+} from '../src/index.js';
+import type { DecisionRecord } from '@appliance/protocol';
+
+export const STREAM = 'ema.1h';
+export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+/** Embedded bus, a real gateway and a real paper exchange over HTTP: everything but Kafka. */
+export async function startStack(t: Test) {
+  const bus = new EmbeddedBus();
+  const control = generateSigner();
+  const feed = generateSigner();
+  const paper: PaperExchange = createPaperExchange({
+    markets: DEFAULT_MARKETS,
+    costs: DEFAULT_FILL_COSTS,
+    logger,
+  });
+  const paperUrl = await paper.listen({ port: 0 });
+  const gateway = await createGateway({
+    bus,
+    tokenKeys: KeyRing.of(exportPublicKey(control.publicKey)),
+    logger,
+  });
+  const gatewayUrl = await gateway.listen(0);
+  t.teardown(async () => {
+    await gateway.close();
+    await paper.close();
+  });
+  let candleTime = 1_700_000_000_000;
+  let accounts = 0;
+
+  async function heartbeat() {
+    const c = createControl(
+      { kind: 'heartbeat', version: Date.now(), ts: Date.now(), ttlMs: 60_000, origin: 'control', body: {} },
+      control,
+    );
+    await bus.publish(TOPICS.control, [{ key: 'heartbeat', value: JSON.stringify(c) }]);
+  }
+
+  /** Publishes a candle at `price` (so the exchange can fill) and a signal for it. */
+  async function signal(
+    side: 'buy' | 'sell',
+    price: number,
+    over: Partial<Signal> = {},
+    signer: Signer = feed,
+  ): Promise<Signal> {
+    candleTime += 3_600_000;
+    paper.onCandle('BTC/USDT', {
+      time: candleTime,
+      open: price,
+      high: price,
+      low: price,
+      close: price,
+      volume: 1,
+    });
+    const s = createSignal(
+      {
+        stream: STREAM,
+        symbol: 'BTC/USDT',
+        side,
+        price,
+        candleTime,
+        ts: Date.now(),
+        ttlMs: 60_000,
+        strength: 1,
+        algoVersion: 't/1',
+        origin: 'feed',
+        ...over,
+      },
+      signer,
+    );
+    await bus.publish(TOPICS.signals, [{ key: STREAM, value: JSON.stringify(s) }]);
+    return s;
+  }
+
+  async function publishRaw(value: unknown) {
+    await bus.publish(TOPICS.signals, [{ key: STREAM, value: JSON.stringify(value) }]);
+  }
+
+  function account(usdt = 1_000) {
+    const acct = {
+      apiKey: `key-${++accounts}-${'k'.repeat(20)}`,
+      secret: `secret-${accounts}-${'s'.repeat(30)}`,
+    };
+    paper.addAccount({ ...acct, balances: { USDT: usdt } });
+    return acct;
+  }
+
+  /** A device on a state file; several clients may run on one file in turn (restarts). */
+  async function device(
+    opts: {
+      id?: string;
+      stateFile?: string;
+      keys?: { apiKey: string; secret: string };
+      policy?: object;
+      config?: object;
+    } = {},
+  ) {
+    const id = opts.id ?? 'dev-1';
+    const keys = opts.keys ?? account();
+    const stateFile = opts.stateFile ?? join(mkdtempSync(join(tmpdir(), 'device-')), 'state.json');
+    const config = ClientConfig.parse({
+      deviceId: id,
+      gatewayUrl,
+      token: issueDeviceToken({ sub: id, scope: 'family', iat: Date.now(), ttlMs: 3_600_000 }, control),
+      signalKeys: [exportPublicKey(feed.publicKey)],
+      controlKeys: [exportPublicKey(control.publicKey)],
+      stateFile,
+      exchange: { paperUrl },
+      policy: opts.policy ?? {},
+      telemetryIntervalMs: 60_000,
+      ...opts.config,
+    });
+    const store = await openStateStore(stateFile, id);
+    const decisions: DecisionRecord[] = [];
+    const client: SignalClient = createSignalClient({
+      config,
+      store,
+      exchange: createBinanceExecutor({ ...keys, paperUrl }),
+      logger,
+    });
+    client.on('decision', (d: DecisionRecord) => decisions.push(d));
+    let caughtUp = 0;
+    client.on('caught-up', () => caughtUp++);
+    await client.start();
+    await waitFor(() => caughtUp > 0, 'the device to catch up');
+    t.teardown(() => client.stop());
+    return {
+      client,
+      store,
+      decisions,
+      keys,
+      stateFile,
+      until: (n: number) => waitFor(() => decisions.length >= n, `${n} decisions`),
+    };
+  }
+
+  return { bus, paper, paperUrl, feed, control, signal, publishRaw, heartbeat, account, device };
+}

@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './kafka-mock.js';
+export * from './wait.js';

@@ -1,0 +1,67 @@
+/**
+ * Money and quantities inside the ledger are bigint "atoms": integers of 1e-8 of a unit (a
+ * satoshi for BTC, 1e-8 USDT for the quote), so sums are exact and books balance to the atom.
+ */
+export const ATOM_DECIMALS = 8;
+export const ATOMS_PER_UNIT = 100_000_000n;
+
+const DECIMAL = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/;
+const MAX_EXACT_ATOMS = 2n ** 53n;
+
+/**
+ * A number as atoms, rounded half away from zero at the 8th decimal.
+ *
+ * It rounds the number's shortest round-trip decimal form (what `String(n)` prints), not its
+ * binary expansion: 1.005 becomes 100500000n and 0.000000015 becomes 2n, as a person reading
+ * the number expects, although the nearest doubles lie just below those values.
+ * Throws a RangeError for NaN and ±Infinity.
+ */
+export function toAtoms(n: number): bigint {
+  if (!Number.isFinite(n)) throw new RangeError(`toAtoms: not a finite number: ${n}`);
+  const match = DECIMAL.exec(String(Math.abs(n)));
+  // String() of a finite number >= 0 always has this shape; the check keeps the types honest.
+  if (match === null) throw new RangeError(`toAtoms: cannot read ${n}`);
+  const [, whole = '0', fraction = '', exponent = '0'] = match;
+  const digits = BigInt(whole + fraction);
+  const shift = Number(exponent) - fraction.length + ATOM_DECIMALS;
+  let atoms: bigint;
+  if (shift >= 0) {
+    atoms = digits * 10n ** BigInt(shift);
+  } else {
+    const divisor = 10n ** BigInt(-shift);
+    atoms = digits / divisor;
+    if ((digits % divisor) * 2n >= divisor) atoms += 1n;
+  }
+  return n < 0 ? -atoms : atoms;
+}
+
+/**
+ * Atoms as the nearest number. Exact in the sense that `toAtoms(fromAtoms(a)) === a` for any
+ * amount below about 2e7 units; above that a double cannot hold 8 decimals.
+ */
+export function fromAtoms(atoms: bigint): number {
+  // Both operands are exact doubles, so one correctly rounded division gives the nearest number.
+  if (atoms <= MAX_EXACT_ATOMS && atoms >= -MAX_EXACT_ATOMS) return Number(atoms) / 1e8;
+  const abs = atoms < 0n ? -atoms : atoms;
+  const text = `${abs / ATOMS_PER_UNIT}.${(abs % ATOMS_PER_UNIT).toString().padStart(ATOM_DECIMALS, '0')}`;
+  return atoms < 0n ? -Number(text) : Number(text);
+}
+
+/** a × b / divisor in atoms, rounded half away from zero, for prorating an exact amount. */
+export function mulDivRound(a: bigint, b: bigint, divisor: bigint): bigint {
+  const product = a * b;
+  const negative = product < 0n !== divisor < 0n;
+  const p = product < 0n ? -product : product;
+  const d = divisor < 0n ? -divisor : divisor;
+  let q = p / d;
+  if ((p % d) * 2n >= d) q += 1n;
+  return negative ? -q : q;
+}
+
+/** Atoms as an exact decimal string without trailing zeros, for messages and reports. */
+export function formatAtoms(atoms: bigint): string {
+  const abs = atoms < 0n ? -atoms : atoms;
+  const fraction = (abs % ATOMS_PER_UNIT).toString().padStart(ATOM_DECIMALS, '0').replace(/0+$/, '');
+  const text = `${abs / ATOMS_PER_UNIT}${fraction === '' ? '' : `.${fraction}`}`;
+  return atoms < 0n ? `-${text}` : text;
+}

@@ -1,0 +1,3 @@
+export * from './sma.js';
+export * from './ema.js';
+export * from './volume-average.js';

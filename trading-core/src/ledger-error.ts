@@ -1,0 +1,26 @@
+/** Every way the ledger refuses something, as a stable code with its plain meaning. */
+export const LEDGER_ERROR_CODES = {
+  E_BAD_OPTIONS: 'the ledger options are invalid',
+  E_BAD_FILL: 'the fill has a missing, non-finite, non-positive or unrepresentable field',
+  E_INSUFFICIENT_CASH: 'the fill would make cash negative',
+  E_INSUFFICIENT_POSITION: 'the sell is larger than the position (no shorting)',
+  E_NO_MARK: 'a held asset has no usable mark price',
+  E_CORRUPT: 'the persisted journal is malformed, unbalanced or inconsistent with its fills',
+} as const;
+
+export type LedgerErrorCode = keyof typeof LEDGER_ERROR_CODES;
+
+/** Thrown before anything changes: a ledger that threw is exactly as it was. */
+export class LedgerError extends Error {
+  override readonly name = 'LedgerError';
+  readonly code: LedgerErrorCode;
+
+  constructor(code: LedgerErrorCode, message?: string, cause?: unknown) {
+    super(message ?? LEDGER_ERROR_CODES[code], cause === undefined ? undefined : { cause });
+    this.code = code;
+  }
+}
+
+export function isLedgerError(err: unknown, code?: LedgerErrorCode): err is LedgerError {
+  return err instanceof LedgerError && (code === undefined || err.code === code);
+}

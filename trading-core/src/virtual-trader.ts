@@ -1,0 +1,196 @@
+import { fromAtoms, toAtoms } from './atoms.js';
+import { candleProblem } from './candle.js';
+import type { Candle } from './candle.js';
+import { marketFill } from './fill-model.js';
+import type { Fill, FillCosts, OrderSide } from './fill-model.js';
+import { Ledger } from './ledger.js';
+import type { StrategyAction } from './strategies/strategy.js';
+
+export interface VirtualTraderOptions {
+  /** Quote currency of every symbol traded, e.g. `USDT`. */
+  quote: string;
+  /** Starting virtual cash in quote. */
+  seed: number;
+  /** Slippage and fee applied to every fill. */
+  costs: FillCosts;
+  /** Fraction of equity put into each new position, in (0, 1]; typically 1 / number of pairs. */
+  allocation: number;
+}
+
+/** A market order decided at a candle's close, to be filled at the next candle's open. */
+export interface VirtualOrder {
+  readonly side: OrderSide;
+  readonly quantity: number;
+  /** The close of the candle that decided it: the price a signal quotes. */
+  readonly referencePrice: number;
+}
+
+export interface VirtualTraderStep {
+  /** The order pending from the previous candle, filled at this candle's open; null if none. */
+  filled: Fill | null;
+  /** The order decided on this candle, which the caller publishes as a signal; null if none. */
+  order: VirtualOrder | null;
+}
+
+interface Pending {
+  order: VirtualOrder;
+  /** Cash set aside for a pending buy, so buys on other symbols cannot spend it twice. */
+  reserved: bigint;
+}
+
+const SYMBOL = /^([A-Z0-9]{1,20})\/([A-Z0-9]{1,20})$/;
+const BPS = 10_000;
+
+/**
+ * One strategy's virtual portfolio over several pairs on one balance, at bar level.
+ *
+ * On each candle of a symbol it first fills that symbol's pending order at this candle's open
+ * (market order with slippage), then turns the strategy's action into a new pending order sized
+ * at this candle's close. A decision at close t can only fill at open t+1, so nothing it does
+ * depends on a price it could not have seen. Pure: no clock, no I/O, no randomness.
+ */
+export class VirtualTrader {
+  readonly ledger: Ledger;
+  readonly quote: string;
+  readonly costs: Readonly<FillCosts>;
+  readonly allocation: number;
+  readonly #pending = new Map<string, Pending>();
+  /** Last close per asset: the marks equity is measured at. */
+  readonly #marks: Record<string, number> = {};
+  readonly #lastTime = new Map<string, number>();
+
+  constructor(options: VirtualTraderOptions) {
+    const { quote, seed, costs, allocation } = options;
+    if (!(Number.isFinite(allocation) && allocation > 0 && allocation <= 1)) {
+      throw new RangeError(`VirtualTrader: allocation must be in (0, 1], got ${allocation}`);
+    }
+    for (const key of ['slippageBps', 'feeBps'] as const) {
+      const bps = costs?.[key];
+      if (!(typeof bps === 'number' && Number.isFinite(bps) && bps >= 0 && bps < BPS)) {
+        throw new RangeError(`VirtualTrader: costs.${key} must be in [0, ${BPS}), got ${bps}`);
+      }
+    }
+    this.ledger = new Ledger({ quote, seed });
+    this.quote = quote;
+    this.costs = Object.freeze({ slippageBps: costs.slippageBps, feeBps: costs.feeBps });
+    this.allocation = allocation;
+  }
+
+  /** Feed one closed candle of `symbol` (in time order per symbol) with the strategy's action on it. */
+  onCandle(symbol: string, candle: Candle, action: StrategyAction | null): VirtualTraderStep {
+    const asset = this.#assetOf(symbol);
+    const problem = candleProblem(candle);
+    if (problem !== null)
+      throw new RangeError(`VirtualTrader: bad ${symbol} candle at ${candle.time}: ${problem}`);
+    if (action !== 'buy' && action !== 'sell' && action !== null) {
+      throw new RangeError(`VirtualTrader: action must be buy, sell or null, got ${String(action)}`);
+    }
+    const last = this.#lastTime.get(symbol);
+    if (last !== undefined && candle.time <= last) {
+      throw new RangeError(
+        `VirtualTrader: ${symbol} candle at ${candle.time} is not after the previous one at ${last}`,
+      );
+    }
+
+    this.#lastTime.set(symbol, candle.time);
+    const filled = this.#fillPending(symbol, asset, candle);
+    this.#marks[asset] = candle.close;
+    const order = action === null ? null : this.#decide(symbol, asset, candle, action);
+    return { filled, order };
+  }
+
+  pending(symbol: string): VirtualOrder | null {
+    return this.#pending.get(symbol)?.order ?? null;
+  }
+
+  /** Cash plus open positions at each asset's latest close. */
+  equity(): number {
+    return this.ledger.equity(this.#marks);
+  }
+
+  #assetOf(symbol: string): string {
+    const match = typeof symbol === 'string' ? SYMBOL.exec(symbol) : null;
+    if (match === null || match[2] !== this.quote) {
+      throw new RangeError(`VirtualTrader: symbol must look like BTC/${this.quote}, got ${String(symbol)}`);
+    }
+    return match[1]!;
+  }
+
+  #fillPending(symbol: string, asset: string, candle: Candle): Fill | null {
+    const pending = this.#pending.get(symbol);
+    if (pending === undefined) return null;
+    this.#pending.delete(symbol);
+    const ref = `${symbol}:${pending.order.side}:${candle.time}`;
+
+    if (pending.order.side === 'sell') {
+      const held = this.ledger.positionAtoms(asset).quantity;
+      if (held === 0n) return null;
+      return this.#book(
+        asset,
+        marketFill('sell', fromAtoms(held), candle.open, this.costs),
+        candle.time,
+        ref,
+      );
+    }
+
+    let quantity = toAtoms(pending.order.quantity);
+    let fill = marketFill('buy', fromAtoms(quantity), candle.open, this.costs);
+    const first = this.ledger.check(this.#input(asset, fill, candle.time, ref));
+    if (first?.code === 'E_INSUFFICIENT_CASH') {
+      // The open gapped above the close the order was sized at: buy what the cash covers instead.
+      quantity = floorAtoms(this.ledger.cash() / (fill.price * (1 + this.costs.feeBps / BPS)));
+      // Rounding of notional and fee to atoms can still overshoot by an atom or two.
+      for (let tries = 0; quantity > 0n && tries < 16; tries++, quantity -= 1n) {
+        fill = marketFill('buy', fromAtoms(quantity), candle.open, this.costs);
+        if (this.ledger.check(this.#input(asset, fill, candle.time, ref))?.code !== 'E_INSUFFICIENT_CASH')
+          break;
+      }
+    }
+    return this.#book(asset, fill, candle.time, ref);
+  }
+
+  #decide(symbol: string, asset: string, candle: Candle, action: StrategyAction): VirtualOrder | null {
+    if (this.#pending.has(symbol)) return null;
+    const held = this.ledger.positionAtoms(asset).quantity;
+    let order: VirtualOrder;
+    let reserved = 0n;
+    if (action === 'sell') {
+      if (held === 0n) return null;
+      order = { side: 'sell', quantity: fromAtoms(held), referencePrice: candle.close };
+    } else {
+      if (held > 0n) return null;
+      let available = this.ledger.cashAtoms();
+      for (const p of this.#pending.values()) available -= p.reserved;
+      // Budget for the fill at the next open as if it were this close, moved by slippage and fee.
+      const perUnit = candle.close * (1 + this.costs.slippageBps / BPS) * (1 + this.costs.feeBps / BPS);
+      const target = (this.allocation * this.equity()) / candle.close;
+      const quantity = floorAtoms(Math.min(target, fromAtoms(available) / perUnit));
+      if (quantity <= 0n) return null;
+      order = { side: 'buy', quantity: fromAtoms(quantity), referencePrice: candle.close };
+      reserved = toAtoms(order.quantity * perUnit);
+    }
+    order = Object.freeze(order);
+    this.#pending.set(symbol, { order, reserved });
+    return order;
+  }
+
+  #input(asset: string, fill: Fill, ts: number, ref: string) {
+    return { asset, side: fill.side, quantity: fill.quantity, price: fill.price, fee: fill.fee, ts, ref };
+  }
+
+  /**
+   * Books the fill, or drops it when the ledger cannot take it: an order cut to dust by a gap,
+   * or a position worth less than one quote atom. Either way the order is over; the books are
+   * never left half-changed.
+   */
+  #book(asset: string, fill: Fill, ts: number, ref: string): Fill | null {
+    const input = this.#input(asset, fill, ts, ref);
+    if (this.ledger.check(input) !== null) return null;
+    this.ledger.applyFill(input);
+    return fill;
+  }
+}
+
+function floorAtoms(x: number): bigint {
+  return x > 0 && Number.isFinite(x) ? BigInt(Math.floor(x * 1e8)) : 0n;
+}

@@ -1,0 +1,87 @@
+import t from 'tap';
+import { backtest } from '../src/backtest.js';
+import type { Candle } from '../src/candle.js';
+import { DEFAULT_FILL_COSTS } from '../src/fill-model.js';
+import { EmaCrossVolumeStrategy } from '../src/strategies/ema-cross.js';
+import type { Strategy, StrategyAction } from '../src/strategies/strategy.js';
+import { loadCandles } from './helpers/ohlcv.js';
+
+const HOUR = 3_600_000;
+const bar = (i: number, open: number, close: number): Candle => ({
+  time: i * HOUR,
+  open,
+  high: Math.max(open, close),
+  low: Math.min(open, close),
+  close,
+  volume: 1,
+});
+
+/** Says what it is told, candle by candle: a hand-made strategy for exact numbers. */
+const scripted = (actions: (StrategyAction | null)[]): Strategy => {
+  let i = 0;
+  return { name: 'scripted', version: 'scripted/1', onCandle: () => actions[i++] ?? null };
+};
+
+const btc = loadCandles('BTC');
+const options = { symbol: 'BTC/USDT', quote: 'USDT', seed: 10_000, costs: DEFAULT_FILL_COSTS };
+
+t.test('a scripted round trip gives exact equity, return and drawdown', async (t) => {
+  const candles = [bar(0, 100, 100), bar(1, 100, 80), bar(2, 80, 120), bar(3, 120, 120)];
+  const costs = { slippageBps: 0, feeBps: 0 };
+  const r = backtest(candles, scripted(['buy', null, 'sell', null]), { ...options, seed: 1000, costs });
+  t.same(
+    r.trades.map((x) => [x.time, x.side, x.quantity, x.price]),
+    [
+      [1 * HOUR, 'buy', 10, 100],
+      [3 * HOUR, 'sell', 10, 120],
+    ],
+  );
+  t.equal(r.fills, 2);
+  t.equal(r.finalEquity, 1200);
+  t.equal(r.totalReturn, 0.2);
+  t.equal(r.maxDrawdown, 0.2, 'held 10 at 100 then marked at 80');
+  t.equal(r.ledgerBalanced, true);
+});
+
+t.test('the default strategy over the real BTC file trades at next opens and balances', async (t) => {
+  const r = backtest(btc, new EmaCrossVolumeStrategy(), options);
+  t.ok(r.fills > 100, `${r.fills} fills`);
+  t.equal(r.fills, r.trades.length);
+  t.equal(r.ledgerBalanced, true);
+  t.ok(r.finalEquity > 0);
+  t.equal(r.totalReturn, (r.finalEquity - 10_000) / 10_000);
+  t.ok(r.maxDrawdown > 0 && r.maxDrawdown < 1, `max drawdown ${r.maxDrawdown}`);
+
+  // Each trade fills at the open of the candle after the one whose close decided it.
+  const actions = (() => {
+    const s = new EmaCrossVolumeStrategy();
+    return btc.map((c) => s.onCandle(c));
+  })();
+  const index = new Map(btc.map((c, i) => [c.time, i]));
+  let misplaced = 0;
+  let badPrice = 0;
+  for (const trade of r.trades) {
+    const i = index.get(trade.time)!;
+    if (actions[i - 1] !== trade.side) misplaced++;
+    const slip = trade.side === 'buy' ? 1 + 5 / 10_000 : 1 - 5 / 10_000;
+    if (trade.price !== btc[i]!.open * slip) badPrice++;
+  }
+  t.equal(misplaced, 0, 'no trade without the previous candle asking for it');
+  t.equal(badPrice, 0, 'every price is that open moved by 5 bps against the taker');
+  t.same(
+    r.trades.map((x) => x.side).filter((side, i) => side === (i % 2 === 0 ? 'buy' : 'sell')).length,
+    r.trades.length,
+    'buys and sells alternate, starting with a buy',
+  );
+});
+
+t.test('cutting the future off does not change any trade already made', async (t) => {
+  const full = backtest(btc, new EmaCrossVolumeStrategy(), options);
+  const cut = btc.length >> 1;
+  const half = backtest(btc.slice(0, cut), new EmaCrossVolumeStrategy(), options);
+  t.ok(half.trades.length > 10);
+  t.same(
+    half.trades,
+    full.trades.filter((x) => x.time < btc[cut]!.time),
+  );
+});

@@ -1,0 +1,145 @@
+import t from 'tap';
+import type { Candle } from '../src/candle.js';
+import { EMA_CROSS_VOLUME_VERSION, EmaCrossVolumeStrategy } from '../src/strategies/ema-cross.js';
+import type { StrategyAction } from '../src/strategies/strategy.js';
+import { loadCandles } from './helpers/ohlcv.js';
+import { rangeError, throwsExactly } from './helpers/throws.js';
+
+const HOUR = 3_600_000;
+const candle = (i: number, close: number, volume: number): Candle => ({
+  time: i * HOUR,
+  open: close,
+  high: close,
+  low: close,
+  close,
+  volume,
+});
+
+// With fast 2 / slow 4 (alphas 2/3 and 2/5) both EMAs are seeded at 10 on index 3 (equal: not
+// above); fast stays below until close 14 (index 6: 12.148 > 10.976) and drops back below at
+// close 9 (index 8: 10.683 < 11.151).
+const CLOSES = [10, 10, 10, 10, 9, 8, 14, 15, 9, 8, 7];
+const small = (): EmaCrossVolumeStrategy =>
+  new EmaCrossVolumeStrategy({ fastPeriod: 2, slowPeriod: 4, volumePeriod: 3 });
+
+function run(strategy: EmaCrossVolumeStrategy, volumes: (i: number) => number): (StrategyAction | null)[] {
+  return CLOSES.map((close, i) => strategy.onCandle(candle(i, close, volumes(i))));
+}
+
+t.test('a cross up on a candle with above-average volume is a buy, the cross down a sell', async (t) => {
+  const actions = run(small(), (i) => (i === 6 ? 250 : 100));
+  t.same(actions, [null, null, null, null, null, null, 'buy', null, 'sell', null, null]);
+});
+
+t.test('a cross up on a candle with average volume is not a buy, and the chance is gone', async (t) => {
+  const actions = run(small(), () => 100);
+  t.same(actions, [null, null, null, null, null, null, null, null, 'sell', null, null]);
+});
+
+t.test('a cross down is a sell however thin the volume', async (t) => {
+  const actions = run(small(), (i) => (i === 6 ? 250 : i === 8 ? 0 : 100));
+  t.equal(actions[8], 'sell');
+});
+
+t.test('the volume gate compares with the previous candles, not including this one', async (t) => {
+  // Previous three: 400, 100, 100 (mean 200). 200 is not above that, though it is above the
+  // mean of 100, 100, 200 that a window including this candle would give.
+  const volumes = [100, 100, 100, 400, 100, 100, 200, 100, 100, 100, 100];
+  const actions = run(small(), (i) => volumes[i]!);
+  t.equal(actions[6], null);
+  const justAbove = run(small(), (i) => (i === 6 ? 200.000001 : volumes[i]!));
+  t.equal(justAbove[6], 'buy');
+});
+
+t.test('the strategy names its algorithm version', async (t) => {
+  const s = new EmaCrossVolumeStrategy();
+  t.equal(s.name, 'ema-cross-volume');
+  t.equal(s.version, 'ema-cross-volume/1');
+  t.equal(EMA_CROSS_VOLUME_VERSION, 'ema-cross-volume/1');
+  t.same(s.options, { fastPeriod: 12, slowPeriod: 26, volumePeriod: 20 });
+});
+
+t.test('options are checked with RangeErrors that name them', async (t) => {
+  throwsExactly(
+    t,
+    () => new EmaCrossVolumeStrategy({ fastPeriod: 26, slowPeriod: 12 }),
+    rangeError('EmaCrossVolumeStrategy: fastPeriod (26) must be less than slowPeriod (12)'),
+  );
+  throwsExactly(
+    t,
+    () => new EmaCrossVolumeStrategy({ fastPeriod: 12, slowPeriod: 12 }),
+    rangeError('EmaCrossVolumeStrategy: fastPeriod (12) must be less than slowPeriod (12)'),
+  );
+  throwsExactly(
+    t,
+    () => new EmaCrossVolumeStrategy({ fastPeriod: 0 }),
+    rangeError('EmaCrossVolumeStrategy: fastPeriod must be a positive integer, got 0'),
+  );
+  throwsExactly(
+    t,
+    () => new EmaCrossVolumeStrategy({ volumePeriod: 2.5 }),
+    rangeError('EmaCrossVolumeStrategy: volumePeriod must be a positive integer, got 2.5'),
+  );
+});
+
+t.test('a bad candle is refused and the strategy carries on as if it never came', async (t) => {
+  const a = small();
+  const b = small();
+  const volume = (i: number): number => (i === 6 ? 250 : 100);
+  const actions: (StrategyAction | null)[] = [];
+  for (const [i, close] of CLOSES.entries()) {
+    if (i === 5) {
+      throwsExactly(
+        t,
+        () => a.onCandle({ ...candle(i, close, 100), close: NaN }),
+        rangeError('EmaCrossVolumeStrategy: bad candle at 18000000: close is not a finite number'),
+      );
+    }
+    actions.push(a.onCandle(candle(i, close, volume(i))));
+  }
+  t.same(actions, run(b, volume));
+});
+
+t.test('over the real BTC file it matches crossings computed independently', async (t) => {
+  const btc = loadCandles('BTC');
+  const strategy = new EmaCrossVolumeStrategy();
+  const actions = btc.map((c) => strategy.onCandle(c));
+
+  // Independent reference: whole-series EMAs and windowed volume means, then edges of fast > slow.
+  const ema = (period: number): (number | undefined)[] => {
+    const alpha = 2 / (period + 1);
+    const out: (number | undefined)[] = [];
+    let prev: number | undefined;
+    btc.forEach((c, i) => {
+      if (i + 1 === period) prev = btc.slice(0, period).reduce((s, x) => s + x.close, 0) / period;
+      else if (prev !== undefined) prev = alpha * c.close + (1 - alpha) * prev;
+      out.push(prev);
+    });
+    return out;
+  };
+  const fast = ema(12);
+  const slow = ema(26);
+  const expected = btc.map((c, i): StrategyAction | null => {
+    if (i < 26) return null;
+    const above = fast[i]! > slow[i]!;
+    const wasAbove = fast[i - 1]! > slow[i - 1]!;
+    if (above === wasAbove) return null;
+    if (!above) return 'sell';
+    const avg = btc.slice(i - 20, i).reduce((s, x) => s + x.volume, 0) / 20;
+    return c.volume > avg ? 'buy' : null;
+  });
+  t.same(actions, expected);
+
+  const buys = actions.filter((a) => a === 'buy').length;
+  const sells = actions.filter((a) => a === 'sell').length;
+  t.ok(buys > 10, `${buys} buys`);
+  t.ok(sells > buys, `${sells} sells: every cross down sells, only loud crosses up buy`);
+
+  let last: StrategyAction | null = null;
+  let twoBuys = false;
+  for (const a of actions) {
+    if (a === 'buy' && last === 'buy') twoBuys = true;
+    if (a !== null) last = a;
+  }
+  t.notOk(twoBuys, 'never two buys without a sell between them');
+});
