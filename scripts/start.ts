@@ -84,16 +84,17 @@ const gatewayUrl = await gateway.listen(0, '127.0.0.1');
 
 // The demo device: registered like any other, with a paper-exchange account of its own.
 const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
-const created = (await (
-  await fetch(`${dashboard}/api/devices`, {
+async function api<T>(path: string, body?: object): Promise<T> {
+  const res = await fetch(`${dashboard}${path}`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ id: 'demo-device', label: 'Demo (paper)' }),
-  })
-).json()) as { token: string };
-const paper = (await (
-  await fetch(`${dashboard}/api/devices/demo-device/paper-account`, { method: 'POST', headers })
-).json()) as { apiKey: string; secret: string };
+    body: JSON.stringify(body ?? {}),
+  });
+  if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+const created = await api<{ token: string }>('/api/devices', { id: 'demo-device', label: 'Demo (paper)' });
+const paper = await api<{ apiKey: string; secret: string }>('/api/devices/demo-device/paper-account');
 const config = ClientConfig.parse({
   deviceId: 'demo-device',
   gatewayUrl,

@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { issueDeviceToken, exportPublicKey, type Signer } from '@appliance/protocol';
 import { bearerMatches } from './admin-auth.js';
@@ -31,7 +31,7 @@ const STATUS: Record<RegistryError['code'], number> = {
 export function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
   });
 

@@ -31,12 +31,13 @@ export const DASHBOARD_HTML = `<!doctype html>
   <tbody id="fleet"><tr><td colspan="7">Loading…</td></tr></tbody>
 </table>
 <script>
-const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
+// Read on every refresh, so correcting the #token in the address bar takes effect at once.
+const token = () => new URLSearchParams(location.hash.slice(1)).get('token') || '';
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const fmt = (n) => (n === null || n === undefined ? '—' : Number(n).toLocaleString(undefined, { maximumFractionDigits: 2 }));
 async function refresh() {
   try {
-    const res = await fetch('/api/fleet', { headers: { authorization: 'Bearer ' + token } });
+    const res = await fetch('/api/fleet', { headers: { authorization: 'Bearer ' + token() } });
     if (!res.ok) throw new Error(res.status === 401 ? 'Not authorised: open the URL printed at start-up (it carries the token).' : 'HTTP ' + res.status);
     const body = await res.json();
     document.getElementById('error').textContent = '';
@@ -60,6 +61,7 @@ async function refresh() {
 }
 refresh();
 setInterval(refresh, 2000);
+addEventListener('hashchange', refresh);
 </script>
 </body>
 </html>

@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { readFileIfExists, writeFileDurable } from '@appliance/runtime';
 
@@ -46,7 +48,12 @@ export class DeviceRegistry {
   }
 
   async create(input: { id: string; scope?: string; label?: string }, now: number): Promise<Device> {
-    const parsed = Device.safeParse({ scope: 'family', ...input, createdAt: now });
+    const parsed = Device.safeParse({
+      ...input,
+      scope: input.scope ?? 'family',
+      label: input.label ?? '',
+      createdAt: now,
+    });
     if (!parsed.success) {
       const i = parsed.error.issues[0];
       throw new RegistryError('E_INVALID', `${i?.path.join('.')}: ${i?.message}`);
@@ -74,6 +81,8 @@ export class DeviceRegistry {
   }
 
   async #save(): Promise<void> {
-    if (this.path) await writeFileDurable(this.path, JSON.stringify({ v: 1, devices: this.list() }, null, 2));
+    if (!this.path) return;
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    await writeFileDurable(this.path, JSON.stringify({ v: 1, devices: this.list() }, null, 2));
   }
 }

@@ -210,6 +210,9 @@ export class KafkaBus implements Bus {
     this.#assertOpen();
     await this.#knownTopic(options.topic);
     const offsets = await (await this.#adminClient()).fetchTopicOffsets(options.topic);
+    this.#assertOpen();
+    // Positions are fixed now, not at join: 'latest' means the end as of this call, and a
+    // consumer restarted later resumes from here rather than from a later end.
     const start = new Map<number, number>();
     for (const { partition, low, high } of offsets) {
       const explicit = options.offsets?.[partition];
@@ -229,6 +232,7 @@ export class KafkaBus implements Bus {
     return this.#kafka.consumer({
       groupId: `${this.#options.clientId}-${randomUUID()}`,
       sessionTimeout: this.#options.sessionTimeoutMs ?? DEFAULT_KAFKA_SESSION_TIMEOUT_MS,
+      // A tenth rather than kafkajs's suggested third: a stalled broker may swallow a few beats.
       heartbeatInterval: Math.floor(
         (this.#options.sessionTimeoutMs ?? DEFAULT_KAFKA_SESSION_TIMEOUT_MS) / 10,
       ),

@@ -197,7 +197,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
         ...record,
         outcome: 'rejected',
         code: 'R_BELOW_MINIMUM',
-        reason: 'order below the market minimum',
+        reason: `an order of ${decision.quote.toFixed(2)} ${config.quote} is below the market minimum`,
       });
     }
     const intent: Intent = {

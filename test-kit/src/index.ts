@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './kafka-mock.js';
 export * from './wait.js';
+export * from './process.js';

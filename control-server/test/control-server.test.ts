@@ -1,0 +1,178 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import type { Test } from 'tap';
+import pino from 'pino';
+import {
+  EmbeddedBus,
+  KeyRing,
+  TOPICS,
+  exportPublicKey,
+  generateSigner,
+  verifyControl,
+  verifyDeviceToken,
+  type Control,
+} from '@appliance/protocol';
+import { waitFor } from '@appliance/test-kit';
+import { startControlServer } from '../src/index.js';
+
+const logger = pino({ level: 'silent' });
+const ADMIN = 'admin-token-0123456789';
+
+async function setup(t: Test, dataDir?: string) {
+  const bus = new EmbeddedBus();
+  const signer = generateSigner();
+  const server = await startControlServer({
+    bus,
+    signer,
+    adminToken: ADMIN,
+    logger,
+    dataDir,
+    eligibility: { 'ema.1h': ['BTC/USDT'] },
+    onlineWindowMs: 60_000,
+  });
+  const url = await server.listen(0);
+  t.teardown(() => server.close());
+  const call = async (method: string, path: string, body?: unknown, token = ADMIN) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> };
+  };
+  return { bus, signer, server, url, call };
+}
+
+t.test('every API route needs the admin token; health and the dashboard do not', async (t) => {
+  const { call, url } = await setup(t);
+  t.same(await call('GET', '/api/fleet', undefined, 'wrong'), {
+    status: 401,
+    body: { error: 'E_UNAUTHORIZED', message: 'admin token required (Authorization: Bearer ...)' },
+  });
+  t.equal((await call('POST', '/api/devices', { id: 'dev-1' }, '')).status, 401);
+  t.equal((await fetch(url + '/healthz')).status, 200);
+  const page = await fetch(url + '/');
+  t.equal(page.status, 200);
+  t.match(await page.text(), /<title>Signal appliance — fleet<\/title>/);
+});
+
+t.test('a device is registered once and gets a token that verifies with the published key', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cs-'));
+  const { call, signer } = await setup(t, dir);
+  const created = await call('POST', '/api/devices', { id: 'dev-1', label: 'Grandma' });
+  t.equal(created.status, 201);
+  t.match(created.body, {
+    device: { id: 'dev-1', scope: 'family', label: 'Grandma' },
+    tokenKey: exportPublicKey(signer.publicKey),
+  });
+  const claims = verifyDeviceToken(
+    created.body.token as string,
+    KeyRing.of(created.body.tokenKey as string),
+    Date.now(),
+  );
+  t.match(claims, { sub: 'dev-1', scope: 'family' });
+  t.same(await call('POST', '/api/devices', { id: 'dev-1' }), {
+    status: 409,
+    body: { error: 'E_DEVICE_EXISTS', message: 'device dev-1 already exists' },
+  });
+  t.match(
+    JSON.parse(readFileSync(join(dir, 'devices.json'), 'utf8')),
+    { v: 1, devices: [{ id: 'dev-1' }] },
+    'written to the registry file',
+  );
+  const again = await call('POST', '/api/devices/dev-1/token');
+  t.equal(again.status, 200);
+  t.equal(
+    verifyDeviceToken(again.body.token as string, KeyRing.of(exportPublicKey(signer.publicKey)), Date.now())
+      .sub,
+    'dev-1',
+  );
+  t.same(await call('POST', '/api/devices/nope/token'), {
+    status: 404,
+    body: { error: 'E_DEVICE_UNKNOWN', message: 'no device nope' },
+  });
+});
+
+t.test('bad device registrations get a clear 400 and change nothing', async (t) => {
+  const { call } = await setup(t);
+  t.same(await call('POST', '/api/devices', {}), {
+    status: 400,
+    body: { error: 'E_INVALID', message: 'id: a string is required' },
+  });
+  t.same(await call('POST', '/api/devices', { id: 'Bad Id!' }), {
+    status: 400,
+    body: { error: 'E_INVALID', message: 'id: device id: 3-64 lowercase letters, digits and -' },
+  });
+  t.same(await call('POST', '/api/devices', { id: 'dev-2', scope: 'everyone' }), {
+    status: 400,
+    body: { error: 'E_INVALID', message: 'scope: scope: family or mandate:<name>' },
+  });
+  t.same((await call('GET', '/api/devices')).body, { devices: [] });
+});
+
+t.test('the fleet view shows devices online from telemetry, with their fills', async (t) => {
+  const { call, bus } = await setup(t);
+  await call('POST', '/api/devices', { id: 'dev-1' });
+  await call('POST', '/api/devices', { id: 'dev-2' });
+  const telemetry = {
+    type: 'telemetry',
+    deviceId: 'dev-1',
+    ts: Date.now(),
+    quote: 'USDT',
+    equity: 1000,
+    cash: 900,
+    positions: { BTC: 0.01 },
+    spendToday: 100,
+    fills: 3,
+    lastDecisions: [],
+    errors: [],
+    scope: 'family',
+    gateway: 'gw-1',
+    receivedAt: Date.now(),
+  };
+  await bus.publish(TOPICS.telemetry, [{ key: 'dev-1', value: JSON.stringify(telemetry) }]);
+  await waitFor(
+    async () => ((await call('GET', '/api/fleet')).body.devices as { online: boolean }[])[0]!.online,
+    'dev-1 online',
+  );
+  const fleet = (await call('GET', '/api/fleet')).body;
+  t.match(fleet, {
+    breaker: { level: 'normal' },
+    devices: [
+      { id: 'dev-1', online: true, fills: 3, equity: 1000, gateway: 'gw-1', lastSeen: Number },
+      { id: 'dev-2', online: false, fills: 0, lastSeen: null },
+    ],
+  });
+});
+
+t.test('signed control state is published: breaker, eligibility and heartbeats', async (t) => {
+  const { bus, signer } = await setup(t);
+  const seen: Control[] = [];
+  await bus.subscribe({
+    topic: TOPICS.control,
+    from: 'earliest',
+    onMessage: (m) =>
+      void seen.push(
+        verifyControl(JSON.parse(m.value.toString()), KeyRing.of(exportPublicKey(signer.publicKey)), {
+          now: Date.now(),
+        }),
+      ),
+  });
+  await waitFor(() => seen.length >= 3, 'the start-up control messages');
+  t.same(seen.map((c) => c.kind).sort(), ['breaker', 'eligibility', 'heartbeat']);
+  t.match(
+    seen.find((c) => c.kind === 'eligibility'),
+    { body: { stream: 'ema.1h', symbols: ['BTC/USDT'] } },
+  );
+  const versions = seen.map((c) => c.version);
+  t.same(
+    [...versions].sort((a, b) => a - b),
+    versions,
+    'versions only grow',
+  );
+});
