@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 export const SYSTEM_DEPS = {
   kcat: 'kcat', // librdkafka's mock Kafka cluster
   chromium: 'chromium', // dashboard tests
+  strace: 'strace', // proves the durable write path fsyncs file and folder
 };
 
 const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;

@@ -24,7 +24,7 @@ export interface ControlServerOptions {
   deviceTokenTtlMs?: number;
   onlineWindowMs?: number;
   /** Run the paper exchange in this process, fed by the bus's candles. */
-  paper?: { costs?: FillCosts; startingBalances?: Record<string, number> } | false;
+  paper?: { costs?: FillCosts; startingBalances?: Record<string, number>; candleIntervalMs?: number } | false;
 }
 
 export const DEFAULT_CONTROL_OPTIONS = {
@@ -34,6 +34,8 @@ export const DEFAULT_CONTROL_OPTIONS = {
   /** Device tokens are valid for 30 days, then re-issued. */
   deviceTokenTtlMs: 30 * 24 * 60 * 60 * 1000,
   startingBalances: { USDT: 10_000 },
+  /** Datafeeds publish 1h candles today. */
+  candleIntervalMs: 3_600_000,
 };
 
 export interface ControlServer {
@@ -83,6 +85,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       accounts: [],
       markets: DEFAULT_MARKETS,
       costs: o.paper?.costs ?? DEFAULT_FILL_COSTS,
+      // The length of the bars the datafeeds publish; klines are served in multiples of it.
+      candleIntervalMs: o.paper?.candleIntervalMs ?? DEFAULT_CONTROL_OPTIONS.candleIntervalMs,
       now,
       logger: o.logger.child({ component: 'paper-exchange' }),
     });

@@ -70,7 +70,7 @@ t.test('the dashboard shows each device, online or not, with its fills, in a rea
   const page = await browser.newPage();
 
   await page.goto(`${url}/#token=wrong`);
-  await page.waitForFunction(() => document.getElementById('error')?.textContent !== '');
+  await page.waitForSelector('#error:not(:empty)');
   t.match(await page.textContent('#error'), /Not authorised/, 'a wrong token is explained, not ignored');
 
   await page.goto(`${url}/#token=${ADMIN}`);

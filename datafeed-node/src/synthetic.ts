@@ -1,16 +1,4 @@
-import type { Candle } from '@appliance/trading-core';
-
-/** Deterministic PRNG (mulberry32): the same seed gives the same synthetic market. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom, type Candle } from '@appliance/trading-core';
 
 /**
  * Synthetic candles: a geometric random walk with trending regimes, so that crossovers happen.
@@ -23,7 +11,7 @@ export function* syntheticCandles(o: {
   price: number;
   seed: number;
 }): Generator<Candle> {
-  const rnd = mulberry32(o.seed);
+  const rnd = seededRandom(o.seed);
   let price = o.price;
   let drift = 0;
   for (let time = o.start; ; time += o.stepMs) {

@@ -239,6 +239,43 @@ t.test('signals flow from replayed market data to paper orders, exactly once per
 
   for (const id of DEVICES) await devices.get(id)!.proc.kill('SIGTERM');
 
+  // Keys never leave the device: not in any log line, telemetry record or state file.
+  // Read the whole telemetry topic: a sentinel on each device's key lands after everything that
+  // device's gateway published in that partition.
+  await bus.publish(
+    TOPICS.telemetry,
+    DEVICES.map((id) => ({ key: id, value: JSON.stringify({ sentinel: id }) })),
+  );
+  const telemetry: string[] = [];
+  let sentinels = 0;
+  const tsub = await bus.subscribe({
+    topic: TOPICS.telemetry,
+    from: 'earliest',
+    onMessage: (m) => {
+      if (m.value.toString().startsWith('{"sentinel"')) sentinels++;
+      else telemetry.push(m.value.toString());
+    },
+  });
+  await waitFor(() => sentinels === DEVICES.length, 'the whole telemetry topic');
+  await tsub.close();
+  const deviceOutput = procs
+    .filter((p) => DEVICES.includes(p.name))
+    .flatMap((p) => [...p.lines.map((l) => JSON.stringify(l)), ...p.text]);
+  for (const [id, d] of devices) {
+    const haystacks = {
+      logs: deviceOutput.join('\n'),
+      telemetry: telemetry.join('\n'),
+      state: readFileSync(d.stateFile, 'utf8'),
+    };
+    for (const [where, text] of Object.entries(haystacks)) {
+      t.notOk(
+        text.includes(d.keys.apiKey!) || text.includes(d.keys.secret!),
+        `${id}: no API key or secret in ${where}`,
+      );
+    }
+  }
+  t.ok(deviceOutput.length > 50 && telemetry.length > 10, 'there was output to search');
+
   for (const id of DEVICES) {
     await t.test(`device ${id}${id === RESTARTED ? ' (killed and restarted)' : ''}`, async (t) => {
       const state = readState(id);

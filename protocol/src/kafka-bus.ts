@@ -26,8 +26,10 @@ export interface KafkaBusOptions {
   /** Receives kafkajs's warnings and errors and the bus's own. Default: kafkajs is silent. */
   logger?: BusLogger;
   /**
-   * Idempotent producer, so a retried produce cannot write a record twice. Default true.
-   * librdkafka's mock cluster cannot serve it (see `E_IDEMPOTENCE_UNAVAILABLE`): pass false there.
+   * Idempotent producer, so a retried produce cannot write a record twice. Default: whenever
+   * the cluster can serve it. kafkajs asks the controller for a producer id, and librdkafka's
+   * mock cluster reports none; there the default logs a warning and uses a plain acks=all
+   * producer, while `true` fails publishes with `E_IDEMPOTENCE_UNAVAILABLE`.
    */
   idempotent?: boolean;
   /**
@@ -271,16 +273,23 @@ export class KafkaBus implements Bus {
 
   #producerClient(): Promise<Producer> {
     this.#producer ??= (async () => {
-      const idempotent = this.#options.idempotent ?? true;
+      let idempotent = this.#options.idempotent ?? true;
       if (idempotent) {
-        // kafkajs asks the controller for a producer id; without one it retries "Broker 0 not
-        // found" for a minute. Say what is wrong instead.
+        // Without a controller kafkajs would retry "Broker 0 not found" for a minute.
         const cluster = await (await this.#adminClient()).describeCluster();
         if (!cluster.brokers.some((b) => b.nodeId === cluster.controller)) {
-          throw new KafkaBusError(
-            'E_IDEMPOTENCE_UNAVAILABLE',
-            `the cluster reports no controller (id ${cluster.controller}), so an idempotent producer cannot get a producer id; librdkafka's mock cluster is like this: pass idempotent: false`,
+          const why = `the cluster reports no controller (id ${cluster.controller}), so an idempotent producer cannot get a producer id`;
+          if (this.#options.idempotent === true) {
+            throw new KafkaBusError(
+              'E_IDEMPOTENCE_UNAVAILABLE',
+              `${why}; librdkafka's mock cluster is like this: leave idempotent unset or false`,
+            );
+          }
+          this.#options.logger?.warn(
+            { controller: cluster.controller },
+            `${why}: publishing without idempotence, so a produce retried after a broker stall may be written twice`,
           );
+          idempotent = false;
         }
       }
       const producer = this.#kafka.producer({
@@ -323,7 +332,9 @@ function toTopicMessages(batch: readonly PendingPublish[]): TopicMessages[] {
 /**
  * One subscription, served by one kafkajs consumer at a time. It tracks the next offset of
  * every partition itself: each (re)join seeks there, so a rebalance, a crash and restart, or a
- * stale fetch can neither skip nor repeat a message.
+ * stale fetch can neither skip nor repeat a message. kafkajs has no manual assignment, so each
+ * consumer joins a group of its own; librdkafka's mock cluster holds a new group's first join
+ * for 3 s (as group.initial.rebalance.delay.ms would), so `ready` takes about that long there.
  */
 class KafkaSubscription implements Subscription {
   readonly ready: Promise<void>;

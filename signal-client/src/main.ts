@@ -22,8 +22,11 @@ program
     try {
       config = parseConfig('signal-client', ClientConfig, JSON.parse(readFileSync(opts.config, 'utf8')));
     } catch (err) {
-      if (err instanceof SyntaxError) {
-        process.stderr.write(`config file ${opts.config} is not valid JSON: ${err.message}\n`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (err instanceof SyntaxError || code === 'ENOENT' || code === 'EACCES') {
+        const why =
+          err instanceof SyntaxError ? `is not valid JSON: ${err.message}` : `cannot be read (${code})`;
+        process.stderr.write(`config file ${opts.config} ${why}\n`);
         process.exit(2);
       }
       exitOnConfigError(err);

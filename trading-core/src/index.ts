@@ -9,3 +9,4 @@ export * from './ledger.js';
 export * from './virtual-trader.js';
 export * from './backtest.js';
 export * from './decide.js';
+export * from './seeded-random.js';

@@ -27,14 +27,5 @@ export function hiddenAfterCreate(faults: Faults, acceptedAt: number, now: numbe
   return now - acceptedAt < faults.notFoundAfterCreateMs;
 }
 
-/** mulberry32: a small seeded generator, the default source when none is injected. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The default random source when none is injected: seeded, so runs repeat. */
+export { seededRandom } from '@appliance/trading-core';

@@ -1,0 +1,59 @@
+/**
+ * `npm start` as a person runs it: the whole system in one command, a replay of real candles,
+ * the printed dashboard URL, a demo device that comes online and trades, and Ctrl-C.
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import t from 'tap';
+import { REPO_ROOT, waitFor } from '@appliance/test-kit';
+
+const BTC = new URL('../../../shared/data/ohlcv/binance_BTC-USDT_1h.csv', import.meta.url).pathname;
+
+t.test(
+  'npm start runs the system: the demo device comes online and fills, and Ctrl-C stops it cleanly',
+  async (t) => {
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/start.ts', '--replay', BTC, '--speed', '360000', '--port', '0'],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const out: string[] = [];
+    createInterface({ input: proc.stdout! }).on('line', (l) => out.push(l));
+    createInterface({ input: proc.stderr! }).on('line', (l) => out.push(l));
+    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+    t.teardown(() => void proc.kill('SIGKILL'));
+
+    await waitFor(() => out.some((l) => l.includes('Dashboard:')), 'the dashboard URL', 60_000);
+    const m = /Dashboard:\s+(http:\/\/127\.0\.0\.1:\d+)\/#token=([A-Za-z0-9_-]+)/.exec(out.join('\n'));
+    t.ok(m, 'the dashboard URL carries the admin token in its fragment');
+    const [, base, token] = m!;
+    t.match(out.join('\n'), /Market data:\s+replay of .*binance_BTC-USDT_1h\.csv at 360000x/);
+
+    let fleet: { devices: { id: string; online: boolean; fills: number }[] } = { devices: [] };
+    await waitFor(
+      async () => {
+        const res = await fetch(`${base}/api/fleet`, { headers: { authorization: `Bearer ${token}` } });
+        fleet = (await res.json()) as typeof fleet;
+        return fleet.devices.some((d) => d.online && d.fills > 0);
+      },
+      'the demo device online with a fill',
+      90_000,
+      500,
+    );
+    t.match(fleet.devices, [{ id: 'demo-device', online: true }]);
+    t.ok(
+      out.some((l) => /device: executed\s+buy/.test(l)),
+      'the person at the terminal sees what the device did',
+    );
+
+    proc.kill('SIGINT');
+    t.equal(await exited, 0, 'Ctrl-C exits cleanly');
+    t.notOk(
+      out.some((l) => /Error|unhandled/i.test(l)),
+      `no errors printed:\n${out.filter((l) => /Error/i.test(l)).join('\n')}`,
+    );
+  },
+);
