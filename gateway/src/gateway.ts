@@ -185,7 +185,9 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     for (const [stream, after] of Object.entries(resume))
       if (!rings.has(stream)) session.cursors.set(stream, after);
     session.ready = true;
-    session.ws.send('{"type":"caught-up"}');
+    // Where this device now stands on every stream: it keeps these as resume points, so even a
+    // device that has not yet seen a signal misses nothing published while it is offline.
+    session.ws.send(JSON.stringify({ type: 'caught-up', positions: Object.fromEntries(session.cursors) }));
     logger.info({ device: session.claims.sub, resume }, 'device ready');
   }
 

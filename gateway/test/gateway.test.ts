@@ -134,6 +134,11 @@ t.test(
       JSON.parse(JSON.stringify(early[1])),
       'the signed message is relayed unchanged',
     );
+    t.same(
+      d.frames[4],
+      { type: 'caught-up', positions: { 'ema.1h': '2' } },
+      'caught-up says where the device now stands',
+    );
     const live = signal(4, 'sell');
     await bus.publish(TOPICS.signals, [{ key: 'ema.1h', value: JSON.stringify(live) }]);
     await d.until(() => d.frames.length === 6);

@@ -164,7 +164,7 @@ export const GatewayFrame = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('signal'), stream: streamName, offset, signal: z.unknown() }),
   z.strictObject({ type: z.literal('control'), offset, control: z.unknown() }),
   /** Sent once after the missed signals of a resume, before live ones. */
-  z.strictObject({ type: z.literal('caught-up') }),
+  z.strictObject({ type: z.literal('caught-up'), positions: z.record(streamName, offset) }),
 ]);
 export type GatewayFrame = z.infer<typeof GatewayFrame>;
 

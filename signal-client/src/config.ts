@@ -29,6 +29,14 @@ export const ClientConfig = z.strictObject({
       timeoutMs: z.number().int().positive().default(10_000),
     })
     .prefault({}),
+  /** How an order whose outcome is unknown is settled (see signal-client/src/execution.ts). */
+  execution: z
+    .strictObject({
+      notFoundGraceMs: z.number().int().min(0).default(30_000),
+      notFoundLookups: z.number().int().min(1).default(3),
+      lookupIntervalMs: z.number().int().min(10).default(1_000),
+    })
+    .prefault({}),
   telemetryIntervalMs: z.number().int().min(100).default(5_000),
   maxClockSkewMs: z.number().int().min(0).default(5_000),
 });

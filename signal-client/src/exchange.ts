@@ -70,6 +70,8 @@ export interface Executor {
     clientOrderId: string;
   }): Promise<OrderResult>;
   findOrder(o: { symbol: string; clientOrderId: string }): Promise<OrderResult | null>;
+  /** The account's fills on a symbol since a time, with the exchange order each belongs to. */
+  recentTrades(symbol: string, since: number): Promise<{ orderId: string; side: 'buy' | 'sell' }[]>;
 }
 
 export interface BinanceExecutorOptions {
@@ -131,6 +133,13 @@ export function createBinanceExecutor(opts: BinanceExecutorOptions): Executor {
             newClientOrderId: clientOrderId,
           })) as never,
         ),
+      ),
+    recentTrades: (symbol, since) =>
+      call(async () =>
+        (await exchange.fetchMyTrades(symbol, since, 1000)).map((t) => ({
+          orderId: String(t.order),
+          side: t.side as 'buy' | 'sell',
+        })),
       ),
     findOrder: async ({ symbol, clientOrderId }) => {
       try {

@@ -14,7 +14,9 @@ import {
 import { Ledger, decide } from '@appliance/trading-core';
 import { clientOrderId } from './client-order-id.js';
 import type { ClientConfig } from './config.js';
-import { ExecutionError, type Balances, type Executor, type OrderResult } from './exchange.js';
+import type { Balances, Executor, OrderResult } from './exchange.js';
+import { createExecution } from './execution.js';
+import { failpoint } from './failpoints.js';
 import { GatewayConnection } from './gateway-connection.js';
 import { KEEP_DECISIONS, KEEP_FINISHED_INTENTS, type Intent } from './state.js';
 import type { StateStore } from './state-store.js';
@@ -35,10 +37,6 @@ export interface SignalClient extends EventEmitter {
   idle(): Promise<void>;
   readonly connected: boolean;
 }
-
-/** How many times a pending intent is looked up before the outcome is left for a restart. */
-const RECONCILE_LOOKUPS = 5;
-const RECONCILE_DELAY_MS = 200;
 
 function offsetAfter(a: string, b: string | undefined): boolean {
   if (b === undefined) return true;
@@ -113,8 +111,22 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     } else if (f.type === 'control') {
       onControl(f.control);
     } else if (f.type === 'caught-up') {
+      await adoptPositions((frame as { positions?: unknown }).positions);
       events.emit('caught-up');
     }
+  }
+
+  /** Streams this device has no resume point for start where the gateway says it now stands. */
+  async function adoptPositions(positions: unknown): Promise<void> {
+    if (!positions || typeof positions !== 'object') return;
+    let changed = false;
+    for (const [stream, offset] of Object.entries(positions as Record<string, unknown>)) {
+      if (state.resume[stream] === undefined && typeof offset === 'string' && /^\d{1,19}$/.test(offset)) {
+        state.resume[stream] = offset;
+        changed = true;
+      }
+    }
+    if (changed) await persist();
   }
 
   function onControl(raw: unknown): void {
@@ -214,8 +226,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       attempts: 1,
     };
     state.intents[intent.clientOrderId] = intent;
-    await persist(); // durable BEFORE the order leaves the device
-    await execute(intent);
+    await execute(intent); // the intent is made durable before the order leaves the device
     return finish(stream, offset, outcomeRecord(intent, record));
   }
 
@@ -276,9 +287,8 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       delete state.intents[i.clientOrderId];
   }
 
-  function settle(intent: Intent, result: OrderResult): void {
-    intent.status = 'done';
-    intent.result = result;
+  /** Books, counters and spend for an order the exchange has answered for. */
+  function onSettled(intent: Intent, result: OrderResult): void {
     if (intent.side === 'buy') state.spend.quote += result.cost;
     if (!(result.filled > 0)) return;
     state.fills++;
@@ -297,57 +307,33 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     }
   }
 
-  /** Sends the order; on an unknown outcome asks the exchange by client id, never re-sends here. */
+  const execution = createExecution({
+    exchange,
+    logger,
+    now,
+    options: config.execution,
+    persist,
+    onSettled,
+    knownOrderIds: () =>
+      new Set(Object.values(state.intents).flatMap((i) => (i.result ? [i.result.orderId] : []))),
+  });
+
   async function execute(intent: Intent): Promise<void> {
-    try {
-      settle(intent, await exchange.placeMarketOrder(intent));
-    } catch (err) {
-      const e = err instanceof ExecutionError ? err : new ExecutionError('E_EXCHANGE', String(err), false);
-      if (!e.indeterminate) {
-        intent.status = 'failed';
-        intent.error = `${e.code}: ${e.message}`;
-      } else {
-        logger.warn(
-          { clientOrderId: intent.clientOrderId, code: e.code },
-          'order outcome unknown: reconciling',
-        );
-        await lookUp(intent);
-      }
-    }
+    await execution.execute(intent);
     await refreshBalances();
     await persist();
-  }
-
-  async function lookUp(intent: Intent): Promise<void> {
-    for (let i = 0; i < RECONCILE_LOOKUPS; i++) {
-      try {
-        const found = await exchange.findOrder(intent);
-        if (found) return settle(intent, found);
-      } catch (err) {
-        noteError(`looking up order ${intent.clientOrderId}`, err);
-      }
-      await new Promise((r) => setTimeout(r, RECONCILE_DELAY_MS * (i + 1)));
-    }
+    failpoint('after-persist');
   }
 
   /**
    * Before the device is ready, every intent left pending by a crash is settled with the
-   * exchange. Found: record it. Not found and still fresh: send it again under the same client
-   * id (the exchange refuses a duplicate while the first is open). Stale: abandon it.
+   * exchange (see execution.ts): found, it is recorded; absent over the grace period and still
+   * fresh, it is sent again under the same client id; stale, it is abandoned.
    */
   async function reconcile(): Promise<void> {
     for (const intent of Object.values(state.intents)) {
       if (intent.status !== 'pending') continue;
-      const found = await exchange.findOrder(intent);
-      if (found) settle(intent, found);
-      else if (now() < intent.expiresAt) {
-        intent.attempts++;
-        await persist();
-        await execute(intent);
-      } else {
-        intent.status = 'abandoned';
-        intent.error = 'E_EXPIRED: not on the exchange and the signal expired before it could be sent';
-      }
+      await execution.reconcile(intent);
       if (intent.status !== 'pending') {
         state.resume[intent.stream] = maxOffset(state.resume[intent.stream], intent.offset);
         const base = {

@@ -18,6 +18,8 @@ export const Intent = z.strictObject({
   /** After this the signal is stale: an order never sent is abandoned, not sent late. */
   expiresAt: z.number().int(),
   createdAt: z.number().int(),
+  /** When the latest attempt was about to be sent: the not-found grace period counts from here. */
+  sentAt: z.number().int().optional(),
   status: z.enum(INTENT_STATUSES),
   attempts: z.number().int().nonnegative(),
   result: z

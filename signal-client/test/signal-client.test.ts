@@ -7,6 +7,9 @@ import { rejectionOf, waitFor } from '@appliance/test-kit';
 import { clientOrderId, openStateStore } from '../src/index.js';
 import { startStack } from './stack.js';
 
+/** A short not-found grace so the tests run quickly; the exchange's lag is set below it. */
+const FAST = { notFoundGraceMs: 300, notFoundLookups: 3, lookupIntervalMs: 50 };
+
 t.test(
   'a valid buy is executed once with the derived client id, and the books match the exchange',
   async (t) => {
@@ -190,7 +193,7 @@ t.test('on start, pending intents are settled with the exchange before the devic
   state.resume['ema.1h'] = '1';
   state.seen.push([sent.id, Date.now() + 70_000], [unsent.id, Date.now() + 70_000]);
   writeFileSync(dev.stateFile, JSON.stringify(state));
-  const again = await stack.device({ keys, stateFile: dev.stateFile });
+  const again = await stack.device({ keys, stateFile: dev.stateFile, config: { execution: FAST } });
   const intents = again.store.data.intents;
   t.equal(
     intents[clientOrderId('dev-1', sent.id)]?.status,
@@ -240,3 +243,73 @@ t.test('a truncated or corrupt state file makes the device refuse to trade, sayi
   );
   await waitFor(() => true, 'nothing');
 });
+
+t.test('an order the exchange hides for a while after accepting it is found, not sent twice', async (t) => {
+  const stack = await startStack(t);
+  const dev = await stack.device({ config: { execution: { ...FAST, notFoundGraceMs: 1_000 } } });
+  stack.paper.faults.loseResponseRate = 1;
+  stack.paper.faults.notFoundAfterCreateMs = 500; // shorter than the grace
+  const s = await stack.signal('buy', 40_000);
+  await dev.until(1);
+  t.match(dev.decisions[0], { signalId: s.id, outcome: 'executed' });
+  t.equal(stack.paper.orders(dev.keys.apiKey).length, 1, 'one order on the exchange');
+});
+
+t.test(
+  'past the grace period, a fill no journalled order explains stops a re-send until the order shows',
+  async (t) => {
+    const stack = await startStack(t);
+    const dev = await stack.device({ config: { execution: FAST } });
+    stack.paper.faults.loseResponseRate = 1;
+    stack.paper.faults.notFoundAfterCreateMs = 1_200; // longer than the grace: only the trades tell
+    const s = await stack.signal('buy', 40_000);
+    await dev.until(1);
+    t.match(dev.decisions[0], { signalId: s.id, outcome: 'executed' });
+    t.equal(
+      stack.paper.orders(dev.keys.apiKey).length,
+      1,
+      'still one order: the unexplained fill held the re-send back',
+    );
+  },
+);
+
+t.test('a duplicate-order answer sends the device to reconcile, not to retry', async (t) => {
+  const stack = await startStack(t);
+  const keys = stack.account(10_000);
+  const dev = await stack.device({ keys, config: { execution: FAST } });
+  await stack.signal('sell', 40_000);
+  await dev.until(1);
+  await dev.client.stop();
+  const s = await stack.signal('buy', 40_000);
+  // An order under the device's client id is already open (as if its first attempt rested).
+  const ex = createBinance({ ...keys, baseUrl: stack.paperUrl });
+  await ex.loadMarkets();
+  await ex.createOrder('BTC/USDT', 'limit', 'buy', 0.001, 30_000, {
+    newClientOrderId: clientOrderId('dev-1', s.id),
+  });
+  const again = await stack.device({ keys, stateFile: dev.stateFile, config: { execution: FAST } });
+  await again.until(1); // the signal published while it was down
+  t.match(again.decisions[0], { signalId: s.id, outcome: 'executed' });
+  t.equal(stack.paper.orders(keys.apiKey).length, 1, 'the duplicate was not placed');
+  t.equal(
+    again.store.data.intents[clientOrderId('dev-1', s.id)]?.result?.status,
+    'open',
+    'the open order is what the journal records',
+  );
+});
+
+t.test(
+  'a device that has never seen a signal still gets the ones published while it was offline',
+  async (t) => {
+    const stack = await startStack(t);
+    const keys = stack.account(10_000);
+    await stack.signal('sell', 40_000); // the stream exists before the device first connects
+    const dev = await stack.device({ keys });
+    await dev.client.stop();
+    const s = await stack.signal('buy', 40_000);
+    const again = await stack.device({ keys, stateFile: dev.stateFile });
+    await again.until(1);
+    t.equal(again.decisions[0]!.signalId, s.id);
+    t.equal(again.decisions.length, 1, 'and not the one from before it first connected');
+  },
+);
