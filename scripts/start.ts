@@ -104,6 +104,7 @@ const config = ClientConfig.parse({
   stateFile: join(dataDir, 'device', 'state.json'),
   exchange: { paperUrl: control.paperUrl },
   telemetryIntervalMs: 2_000,
+  statusPort: 0,
 });
 const store = await openStateStore(config.stateFile, config.deviceId);
 const client = createSignalClient({

@@ -1,5 +1,12 @@
 import type { Logger } from 'pino';
-import { TOPICS, createControl, type Bus, type BreakerLevel, type Signer } from '@appliance/protocol';
+import {
+  TOPICS,
+  createControl,
+  type Bus,
+  type BreakerLevel,
+  type Control,
+  type Signer,
+} from '@appliance/protocol';
 
 export interface ControlPublisherOptions {
   bus: Bus;
@@ -9,6 +16,8 @@ export interface ControlPublisherOptions {
   origin: string;
   /** Streams and the symbols eligible on each. */
   eligibility: Record<string, string[]>;
+  /** Spending policy per profile (`family`, `mandate:<name>`), as trading-core's CentralPolicy. */
+  policies: Record<string, Record<string, unknown>>;
   heartbeatIntervalMs: number;
   /** Validity of each control message; heartbeats must arrive well within it. */
   ttlMs: number;
@@ -36,14 +45,26 @@ export class ControlPublisher {
   }
 
   async start(): Promise<void> {
+    await this.refresh();
+    this.#timer = setInterval(() => {
+      this.refresh().catch((err: unknown) => this.o.logger.error({ err }, 'control publish failed'));
+    }, this.o.heartbeatIntervalMs);
+    this.#timer.unref();
+  }
+
+  /**
+   * Re-issues the whole control state with a fresh validity window, then a heartbeat. Every
+   * message expires (ttl); re-issuing it with each heartbeat means a device connecting at any
+   * time gets state that is still valid, and a silent control server fails safe everywhere.
+   */
+  async refresh(): Promise<void> {
     await this.publishBreaker(this.#breaker);
     for (const [stream, symbols] of Object.entries(this.o.eligibility))
       await this.publishEligibility(stream, symbols);
+    for (const [profile, policy] of Object.entries(this.o.policies)) {
+      await this.#publish(`policy:${profile}`, { kind: 'policy', body: { profile, policy } });
+    }
     await this.heartbeat();
-    this.#timer = setInterval(() => {
-      this.heartbeat().catch((err: unknown) => this.o.logger.error({ err }, 'heartbeat publish failed'));
-    }, this.o.heartbeatIntervalMs);
-    this.#timer.unref();
   }
 
   get breaker() {
@@ -63,10 +84,7 @@ export class ControlPublisher {
     await this.#publish('heartbeat', { kind: 'heartbeat', body: {} });
   }
 
-  async #publish(
-    key: string,
-    part: { kind: 'breaker' | 'eligibility' | 'heartbeat'; body: object },
-  ): Promise<void> {
+  async #publish(key: string, part: { kind: Control['kind']; body: object }): Promise<void> {
     const msg = createControl(
       {
         ...part,

@@ -6,6 +6,7 @@ import { DEFAULT_FILL_COSTS, type FillCosts } from '@appliance/trading-core';
 import { buildApp } from './app.js';
 import { ControlPublisher } from './control-publisher.js';
 import { DEFAULT_MARKETS } from './default-markets.js';
+import { DEFAULT_FAMILY_POLICY } from './default-policy.js';
 import { FleetView } from './fleet.js';
 import { createPaperExchange, type PaperExchange } from './paper-exchange/index.js';
 import { DeviceRegistry } from './registry.js';
@@ -19,6 +20,8 @@ export interface ControlServerOptions {
   dataDir?: string;
   now?: () => number;
   eligibility?: Record<string, string[]>;
+  /** Spending policy per profile; default: DEFAULT_FAMILY_POLICY for `family`. */
+  policies?: Record<string, Record<string, unknown>>;
   heartbeatIntervalMs?: number;
   controlTtlMs?: number;
   deviceTokenTtlMs?: number;
@@ -59,6 +62,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     now,
     origin: 'control',
     eligibility: o.eligibility ?? {},
+    policies: o.policies ?? { family: DEFAULT_FAMILY_POLICY },
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? DEFAULT_CONTROL_OPTIONS.heartbeatIntervalMs,
     ttlMs: o.controlTtlMs ?? DEFAULT_CONTROL_OPTIONS.controlTtlMs,
   });

@@ -15,6 +15,7 @@ import {
   type Control,
 } from '@appliance/protocol';
 import { waitFor } from '@appliance/test-kit';
+import { CentralPolicy } from '@appliance/trading-core';
 import { startControlServer } from '../src/index.js';
 
 const logger = pino({ level: 'silent' });
@@ -150,29 +151,44 @@ t.test('the fleet view shows devices online from telemetry, with their fills', a
   });
 });
 
-t.test('signed control state is published: breaker, eligibility and heartbeats', async (t) => {
-  const { bus, signer } = await setup(t);
-  const seen: Control[] = [];
-  await bus.subscribe({
-    topic: TOPICS.control,
-    from: 'earliest',
-    onMessage: (m) =>
-      void seen.push(
-        verifyControl(JSON.parse(m.value.toString()), KeyRing.of(exportPublicKey(signer.publicKey)), {
-          now: Date.now(),
-        }),
-      ),
-  });
-  await waitFor(() => seen.length >= 3, 'the start-up control messages');
-  t.same(seen.map((c) => c.kind).sort(), ['breaker', 'eligibility', 'heartbeat']);
-  t.match(
-    seen.find((c) => c.kind === 'eligibility'),
-    { body: { stream: 'ema.1h', symbols: ['BTC/USDT'] } },
-  );
-  const versions = seen.map((c) => c.version);
-  t.same(
-    [...versions].sort((a, b) => a - b),
-    versions,
-    'versions only grow',
-  );
-});
+t.test(
+  'signed control state is published: breaker, eligibility, the family policy and heartbeats',
+  async (t) => {
+    const { bus, signer } = await setup(t);
+    const seen: Control[] = [];
+    await bus.subscribe({
+      topic: TOPICS.control,
+      from: 'earliest',
+      onMessage: (m) =>
+        void seen.push(
+          verifyControl(JSON.parse(m.value.toString()), KeyRing.of(exportPublicKey(signer.publicKey)), {
+            now: Date.now(),
+          }),
+        ),
+    });
+    await waitFor(() => seen.length >= 4, 'the start-up control messages');
+    t.same(
+      seen.slice(0, 4).map((c) => c.kind),
+      ['breaker', 'eligibility', 'policy', 'heartbeat'],
+      'the heartbeat comes last',
+    );
+    const policy = seen.find((c) => c.kind === 'policy');
+    t.match(policy, {
+      body: { profile: 'family', policy: { schema: 1, maxDrawdownPct: 0.25, maxExposurePct: 0.1 } },
+    });
+    t.ok(
+      CentralPolicy.safeParse(policy?.kind === 'policy' && policy.body.policy).success,
+      'devices can read it',
+    );
+    t.match(
+      seen.find((c) => c.kind === 'eligibility'),
+      { body: { stream: 'ema.1h', symbols: ['BTC/USDT'] } },
+    );
+    const versions = seen.map((c) => c.version);
+    t.same(
+      [...versions].sort((a, b) => a - b),
+      versions,
+      'versions only grow',
+    );
+  },
+);

@@ -136,8 +136,8 @@ t.test('signals flow from replayed market data to paper orders, exactly once per
         controlKeys: [exportPublicKey(control.publicKey)],
         stateFile,
         exchange: { paperUrl },
-        policy: { orderQuote: 100, maxSpendPerDay: 1_000_000 },
         telemetryIntervalMs: 1_000,
+        statusPort: 0,
       }),
     );
     devices.set(id, { keys, configFile, stateFile, proc: undefined as never });

@@ -22,5 +22,7 @@ export function verifyControl(input: unknown, keys: KeyRing, opts: VerifyOptions
 
 /** The key under which a control message supersedes older ones of the same kind and scope. */
 export function controlScope(c: Control): string {
-  return c.kind === 'eligibility' ? `eligibility:${c.body.stream}` : c.kind;
+  if (c.kind === 'eligibility') return `eligibility:${c.body.stream}`;
+  if (c.kind === 'policy') return `policy:${c.body.profile}`;
+  return c.kind;
 }

@@ -72,6 +72,18 @@ const eligibilityControl = z.strictObject({
   kind: z.literal('eligibility'),
   body: z.strictObject({ stream: streamName, symbols: z.array(symbol).max(1000) }),
 });
+/**
+ * The spending policy for a profile (`family`, or a mandate's). The body is checked on the
+ * device against trading-core's `ReceivedPolicy`: the wire only carries it, signed.
+ */
+const policyControl = z.strictObject({
+  ...controlCommon,
+  kind: z.literal('policy'),
+  body: z.strictObject({
+    profile: z.string().regex(/^[a-z0-9][a-z0-9:-]{0,63}$/),
+    policy: z.record(z.string(), z.unknown()),
+  }),
+});
 /** The dead-man switch: clients stop buying when these stop arriving. */
 const heartbeatControl = z.strictObject({
   ...controlCommon,
@@ -88,6 +100,7 @@ export type UnsignedControl = z.infer<typeof UnsignedControl>;
 export const Control = z.discriminatedUnion('kind', [
   breakerControl.extend({ sig }),
   eligibilityControl.extend({ sig }),
+  policyControl.extend({ sig }),
   heartbeatControl.extend({ sig }),
 ]);
 export type Control = z.infer<typeof Control>;

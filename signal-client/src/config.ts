@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { UserSettings } from '@appliance/trading-core';
+import { KeystoreConfig } from './keystore/config.js';
 
 const publicKey = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'base64url Ed25519 public key (43 characters)');
 
@@ -9,19 +11,16 @@ export const ClientConfig = z.strictObject({
   /** Device token issued by the control server at provisioning. */
   token: z.string().min(10),
   quote: z.string().default('USDT'),
-  /** Streams this device acts on; signals of other streams are skipped. Empty: all. */
-  streams: z.array(z.string()).default([]),
+  /** Which central spending policy applies: `family`, or `mandate:<name>`. */
+  profile: z.string().default('family'),
   /** Keys pinned at provisioning: datafeed nodes (signals) and the control server (control). */
   signalKeys: z.array(publicKey).min(1),
   controlKeys: z.array(publicKey).min(1),
-  policy: z
-    .strictObject({
-      orderQuote: z.number().positive().default(100),
-      maxSpendPerDay: z.number().positive().default(500),
-      costBufferBps: z.number().min(0).max(1000).default(50),
-    })
-    .prefault({}),
-  settings: z.strictObject({ paused: z.boolean().default(false) }).prefault({}),
+  /**
+   * The person's own settings: time zone, streams followed, pause, and limits that can only
+   * tighten the central policy (trading-core's UserSettings).
+   */
+  settings: UserSettings.prefault({ timeZone: 'UTC' }),
   stateFile: z.string().min(1),
   exchange: z
     .strictObject({
@@ -37,7 +36,11 @@ export const ClientConfig = z.strictObject({
       lookupIntervalMs: z.number().int().min(10).default(1_000),
     })
     .prefault({}),
+  /** Where the exchange API keys are kept; env (EXCHANGE_API_KEY / EXCHANGE_API_SECRET) is for development. */
+  keystore: KeystoreConfig.default({ backend: 'env' }),
   telemetryIntervalMs: z.number().int().min(100).default(5_000),
+  /** Port of the read-only status page on 127.0.0.1 (0: none). */
+  statusPort: z.number().int().min(0).max(65535).default(8765),
   maxClockSkewMs: z.number().int().min(0).default(5_000),
 });
 export type ClientConfig = z.infer<typeof ClientConfig>;

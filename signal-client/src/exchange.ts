@@ -1,5 +1,6 @@
 import ccxt, { type Exchange } from 'ccxt';
 import { createBinance } from '@appliance/runtime';
+import type { MarketRules } from '@appliance/trading-core';
 
 /**
  * What the device must do about a failed exchange call. `indeterminate` means the order may
@@ -61,8 +62,10 @@ export interface Balances {
 export interface Executor {
   loadMarkets(): Promise<void>;
   balances(): Promise<Balances>;
-  /** Rounds down to the market's amount precision; 0 when it falls below the minimum. */
-  roundAmount(symbol: string, amount: number, price: number): number;
+  /** The market's precision and minimums, as the decision needs them; undefined if unlisted. */
+  marketRules(symbol: string): MarketRules | undefined;
+  /** Latest prices of these symbols (listed ones only), to value holdings. */
+  prices(symbols: string[]): Promise<Record<string, number>>;
   placeMarketOrder(o: {
     symbol: string;
     side: 'buy' | 'sell';
@@ -113,19 +116,26 @@ export function createBinanceExecutor(opts: BinanceExecutorOptions): Executor {
           total: { ...(b.total as unknown as Record<string, number>) },
         };
       }),
-    roundAmount(symbol, amount, price) {
-      const market = exchange.market(symbol);
-      let rounded: number;
-      try {
-        rounded = Number(exchange.amountToPrecision(symbol, amount));
-      } catch {
-        return 0; // ccxt throws when the amount rounds to nothing
-      }
-      if (!(rounded > 0)) return 0;
-      if (market.limits.amount?.min !== undefined && rounded < market.limits.amount.min) return 0;
-      if (market.limits.cost?.min !== undefined && rounded * price < market.limits.cost.min) return 0;
-      return rounded;
+    marketRules(symbol) {
+      const m = exchange.markets?.[symbol];
+      if (!m) return undefined;
+      // Binance markets use tick-size precision in ccxt: precision.amount is the lot step.
+      return {
+        amountStep: Number(m.precision.amount ?? 0),
+        priceTick: Number(m.precision.price ?? 0),
+        minAmount: Number(m.limits.amount?.min ?? 0),
+        minNotional: Number(m.limits.cost?.min ?? 0),
+      };
     },
+    prices: (symbols) =>
+      call(async () => {
+        const out: Record<string, number> = {};
+        for (const symbol of symbols.filter((s) => exchange.markets?.[s])) {
+          const last = (await exchange.fetchTicker(symbol)).last;
+          if (typeof last === 'number' && last > 0) out[symbol] = last;
+        }
+        return out;
+      }),
     placeMarketOrder: ({ symbol, side, amount, clientOrderId }) =>
       call(async () =>
         toResult(
@@ -142,8 +152,9 @@ export function createBinanceExecutor(opts: BinanceExecutorOptions): Executor {
         })),
       ),
     findOrder: async ({ symbol, clientOrderId }) => {
+      let order: OrderResult;
       try {
-        return toResult(
+        order = toResult(
           (await exchange.fetchOrder(undefined as unknown as string, symbol, { clientOrderId })) as never,
         );
       } catch (err) {
@@ -151,6 +162,14 @@ export function createBinanceExecutor(opts: BinanceExecutorOptions): Executor {
         if (e.code === 'E_NOT_FOUND') return null;
         throw e;
       }
+      // Binance's order query carries no fills, so no commission: the order's trades have it.
+      if (order.filled > 0 && order.fee === 0) {
+        const trades = await call(() =>
+          exchange.fetchMyTrades(symbol, undefined, undefined, { orderId: order.orderId }),
+        );
+        order.fee = trades.reduce((sum, t) => sum + Number(t.fee?.cost ?? 0), 0);
+      }
+      return order;
     },
   };
 }

@@ -11,3 +11,13 @@ export {
 export { openStateStore, StateError, type StateStore } from './state-store.js';
 export { clientOrderId } from './client-order-id.js';
 export { ClientState, Intent, emptyState } from './state.js';
+export {
+  openKeystore,
+  requireKeys,
+  KeystoreConfig,
+  KeystoreError,
+  loadCredentialEncryptedLine,
+  SYSTEMD_CREDENTIAL_NAME,
+  type Keystore,
+  type ExchangeKeys,
+} from './keystore/index.js';

@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { createLogger, exitOnConfigError, handleShutdown, parseConfig } from '@appliance/runtime';
-import { ClientConfig } from './config.js';
+import { createLogger, handleShutdown } from '@appliance/runtime';
+import { readClientConfig } from './cli/config-file.js';
+import { registerKeysCommand } from './cli/keys.js';
 import { createBinanceExecutor } from './exchange.js';
+import { KeystoreError, openKeystore, requireKeys, type ExchangeKeys } from './keystore/index.js';
 import { createSignalClient } from './signal-client.js';
+import { printStatus } from './status-command.js';
+import { startStatusServer } from './status-server.js';
+import { statusView } from './status.js';
 import { openStateStore, StateError } from './state-store.js';
+import { NotifyError, createHealthMonitor, createNotifier, describeActivity } from './systemd/index.js';
 
 const program = new Command('signal-client').description(
   'The device: verifies signals, decides locally, trades with its own keys',
@@ -13,33 +18,29 @@ const program = new Command('signal-client').description(
 
 program
   .command('run')
-  .description(
-    'connect to the gateway and act on signals (API keys from EXCHANGE_API_KEY / EXCHANGE_API_SECRET)',
-  )
+  .description('connect to the gateway and act on signals (API keys from the keystore in the config)')
   .requiredOption('-c, --config <file>', 'device configuration (JSON)')
   .action(async (opts: { config: string }) => {
-    let config: ClientConfig;
+    const config = readClientConfig(opts.config);
+    const logger = createLogger({ name: `device:${config.deviceId}` });
+    let notifier;
     try {
-      config = parseConfig('signal-client', ClientConfig, JSON.parse(readFileSync(opts.config, 'utf8')));
+      notifier = createNotifier({ onError: (e) => logger.warn({ code: e.code }, e.message) });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (err instanceof SyntaxError || code === 'ENOENT' || code === 'EACCES') {
-        const why =
-          err instanceof SyntaxError ? `is not valid JSON: ${err.message}` : `cannot be read (${code})`;
-        process.stderr.write(`config file ${opts.config} ${why}\n`);
-        process.exit(2);
-      }
-      exitOnConfigError(err);
+      // NOTIFY_SOCKET is set but unusable: better to stop now than to run unsupervised.
+      if (!(err instanceof NotifyError)) throw err;
+      logger.fatal({ code: err.code }, err.message);
+      process.exit(1);
     }
-    const apiKey = process.env.EXCHANGE_API_KEY;
-    const secret = process.env.EXCHANGE_API_SECRET;
-    if (!apiKey || !secret) {
-      process.stderr.write(
-        'EXCHANGE_API_KEY and EXCHANGE_API_SECRET must be set (the keys stay on this device)\n',
-      );
+    notifier.status(describeActivity({ phase: 'starting' }));
+    let keys: ExchangeKeys;
+    try {
+      keys = await requireKeys(openKeystore(config.keystore, { logger }), config.keystore, logger);
+    } catch (err) {
+      if (!(err instanceof KeystoreError)) throw err;
+      process.stderr.write(`${err.code}: ${err.message}\n`);
       process.exit(2);
     }
-    const logger = createLogger({ name: `device:${config.deviceId}` });
     let store;
     try {
       store = await openStateStore(config.stateFile, config.deviceId);
@@ -50,16 +51,67 @@ program
       }
       throw err;
     }
+    const pending = Object.values(store.data.intents).filter((i) => i.status === 'pending').length;
+    if (pending) notifier.status(describeActivity({ phase: 'reconciling', intents: pending }));
     const exchange = createBinanceExecutor({
-      apiKey,
-      secret,
+      apiKey: keys.apiKey,
+      secret: keys.secret,
       paperUrl: config.exchange.paperUrl,
       timeoutMs: config.exchange.timeoutMs,
     });
     const client = createSignalClient({ config, store, exchange, logger });
-    await client.start();
-    logger.info({ gateway: config.gatewayUrl }, 'ready');
-    handleShutdown(logger, [() => client.stop()]);
+    const gatewayHost = new URL(config.gatewayUrl).host;
+    let gateway = { connected: false, since: Date.now() };
+    client.on('connected', () => (gateway = { connected: true, since: Date.now() }));
+    client.on('disconnected', () => (gateway = { connected: false, since: Date.now() }));
+    await client.start(); // state loaded and every pending intent reconciled: only now ready
+    const view = () =>
+      statusView(store.data, client.runtime(), config.quote, Date.now(), config.settings.timeZone);
+    // The page is a convenience: a port already taken must not stop the device trading safely.
+    const page =
+      config.statusPort > 0
+        ? await startStatusServer(view, config.statusPort, config.settings.timeZone).catch((err: Error) => {
+            logger.warn({ port: config.statusPort, err: err.message }, 'status page not started');
+            return undefined;
+          })
+        : undefined;
+    notifier.ready(describeActivity({ phase: 'connecting', gateway: gatewayHost }));
+    const monitor = createHealthMonitor({
+      notifier,
+      journal: () => client.journalHealth(),
+      gateway: () => gateway,
+      status: () =>
+        describeActivity(
+          gateway.connected
+            ? { phase: 'connected', gateway: gatewayHost, decisionsToday: client.decisionsToday() }
+            : { phase: 'disconnected' },
+        ),
+      onChange: (v) =>
+        v.ok
+          ? logger.info('healthy again')
+          : logger.error({ reasons: v.reasons }, 'unhealthy: watchdog pings stopped'),
+    });
+    monitor.start();
+    logger.info({ gateway: config.gatewayUrl, statusPage: page?.url }, 'ready');
+    handleShutdown(logger, [
+      () => client.stop(),
+      () => page?.server.close(),
+      () => {
+        monitor.stop();
+        notifier.stopping(describeActivity({ phase: 'stopping' }));
+      },
+    ]);
   });
+
+program
+  .command('status')
+  .description("what the device is doing: connection, today's decisions with reasons, holdings, P&L, breaker")
+  .requiredOption('-c, --config <file>', 'device configuration (JSON)')
+  .option('--json', 'print the status as JSON')
+  .action(async (opts: { config: string; json?: boolean }) => {
+    await printStatus(readClientConfig(opts.config), opts.json ?? false);
+  });
+
+registerKeysCommand(program);
 
 await program.parseAsync();

@@ -11,14 +11,18 @@ import {
   type Signal,
   type Telemetry,
 } from '@appliance/protocol';
-import { Ledger, decide } from '@appliance/trading-core';
+import { CAPITAL_ACCOUNT, Ledger, decide, localTime } from '@appliance/trading-core';
+import { controlScope } from '@appliance/protocol';
+import { controlView, portfolioView } from './control-view.js';
+import type { RuntimeView } from './status.js';
+import type { JournalHealth } from './systemd/index.js';
 import { clientOrderId } from './client-order-id.js';
 import type { ClientConfig } from './config.js';
 import type { Balances, Executor, OrderResult } from './exchange.js';
 import { createExecution } from './execution.js';
 import { failpoint } from './failpoints.js';
 import { GatewayConnection } from './gateway-connection.js';
-import { KEEP_DECISIONS, KEEP_FINISHED_INTENTS, type Intent } from './state.js';
+import { KEEP_DECISIONS, KEEP_FINISHED_INTENTS, KEEP_SPENDS_MS, type Intent } from './state.js';
 import type { StateStore } from './state-store.js';
 
 export interface SignalClientDeps {
@@ -36,15 +40,16 @@ export interface SignalClient extends EventEmitter {
   /** Resolves when every frame received so far has been handled. */
   idle(): Promise<void>;
   readonly connected: boolean;
+  /** What only the running client knows, for the status page. */
+  runtime(): RuntimeView;
+  /** The last durable writes of the journal, for the watchdog. */
+  journalHealth(): JournalHealth;
+  decisionsToday(): number;
 }
 
 function offsetAfter(a: string, b: string | undefined): boolean {
   if (b === undefined) return true;
   return a.length !== b.length ? a.length > b.length : a > b;
-}
-
-function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
 }
 
 export function createSignalClient(deps: SignalClientDeps): SignalClient {
@@ -54,7 +59,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
   const controlKeys = KeyRing.of(...config.controlKeys);
   const state = store.data;
   const guard = new ReplayGuard(state.seen, config.maxClockSkewMs);
-  const followed = new Set(config.streams);
+  const followed = new Set(config.settings.streams);
   const controls = new Map<string, Control>();
   const marks = new Map<string, number>();
   const errors: string[] = [];
@@ -92,10 +97,20 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     logger.error({ err: err instanceof Error ? err.message : String(err) }, what);
   }
 
+  const journal: JournalHealth = { lastOkAt: null, lastFailedAt: null };
+
   async function persist(): Promise<void> {
     state.seen = guard.entries();
     if (ledger) state.ledger = ledger.toJSON();
-    await store.write();
+    try {
+      await store.write();
+      journal.lastOkAt = now();
+    } catch (err) {
+      // A journal that cannot be written stops the watchdog: systemd restarts the device.
+      journal.lastFailedAt = now();
+      journal.lastError = (err as Error).message;
+      throw err;
+    }
   }
 
   async function onFrame(frame: unknown): Promise<void> {
@@ -132,7 +147,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
   function onControl(raw: unknown): void {
     try {
       const c = verifyControl(raw, controlKeys, { now: now(), maxClockSkewMs: config.maxClockSkewMs });
-      const scope = c.kind === 'eligibility' ? `eligibility:${c.body.stream}` : c.kind;
+      const scope = controlScope(c);
       const held = controls.get(scope);
       if (!held || held.version <= c.version) controls.set(scope, c);
     } catch (err) {
@@ -182,36 +197,38 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       });
     }
     marks.set(signal.symbol, signal.price);
-    const base = signal.symbol.split('/')[0]!;
-    if (state.spend.day !== utcDay(t)) state.spend = { day: utcDay(t), quote: 0 };
+    const view = controlView(controls, config.profile);
+    const portfolio = portfolioView(config.quote, balances.free, marks);
+    const day = localTime(t, config.settings.timeZone).day;
+    if (state.dayStart?.day !== day) state.dayStart = { day, equity: portfolio.equity };
+    state.spends = state.spends.filter((x) => x.ts > t - KEEP_SPENDS_MS);
     const decision = decide(
-      signal,
+      { ...signal, authenticity: 'verified' },
       {
-        quoteFree: balances.free[config.quote] ?? 0,
-        baseFree: balances.free[base] ?? 0,
-        spentToday: state.spend.quote,
+        quote: config.quote,
+        ...portfolio,
+        seedEquity: ledger ? -(ledger.balances()[CAPITAL_ACCOUNT] ?? 0) : portfolio.equity,
+        dayStartEquity: state.dayStart.equity,
+        spends: state.spends,
+        lastHeartbeatAt: view.lastHeartbeatAt,
+        breaker: view.breaker,
+        eligibility: view.eligibility,
+        market: exchange.marketRules(signal.symbol),
       },
-      config.policy,
+      view.policy,
       config.settings,
       t,
     );
     const record = { signalId: signal.id, stream, symbol: signal.symbol, side: signal.side, ts: t };
-    if (!decision.accept)
+    if (!decision.accept) {
       return finish(stream, offset, {
         ...record,
         outcome: 'rejected',
         code: decision.code,
         reason: decision.reason,
       });
-    const amount = exchange.roundAmount(signal.symbol, decision.amount, signal.price);
-    if (!(amount > 0)) {
-      return finish(stream, offset, {
-        ...record,
-        outcome: 'rejected',
-        code: 'R_BELOW_MINIMUM',
-        reason: `an order of ${decision.quote.toFixed(2)} ${config.quote} is below the market minimum`,
-      });
     }
+    const amount = decision.amount;
     const intent: Intent = {
       clientOrderId: clientOrderId(config.deviceId, signal.id),
       signalId: signal.id,
@@ -289,7 +306,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
 
   /** Books, counters and spend for an order the exchange has answered for. */
   function onSettled(intent: Intent, result: OrderResult): void {
-    if (intent.side === 'buy') state.spend.quote += result.cost;
+    if (intent.side === 'buy' && result.cost > 0) state.spends.push({ ts: now(), quote: result.cost });
     if (!(result.filled > 0)) return;
     state.fills++;
     try {
@@ -354,12 +371,25 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     return offsetAfter(b, a) ? b : (a as string);
   }
 
+  /** Balances, and prices for what is held (a holding with no price would stop all buys). */
   async function refreshBalances(): Promise<void> {
     try {
       balances = await exchange.balances();
+      const held = Object.keys(balances.total).filter(
+        (a) => a !== config.quote && (balances.total[a] ?? 0) > 0,
+      );
+      const prices = await exchange.prices(held.map((a) => `${a}/${config.quote}`));
+      for (const [symbol, price] of Object.entries(prices)) marks.set(symbol, price);
     } catch (err) {
       noteError('could not read balances', err);
     }
+  }
+
+  function spentToday(t: number): number {
+    const day = localTime(t, config.settings.timeZone).day;
+    return state.spends
+      .filter((x) => localTime(x.ts, config.settings.timeZone).day === day)
+      .reduce((sum, x) => sum + x.quote, 0);
   }
 
   function sendTelemetry(): void {
@@ -378,7 +408,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       equity,
       cash: balances.free[config.quote] ?? 0,
       positions,
-      spendToday: state.spend.day === utcDay(now()) ? state.spend.quote : 0,
+      spendToday: spentToday(now()),
       fills: state.fills,
       lastDecisions: state.decisions.slice(-10),
       errors: errors.slice(-10),
@@ -413,6 +443,18 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     idle: () => queue,
     get connected() {
       return connection.connected;
+    },
+    journalHealth: () => ({ ...journal }),
+    decisionsToday: () => {
+      const day = localTime(now(), config.settings.timeZone).day;
+      return state.decisions.filter((d) => localTime(d.ts, config.settings.timeZone).day === day).length;
+    },
+    runtime(): RuntimeView {
+      return {
+        connected: connection.connected,
+        breaker: controlView(controls, config.profile).breaker?.level ?? null,
+        marks: Object.fromEntries(marks),
+      };
     },
   }) as SignalClient;
 }

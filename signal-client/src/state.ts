@@ -45,7 +45,10 @@ export const ClientState = z.strictObject({
   /** Per `stream symbol`, the newest candle time acted on: older candles are never acted on again. */
   lastCandle: z.record(z.string(), z.number()).default({}),
   intents: z.record(z.string(), Intent),
-  spend: z.strictObject({ day: z.string(), quote: z.number().nonnegative() }),
+  /** Recent buy spends, for the per-window and per-day limits (kept for two days). */
+  spends: z.array(z.strictObject({ ts: z.number(), quote: z.number().nonnegative() })).default([]),
+  /** Equity when the local day began, for the daily loss limit. */
+  dayStart: z.strictObject({ day: z.number().int(), equity: z.number() }).optional(),
   fills: z.number().int().nonnegative(),
   decisions: z.array(DecisionRecord),
   /** The device's own double-entry books of its fills (trading-core Ledger JSON), once seeded. */
@@ -61,7 +64,7 @@ export function emptyState(deviceId: string): ClientState {
     seen: [],
     lastCandle: {},
     intents: {},
-    spend: { day: '', quote: 0 },
+    spends: [],
     fills: 0,
     decisions: [],
   };
@@ -70,3 +73,5 @@ export function emptyState(deviceId: string): ClientState {
 /** How many finished intents and decisions are kept in the state file. */
 export const KEEP_FINISHED_INTENTS = 500;
 export const KEEP_DECISIONS = 200;
+/** Spends older than this cannot count toward any window or day limit. */
+export const KEEP_SPENDS_MS = 50 * 60 * 60 * 1000;

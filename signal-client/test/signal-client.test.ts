@@ -91,8 +91,8 @@ t.test(
 );
 
 t.test('sells sell what is held, and the daily limit caps buys', async (t) => {
-  const stack = await startStack(t);
-  const dev = await stack.device({ policy: { orderQuote: 100, maxSpendPerDay: 150 } });
+  const stack = await startStack(t, { policy: { orderQuote: 100, maxSpendPerDay: 150 } });
+  const dev = await stack.device({ keys: stack.account(10_000) });
   await stack.signal('sell', 40_000);
   await stack.signal('buy', 40_000);
   await stack.signal('buy', 40_000);
@@ -109,7 +109,7 @@ t.test('sells sell what is held, and the daily limit caps buys', async (t) => {
       'sell executed OK',
     ],
   );
-  t.match(dev.decisions[3]!.reason, /^the daily spending limit is used up \(spent 1\d\d\.\d+ of 150\)$/);
+  t.match(dev.decisions[3]!.reason, /^Today's spending limit is used up: 1\d\d\.\d\d of 150\.00 USDT spent$/);
   const orders = stack.paper.orders(dev.keys.apiKey);
   t.equal(
     Number(orders[4 - 3]!.origQty) < Number(orders[0]!.origQty),

@@ -15,7 +15,13 @@ import {
   type Signal,
   type Signer,
 } from '@appliance/protocol';
-import { DEFAULT_MARKETS, createPaperExchange, type PaperExchange } from '@appliance/control-server';
+import {
+  ControlPublisher,
+  DEFAULT_FAMILY_POLICY,
+  DEFAULT_MARKETS,
+  createPaperExchange,
+  type PaperExchange,
+} from '@appliance/control-server';
 import { createGateway } from '@appliance/gateway';
 import { DEFAULT_FILL_COSTS } from '@appliance/trading-core';
 import { waitFor } from '@appliance/test-kit';
@@ -32,7 +38,10 @@ export const STREAM = 'ema.1h';
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 /** Embedded bus, a real gateway and a real paper exchange over HTTP: everything but Kafka. */
-export async function startStack(t: Test) {
+export async function startStack(
+  t: Test,
+  opts: { policy?: Partial<typeof DEFAULT_FAMILY_POLICY>; eligible?: string[] } = {},
+) {
   const bus = new EmbeddedBus();
   const control = generateSigner();
   const feed = generateSigner();
@@ -48,7 +57,21 @@ export async function startStack(t: Test) {
     logger,
   });
   const gatewayUrl = await gateway.listen(0);
+  // Signed control state as the control server publishes it: breaker, eligibility, policy, heartbeat.
+  const controlPublisher = new ControlPublisher({
+    bus,
+    signer: control,
+    logger,
+    now: Date.now,
+    origin: 'control',
+    eligibility: { [STREAM]: opts.eligible ?? ['BTC/USDT', 'ETH/USDT'] },
+    policies: { family: { ...DEFAULT_FAMILY_POLICY, maxExposurePct: 1, cashReservePct: 0, ...opts.policy } },
+    heartbeatIntervalMs: 1_000,
+    ttlMs: 60_000,
+  });
+  await controlPublisher.start();
   t.teardown(async () => {
+    controlPublisher.stop();
     await gateway.close();
     await paper.close();
   });
@@ -112,6 +135,22 @@ export async function startStack(t: Test) {
     return acct;
   }
 
+  /** A device's configuration (as a config file would hold it) for this stack. */
+  async function deviceConfig(id: string, stateFile: string, extra: object = {}) {
+    return {
+      deviceId: id,
+      gatewayUrl,
+      token: issueDeviceToken({ sub: id, scope: 'family', iat: Date.now(), ttlMs: 3_600_000 }, control),
+      signalKeys: [exportPublicKey(feed.publicKey)],
+      controlKeys: [exportPublicKey(control.publicKey)],
+      stateFile,
+      exchange: { paperUrl },
+      telemetryIntervalMs: 60_000,
+      statusPort: 0,
+      ...extra,
+    };
+  }
+
   /** A device on a state file; several clients may run on one file in turn (restarts). */
   async function device(
     opts: {
@@ -125,18 +164,7 @@ export async function startStack(t: Test) {
     const id = opts.id ?? 'dev-1';
     const keys = opts.keys ?? account();
     const stateFile = opts.stateFile ?? join(mkdtempSync(join(tmpdir(), 'device-')), 'state.json');
-    const config = ClientConfig.parse({
-      deviceId: id,
-      gatewayUrl,
-      token: issueDeviceToken({ sub: id, scope: 'family', iat: Date.now(), ttlMs: 3_600_000 }, control),
-      signalKeys: [exportPublicKey(feed.publicKey)],
-      controlKeys: [exportPublicKey(control.publicKey)],
-      stateFile,
-      exchange: { paperUrl },
-      policy: opts.policy ?? {},
-      telemetryIntervalMs: 60_000,
-      ...opts.config,
-    });
+    const config = ClientConfig.parse(await deviceConfig(id, stateFile, opts.config));
     const store = await openStateStore(stateFile, id);
     const decisions: DecisionRecord[] = [];
     const client: SignalClient = createSignalClient({
@@ -161,5 +189,18 @@ export async function startStack(t: Test) {
     };
   }
 
-  return { bus, paper, paperUrl, feed, control, signal, publishRaw, heartbeat, account, device };
+  return {
+    bus,
+    paper,
+    paperUrl,
+    feed,
+    control,
+    controlPublisher,
+    signal,
+    publishRaw,
+    heartbeat,
+    account,
+    device,
+    deviceConfig,
+  };
 }

@@ -8,5 +8,5 @@ export * from './ledger-error.js';
 export * from './ledger.js';
 export * from './virtual-trader.js';
 export * from './backtest.js';
-export * from './decide.js';
+export * from './decide/index.js';
 export * from './seeded-random.js';

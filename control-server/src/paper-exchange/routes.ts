@@ -43,7 +43,7 @@ function limitParam(params: Params): number {
   return Math.min(limit, MAX_LIMIT);
 }
 
-/** The Binance spot REST subset ccxt's `binance` class calls for spot trading. */
+/** The Binance spot REST subset ccxt's `binance` class calls for spot trading, and the key check. */
 export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const { markets, accounts, candles, orders, faults } = deps;
 
@@ -151,6 +151,30 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       accountType: 'SPOT',
       balances: account.toWire(),
       permissions: ['SPOT'],
+    };
+  });
+
+  // The paper keys "exist" from when the exchange started; Binance reports each key's creation.
+  const keysCreatedAt = deps.now();
+  // ccxt sapiGetAccountApiRestrictions: what this API key may do. A device refuses a key that
+  // can withdraw, so the flag comes from the account's canWithdraw. Binance enables
+  // withdrawals only for IP-restricted keys, hence ipRestrict follows it.
+  app.get('/sapi/v1/account/apiRestrictions', async (req) => {
+    const { account } = signed(req);
+    return {
+      ipRestrict: account.canWithdraw,
+      createTime: keysCreatedAt,
+      enableReading: true,
+      enableSpotAndMarginTrading: true,
+      enableWithdrawals: account.canWithdraw,
+      enableInternalTransfer: false,
+      enableMargin: false,
+      enableFutures: false,
+      permitsUniversalTransfer: false,
+      enableVanillaOptions: false,
+      enableFixApiTrade: false,
+      enableFixReadOnly: false,
+      enablePortfolioMarginTrading: false,
     };
   });
 

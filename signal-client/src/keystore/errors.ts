@@ -1,0 +1,20 @@
+/** Why the device has no usable exchange keys. Each message says what to install or do. */
+export const KEYSTORE_ERROR_CODES = {
+  E_KEYSTORE_UNAVAILABLE: 'the configured keystore cannot be used on this machine',
+  E_KEYSTORE_EMPTY: 'the keystore holds no exchange API keys',
+  E_KEYSTORE_CORRUPT: 'the stored keys cannot be decrypted or read',
+  E_KEYSTORE_READONLY: 'the keystore cannot be written (the env backend)',
+  E_KEYS_INVALID: 'the API key or secret does not have the shape of one',
+} as const;
+export type KeystoreErrorCode = keyof typeof KEYSTORE_ERROR_CODES;
+
+export class KeystoreError extends Error {
+  override readonly name = 'KeystoreError';
+  constructor(
+    readonly code: KeystoreErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

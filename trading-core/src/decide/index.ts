@@ -1,0 +1,40 @@
+export { decide } from './decide.js';
+export type {
+  Authenticity,
+  BreakerState,
+  Decision,
+  DecisionSignal,
+  DecisionState,
+  MarketRules,
+  Spend,
+} from './types.js';
+export {
+  AUTHENTICITY_REASONS,
+  REJECT_CODES,
+  type AuthenticityCode,
+  type DecideCode,
+  type RejectCode,
+} from './codes.js';
+export {
+  CentralPolicy,
+  DEFAULT_COST_BUFFER_BPS,
+  DEFAULT_MAX_DRAWDOWN_PCT,
+  DEFAULT_MAX_EXPOSURE_PCT,
+  FuturePolicy,
+  POLICY_SCHEMA_VERSION,
+  ReceivedPolicy,
+  Schedule,
+  ScheduleWindow,
+  WEEKDAYS,
+  isCurrentPolicy,
+  type LimitName,
+  type Weekday,
+} from './policy.js';
+export { UserSettings } from './settings.js';
+export {
+  effectiveLimits,
+  type EffectiveLimits,
+  type OwnedSchedule,
+  type ScheduleOwner,
+} from './effective-limits.js';
+export { isKnownTimeZone, localTime, type LocalTime } from './local-time.js';

@@ -1,0 +1,110 @@
+/**
+ * Input checks: bad input is a rejection (`R_BAD_INPUT`) with a clear reason, never an
+ * exception. A sell checks only what a sell uses (signal, holdings, market), so broken
+ * settings or a broken policy can never trap the user in a position.
+ */
+import { isTimestamp, isKnownTimeZone } from '../local-time.js';
+import { UserSettings } from '../settings.js';
+import { ALLOW, badInput, type Denial, type RuleResult } from '../rule.js';
+import type { DecisionSignal, DecisionState } from '../types.js';
+
+const SYMBOL = /^[A-Z0-9]{1,20}\/[A-Z0-9]{1,20}$/;
+
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const isNonNeg = (x: unknown): boolean => isNum(x) && x >= 0;
+const isPos = (x: unknown): boolean => isNum(x) && x > 0;
+
+/** The first zod issue as `path: message`. */
+export function firstIssue(error: {
+  issues: readonly { path: readonly PropertyKey[]; message: string }[];
+}): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid';
+  const path = issue.path.map(String).join('.');
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+export function signalInputRule(signal: DecisionSignal, state: DecisionState, now: number): RuleResult {
+  if (!isTimestamp(now)) return badInput(`the current time is not a valid timestamp (${String(now)})`);
+  if (typeof signal.stream !== 'string') return badInput('the signal has no stream');
+  if (typeof signal.symbol !== 'string' || !SYMBOL.test(signal.symbol)) {
+    return badInput(`the signal's symbol ${JSON.stringify(signal.symbol)} is not of the form BASE/QUOTE`);
+  }
+  if (signal.side !== 'buy' && signal.side !== 'sell') {
+    return badInput(`the signal's side ${JSON.stringify(signal.side)} is neither buy nor sell`);
+  }
+  if (!isPos(signal.price))
+    return badInput(`the signal price is not a positive number (${String(signal.price)})`);
+  if (!isTimestamp(signal.ts) || !isNonNeg(signal.ttlMs)) {
+    return badInput(
+      `the signal's time or validity is not a number (ts ${String(signal.ts)}, ttlMs ${String(signal.ttlMs)})`,
+    );
+  }
+  const quote = signal.symbol.split('/')[1];
+  if (quote !== state.quote)
+    return badInput(`the signal is priced in ${quote}, but this device trades in ${state.quote}`);
+  return ALLOW;
+}
+
+/** The settings, parsed (defaults applied), or why they are unusable. */
+export function settingsInput(settings: UserSettings): { allowed: true; settings: UserSettings } | Denial {
+  if (!isKnownTimeZone(settings.timeZone)) {
+    return badInput(`the time zone ${JSON.stringify(settings.timeZone)} in your settings is not known`);
+  }
+  const parsed = UserSettings.safeParse(settings);
+  if (!parsed.success) return badInput(`your settings are invalid (${firstIssue(parsed.error)})`);
+  return { allowed: true, settings: parsed.data };
+}
+
+/** Holdings of one asset, for a sell. */
+export function heldInput(asset: string, held: unknown): RuleResult {
+  return held === undefined || isNonNeg(held)
+    ? ALLOW
+    : badInput(`the held amount of ${asset} is not a number of at least 0 (${String(held)})`);
+}
+
+/** Everything of the state a buy reads (the market is checked by the market rule). */
+export function stateInputRule(state: DecisionState): RuleResult {
+  if (!isNonNeg(state.quoteFree)) {
+    return badInput(
+      `the free ${state.quote} balance is not a number of at least 0 (${String(state.quoteFree)})`,
+    );
+  }
+  for (const [asset, held] of Object.entries(state.holdings ?? {})) {
+    const r = heldInput(asset, held);
+    if (!r.allowed) return r;
+  }
+  for (const [symbol, mark] of Object.entries(state.marks ?? {})) {
+    if (!isPos(mark)) return badInput(`the price of ${symbol} is not a positive number (${String(mark)})`);
+  }
+  if (!isPos(state.seedEquity))
+    return badInput(`the starting equity is not a positive number (${String(state.seedEquity)})`);
+  if (!isPos(state.dayStartEquity)) {
+    return badInput(
+      `the equity at the start of the day is not a positive number (${String(state.dayStartEquity)})`,
+    );
+  }
+  if (!Array.isArray(state.spends)) return badInput('the recorded spends are not a list');
+  for (const s of state.spends) {
+    if (!isTimestamp(s?.ts) || !isNonNeg(s.quote))
+      return badInput(`a recorded spend is invalid (${JSON.stringify(s)})`);
+  }
+  if (state.lastHeartbeatAt !== null && !isTimestamp(state.lastHeartbeatAt)) {
+    return badInput(
+      `the time of the last heartbeat is not a valid timestamp (${String(state.lastHeartbeatAt)})`,
+    );
+  }
+  const b = state.breaker;
+  if (
+    b !== null &&
+    (!['normal', 'caution', 'halt'].includes(b?.level) ||
+      !(isNum(b.multiplier) && b.multiplier >= 0 && b.multiplier <= 1))
+  ) {
+    return badInput(`the circuit breaker state is invalid (${JSON.stringify(b)})`);
+  }
+  const e = state.eligibility;
+  if (e !== null && (typeof e !== 'object' || Object.values(e).some((l) => !Array.isArray(l)))) {
+    return badInput('the eligibility lists are invalid');
+  }
+  return ALLOW;
+}

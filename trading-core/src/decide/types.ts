@@ -1,0 +1,117 @@
+/**
+ * The inputs and the output of `decide`. Every field is plain data the device already has:
+ * the verified signal, its balances and bookkeeping, the latest control messages. `decide`
+ * reads no clock and does no I/O, so the caller gathers these and passes `now` in.
+ */
+import type { RejectCode } from './codes.js';
+
+/**
+ * What the protocol layer concluded about the signal: `'verified'` when its signature,
+ * key, validity window and replay checks passed, otherwise the protocol's error code
+ * (`'E_BAD_SIGNATURE'`, `'E_UNKNOWN_KEY'`, `'E_EXPIRED'`, `'E_REPLAYED'`, `'E_MALFORMED'`, ...).
+ * A code is passed through as the rejection code, so the caller can log every signal it
+ * received through `decide`, forged ones included.
+ */
+export type Authenticity = 'verified' | `E_${string}`;
+
+/** A trading signal as the device received it (the protocol's `Signal`, plus its verdict). */
+export interface DecisionSignal {
+  /** The signal's id (deterministic from stream, symbol and candle time). */
+  id: string;
+  /** The stream (algorithm) that emitted it. */
+  stream: string;
+  /** Unified ccxt symbol, `BASE/QUOTE`, e.g. `'BTC/USDT'`. */
+  symbol: string;
+  side: 'buy' | 'sell';
+  /** The price the signal quotes, in quote units per base unit. */
+  price: number;
+  /** When the origin issued it, epoch ms (the origin's clock). */
+  ts: number;
+  /** How long after `ts` it may be acted on, ms. `decide` re-checks `now > ts + ttlMs`. */
+  ttlMs: number;
+  authenticity: Authenticity;
+}
+
+/** A past buy, for the per-window and per-day spending limits. */
+export interface Spend {
+  /** When the buy was placed, epoch ms. */
+  ts: number;
+  /** Quote it spent (the order's `quote`, without fees). */
+  quote: number;
+}
+
+/** The central circuit breaker as last received (the control message's body). */
+export interface BreakerState {
+  level: 'normal' | 'caution' | 'halt';
+  /** 0..1; scales buy sizes while the level is `caution` (ignored at `normal` and `halt`). */
+  multiplier: number;
+}
+
+/**
+ * The exchange's rules for the signal's market, from ccxt's market info in TICK_SIZE mode
+ * (`precision.amount`, `precision.price`, `limits.amount.min`, `limits.cost.min`). A missing
+ * ccxt limit is 0.
+ */
+export interface MarketRules {
+  /** Amounts are whole multiples of this, base units (> 0). Amounts are rounded DOWN to it. */
+  amountStep: number;
+  /** Prices are whole multiples of this, quote units (> 0). Prices are rounded to the nearest. */
+  priceTick: number;
+  /** Smallest order amount, base units (>= 0). */
+  minAmount: number;
+  /** Smallest order value (amount x price), quote units (>= 0). */
+  minNotional: number;
+}
+
+/**
+ * What the device knows when a signal arrives. Balances are FREE balances (what an order
+ * can use right now); equity is computed from them, so it errs low while orders are open,
+ * which errs on the side of buying less.
+ */
+export interface DecisionState {
+  /** The device's quote currency, e.g. `'USDT'`. A signal in another quote is rejected. */
+  quote: string;
+  /** Free balance of the quote currency. */
+  quoteFree: number;
+  /** Free base balances by asset (`{ BTC: 0.01 }`), without the quote currency. */
+  holdings: Record<string, number>;
+  /**
+   * Latest prices by symbol (`{ 'BTC/USDT': 50_000 }`), for every held asset: equity is
+   * `quoteFree + sum(holdings[a] x marks['a/QUOTE'])`. For the signal's own symbol the
+   * signal's price is used when no mark is known. A held asset with no mark leaves equity
+   * unknown, and then buying stops (`R_NO_MARK`).
+   */
+  marks: Record<string, number>;
+  /** Equity when the device was provisioned (the drawdown kill switch's reference). */
+  seedEquity: number;
+  /** Equity at the start of the local day (the daily loss limit's reference). */
+  dayStartEquity: number;
+  /**
+   * Recent buys, in any order. Only those in the last 50 hours can matter (a local day or a
+   * window is never longer), so the caller may drop older ones. A spend stamped after `now`
+   * (the clock went back) counts against the current day and window: money spent is spent.
+   */
+  spends: readonly Spend[];
+  /** When the last valid control heartbeat was received, epoch ms; null if none yet. */
+  lastHeartbeatAt: number | null;
+  /** The central circuit breaker; null if none received yet (unknown: buying stops). */
+  breaker: BreakerState | null;
+  /**
+   * Eligible symbols per stream, from the control server; null if none received yet. A
+   * stream without a list is treated like an empty list for buying (fail safe).
+   */
+  eligibility: Record<string, readonly string[]> | null;
+  /** The exchange's rules for the signal's symbol; undefined if unknown (no order then). */
+  market: MarketRules | undefined;
+}
+
+/**
+ * The outcome. An accepted order is already rounded to the market (amount down to the
+ * step, price to the nearest tick) and fits every limit; `quote` is `amount x price`
+ * rounded to 1e-8. `notes` say what shaped the size (`'caution: size x0.5'`, ...).
+ * A rejection carries a stable `code` (see `REJECT_CODES`) and a `reason` in plain words for
+ * the person at home.
+ */
+export type Decision =
+  | { accept: true; side: 'buy' | 'sell'; amount: number; price: number; quote: number; notes: string[] }
+  | { accept: false; code: RejectCode; reason: string };
