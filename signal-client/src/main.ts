@@ -10,7 +10,13 @@ import { printStatus } from './status-command.js';
 import { startStatusServer } from './status-server.js';
 import { statusView } from './status.js';
 import { openStateStore, StateError } from './state-store.js';
-import { NotifyError, createHealthMonitor, createNotifier, describeActivity } from './systemd/index.js';
+import {
+  NotifyError,
+  createHealthMonitor,
+  createNotifier,
+  describeActivity,
+  protectProcess,
+} from './systemd/index.js';
 
 const program = new Command('signal-client').description(
   'The device: verifies signals, decides locally, trades with its own keys',
@@ -33,6 +39,12 @@ program
       process.exit(1);
     }
     notifier.status(describeActivity({ phase: 'starting' }));
+    const unprotected = protectProcess();
+    if (unprotected)
+      logger.warn(
+        { reason: unprotected },
+        'core dumps are not disabled: a crash dump could hold the API keys',
+      );
     let keys: ExchangeKeys;
     try {
       keys = await requireKeys(openKeystore(config.keystore, { logger }), config.keystore, logger);

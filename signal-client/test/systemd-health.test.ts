@@ -133,6 +133,7 @@ function fakeTransport(answers: number[] = []) {
       return answers.shift() ?? message.length;
     },
     close() {},
+    protect: () => 0,
   };
   return { sent, transport };
 }

@@ -8,6 +8,8 @@ export interface NotifyTransport {
   /** Sends one datagram; returns bytes sent or -errno. Never throws for a send failure. */
   send(address: Buffer, message: Buffer): number;
   close(): void;
+  /** Makes the process non-dumpable (no core dump holding the keys); 0 or -errno. */
+  protect(): number;
 }
 
 /** The addon's file name, beside the executable on the device. */
@@ -61,4 +63,18 @@ export function loadNotifyAddon(candidates: string[] = addonCandidates()): Notif
   }
   loaded = mod.exports as NotifyTransport;
   return loaded;
+}
+
+/**
+ * Makes this process non-dumpable before any key is loaded: a crash then leaves no core file
+ * with the keys in it. Returns why it could not, or null. Never throws: on a checkout without
+ * the addon built the device still runs, and says so.
+ */
+export function protectProcess(candidates?: string[]): string | null {
+  try {
+    const r = loadNotifyAddon(candidates).protect();
+    return r === 0 ? null : `prctl(PR_SET_DUMPABLE) failed: errno ${-r}`;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

@@ -21,4 +21,4 @@ export {
 export { createHealthMonitor, type HealthMonitor, type HealthMonitorOptions } from './health-monitor.js';
 export { describeActivity, type Activity } from './activity.js';
 export { NotifyError, NOTIFY_ERROR_CODES, type NotifyErrorCode } from './errors.js';
-export { NOTIFY_ADDON_FILE, loadNotifyAddon, type NotifyTransport } from './addon.js';
+export { NOTIFY_ADDON_FILE, loadNotifyAddon, protectProcess, type NotifyTransport } from './addon.js';

@@ -10,6 +10,9 @@
  *              abstract socket (NOTIFY_SOCKET=@name), as in sd_notify(3).
  *     returns: bytes sent (>= 0), or -errno (EAGAIN, ENOENT, ECONNREFUSED, ...).
  *   close(): void   closes the cached socket (tests, tidy shutdown).
+ *   protect(): number   prctl(PR_SET_DUMPABLE, 0): the kernel writes no core dump of this
+ *              process and other users cannot ptrace it, because its memory holds the
+ *              exchange API keys. Returns 0 or -errno. (The unit also sets LimitCORE=0.)
  *
  * Why these choices:
  * - Node-API only (no V8 or libuv headers): the binary is ABI-stable across Node versions,
@@ -27,6 +30,7 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <errno.h>
+#include <sys/prctl.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -100,11 +104,18 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   return undefined;
 }
 
+static napi_value Protect(napi_env env, napi_callback_info info) {
+  (void)info;
+  return number(env, prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -errno);
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "send", NAPI_AUTO_LENGTH, Send, NULL, &fn);
   napi_set_named_property(env, exports, "send", fn);
   napi_create_function(env, "close", NAPI_AUTO_LENGTH, Close, NULL, &fn);
   napi_set_named_property(env, exports, "close", fn);
+  napi_create_function(env, "protect", NAPI_AUTO_LENGTH, Protect, NULL, &fn);
+  napi_set_named_property(env, exports, "protect", fn);
   return exports;
 }
