@@ -1,0 +1,138 @@
+/**
+ * `npm run bench`: runs every benchmark suite in one process run, writes
+ * bench/results/latest.json and prints a table per suite. See docs/benchmarks.md.
+ *
+ *   npm run bench -- --only fanout --clients 100 --no-pin
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { clientDecideSuite } from './client-decide.js';
+import { fanoutSuite } from './fanout.js';
+import { REPO_ROOT } from './ipc.js';
+import type { Pinning, Suite } from './suite.js';
+
+/** Every suite, in run order. A new benchmark is one more module and one more entry here. */
+const SUITES: Suite[] = [fanoutSuite, clientDecideSuite];
+
+/** The whole run is bounded (`--timeout-s`): past this, stop and say so rather than hang. */
+const DEFAULT_RUN_TIMEOUT_S = 600;
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** Parses "0-1,3" (taskset's list form) into [0, 1, 3]. */
+function parseCpuList(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    if (a === undefined || Number.isNaN(a)) continue;
+    for (let c = a; c <= (b ?? a); c++) out.push(c);
+  }
+  return out;
+}
+
+/** Server on one core, load generator on another, as DESIGN asks; when that is possible. */
+function choosePinning(disabled: boolean): Pinning {
+  if (disabled) return { used: false, reason: '--no-pin' };
+  let allowed: number[];
+  try {
+    const out = execFileSync('taskset', ['-cp', String(process.pid)], { encoding: 'utf8' });
+    allowed = parseCpuList(out.split(':').at(-1)!.trim());
+  } catch {
+    return { used: false, reason: 'taskset is not available (util-linux)' };
+  }
+  if (allowed.length < 2) return { used: false, reason: `only ${allowed.length} CPU allowed` };
+  return { used: true, serverCpu: allowed[0]!, loadCpu: allowed[1]! };
+}
+
+function gitCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return null;
+  }
+}
+
+async function main(): Promise<void> {
+  const options: NonNullable<ParseArgsConfig['options']> = {
+    only: { type: 'string', multiple: true },
+    'no-pin': { type: 'boolean' },
+    out: { type: 'string' },
+    'timeout-s': { type: 'string' },
+    help: { type: 'boolean' },
+  };
+  for (const s of SUITES) Object.assign(options, s.options);
+  const { values } = parseArgs({ options, strict: true });
+  const timeoutS = values['timeout-s'] === undefined ? DEFAULT_RUN_TIMEOUT_S : Number(values['timeout-s']);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new Error('--timeout-s must be a positive number');
+  const deadline = setTimeout(() => {
+    log(`bench: not finished after ${timeoutS} s; giving up`);
+    process.exit(1);
+  }, timeoutS * 1000);
+  deadline.unref();
+  if (values.help) {
+    log(
+      `npm run bench -- [--only SUITE]... [--no-pin] [--out FILE] [--timeout-s S] [suite options]\n` +
+        SUITES.map(
+          (s) =>
+            `  ${s.name}: ${s.description}; options: ${Object.keys(s.options)
+              .map((o) => `--${o}`)
+              .join(' ')}`,
+        ).join('\n'),
+    );
+    return;
+  }
+  const only = (values.only as string[] | undefined) ?? SUITES.map((s) => s.name);
+  for (const name of only)
+    if (!SUITES.some((s) => s.name === name)) throw new Error(`--only: no suite ${name}`);
+  const pinning = choosePinning(values['no-pin'] === true);
+  const cpuInfo = cpus();
+  const report: Record<string, unknown> & { suites: Record<string, unknown> } = {
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    machine: {
+      cpus: availableParallelism(),
+      cpuModel: cpuInfo[0]?.model ?? 'unknown',
+      memoryMB: Math.round(totalmem() / 2 ** 20),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      // Other work on the machine when the run began: a busy machine makes noisy tails.
+      loadAverage1m: loadavg()[0],
+    },
+    pinning,
+    suites: {},
+  };
+  const tables: string[] = [];
+  for (const suite of SUITES) {
+    if (!only.includes(suite.name)) continue;
+    const started = performance.now();
+    const outcome = await suite.run({
+      pinning,
+      options: values as Record<string, string | boolean | undefined>,
+      log,
+    });
+    report.suites[suite.name] = {
+      ...outcome.report,
+      durationS: Math.round((performance.now() - started) / 100) / 10,
+    };
+    tables.push(...outcome.table, '');
+  }
+  const out =
+    typeof values.out === 'string' ? values.out : join(REPO_ROOT, 'bench', 'results', 'latest.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${tables.join('\n')}\nreport: ${out}\n`);
+}
+
+try {
+  await main();
+  // Kafka clients and sockets may keep timers; the report is written, so leave now.
+  process.exit(0);
+} catch (err) {
+  log(`bench failed: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+}
