@@ -8,6 +8,8 @@ export const CLOSE = {
   UNSUPPORTED: 1003,
   /** Frame larger than maxPayload (sent by ws itself). */
   TOO_BIG: 1009,
+  /** The device is not reading fast enough: reconnect later and resume from its offsets. */
+  TRY_AGAIN_LATER: 1013,
   /** Gateway shutting down: reconnect elsewhere. */
   GOING_AWAY: 1001,
 } as const;

@@ -18,7 +18,9 @@ import {
 import { CLOSE, closeReason } from './close-codes.js';
 import { offsetGreater } from './offsets.js';
 import { GatewayOptions } from './options.js';
+import { createGatewayMetrics } from './metrics.js';
 import { StreamRing } from './stream-ring.js';
+import { TokenBucket } from './token-bucket.js';
 
 export interface GatewayDeps {
   bus: Bus;
@@ -37,6 +39,8 @@ interface Session {
   /** Per stream, the last offset sent to this device. */
   cursors: Map<string, string>;
   helloTimer: NodeJS.Timeout;
+  inbound: TokenBucket;
+  closing: boolean;
 }
 
 export interface GatewayStats {
@@ -67,8 +71,19 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   let ready = false;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, clientTracking: false });
+  const metrics = createGatewayMetrics(options.gatewayId, () => ({
+    connections: sessions.size,
+    ready: [...sessions].filter((s) => s.ready).length,
+  }));
 
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+      return;
+    }
     if (req.method === 'GET' && req.url === '/healthz') {
       res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
       res.end(
@@ -113,6 +128,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       alive: true,
       cursors: new Map(),
       helloTimer: setTimeout(() => refuse(session, CLOSE.POLICY, 'no hello in time'), options.helloTimeoutMs),
+      inbound: new TokenBucket(options.inboundRatePerSec, options.inboundBurst, now()),
+      closing: false,
     };
     sessions.add(session);
     ws.on('pong', () => (session.alive = true));
@@ -126,11 +143,38 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   }
 
   function refuse(session: Session, code: number, reason: string): void {
+    if (session.closing) return;
+    session.closing = true;
+    metrics.closes.inc({ code: String(code) });
     logger.info({ device: session.claims.sub, code, reason }, 'closing device connection');
     session.ws.close(code, closeReason(reason));
+    // A peer that does not answer the close handshake (it stopped reading) is cut off.
+    setTimeout(() => session.ws.terminate(), 2_000).unref();
+  }
+
+  /**
+   * Sends a frame unless the device is not keeping up: past the high-water mark its connection
+   * is closed with 1013 and it resumes later from its offsets, so memory stays bounded.
+   */
+  function deliver(session: Session, frame: string, catchUp = false): boolean {
+    if (session.closing) return false;
+    // A resume is sent in one go and is bounded by the ring; the mark applies to live traffic.
+    if (!catchUp && session.ws.bufferedAmount > options.sendHighWaterBytes) {
+      metrics.dropped.inc({ reason: 'slow-consumer' });
+      refuse(session, CLOSE.TRY_AGAIN_LATER, 'not reading fast enough: reconnect and resume');
+      return false;
+    }
+    session.ws.send(frame);
+    metrics.relayed.inc();
+    return true;
   }
 
   function onFrame(session: Session, data: RawData, isBinary: boolean): void {
+    if (session.closing) return;
+    if (!session.inbound.take(now())) {
+      metrics.dropped.inc({ reason: 'rate-limit' });
+      return refuse(session, CLOSE.POLICY, 'too many messages: rate limit exceeded');
+    }
     if (isBinary) return refuse(session, CLOSE.UNSUPPORTED, 'binary frames are not accepted');
     let json: unknown;
     try {
@@ -148,6 +192,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       );
     }
     const frame = parsed.data;
+    metrics.received.inc({ type: frame.type });
     if (frame.deviceId !== session.claims.sub)
       return refuse(session, CLOSE.POLICY, 'device id does not match token');
     if (frame.type === 'hello') return onHello(session, frame.resume);
@@ -164,7 +209,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     if (session.ready) return refuse(session, CLOSE.POLICY, 'hello sent twice');
     clearTimeout(session.helloTimer);
     // Control state first, so the device knows breaker and eligibility before any signal.
-    for (const c of controls.values()) session.ws.send(c.frame);
+    for (const c of controls.values()) deliver(session, c.frame, true);
     for (const [stream, ring] of rings) {
       const after = resume[stream];
       if (after === undefined) {
@@ -179,7 +224,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
           { device: session.claims.sub, stream, after },
           'resume older than the ring: signals missed',
         );
-      for (const e of entries) session.ws.send(e.frame);
+      for (const e of entries) deliver(session, e.frame, true);
       session.cursors.set(stream, entries.at(-1)?.offset ?? after);
     }
     for (const [stream, after] of Object.entries(resume))
@@ -187,7 +232,11 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     session.ready = true;
     // Where this device now stands on every stream: it keeps these as resume points, so even a
     // device that has not yet seen a signal misses nothing published while it is offline.
-    session.ws.send(JSON.stringify({ type: 'caught-up', positions: Object.fromEntries(session.cursors) }));
+    deliver(
+      session,
+      JSON.stringify({ type: 'caught-up', positions: Object.fromEntries(session.cursors) }),
+      true,
+    );
     logger.info({ device: session.claims.sub, resume }, 'device ready');
   }
 
@@ -201,6 +250,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     }
     if (typeof stream !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(stream)) {
       dropped++;
+      metrics.dropped.inc({ reason: 'unparseable-record' });
       logger.warn({ partition: m.partition, offset: m.offset }, 'dropping unparseable signal record');
       return;
     }
@@ -214,9 +264,9 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       const cursor = s.cursors.get(stream);
       if (cursor !== undefined && !offsetGreater(m.offset, cursor)) continue;
       s.cursors.set(stream, m.offset);
-      s.ws.send(frame);
-      relayed++;
+      if (deliver(s, frame)) relayed++;
     }
+    metrics.lag.observe(Math.max(0, now() - m.timestamp) / 1000);
   }
 
   function onControl(m: BusMessage): void {
@@ -234,7 +284,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     if (held && held.version > c.version) return;
     const frame = `{"type":"control","offset":"${m.offset}","control":${m.value.toString()}}`;
     controls.set(scope, { version: c.version, frame });
-    for (const s of sessions) if (s.ready) s.ws.send(frame);
+    for (const s of sessions) if (s.ready) deliver(s, frame);
   }
 
   const subs: Subscription[] = [

@@ -10,8 +10,17 @@ export const DEFAULT_GATEWAY_OPTIONS = {
   helloTimeoutMs: 10_000,
   /** Signals kept per stream to answer resumes. */
   ringCapacity: 10_000,
-  /** Control messages older than this are still kept if they are the newest of their scope. */
+  /** This gateway's name in logs, metrics and the telemetry it forwards. */
   gatewayId: 'gw-1',
+  /** Messages a device may send per second, sustained (telemetry and decisions are a few a minute). */
+  inboundRatePerSec: 10,
+  /** Messages a device may send in a burst above the sustained rate. */
+  inboundBurst: 30,
+  /**
+   * A device whose unsent data passes this many bytes is not keeping up: it is closed with 1013
+   * and resumes later from its offsets, so one slow reader cannot grow the gateway's memory.
+   */
+  sendHighWaterBytes: 1024 * 1024,
 };
 
 export const GatewayOptions = z.strictObject({
@@ -28,5 +37,8 @@ export const GatewayOptions = z.strictObject({
     .string()
     .regex(/^[a-z0-9-]{1,32}$/)
     .default(DEFAULT_GATEWAY_OPTIONS.gatewayId),
+  inboundRatePerSec: z.number().positive().default(DEFAULT_GATEWAY_OPTIONS.inboundRatePerSec),
+  inboundBurst: z.number().int().min(1).default(DEFAULT_GATEWAY_OPTIONS.inboundBurst),
+  sendHighWaterBytes: z.number().int().min(1024).default(DEFAULT_GATEWAY_OPTIONS.sendHighWaterBytes),
 });
 export type GatewayOptions = z.infer<typeof GatewayOptions>;
