@@ -84,9 +84,19 @@ export function buildApp(deps: AppDeps) {
     },
   );
 
-  app.post<{ Params: { id: string } }>('/api/devices/:id/token', async (req) => {
+  app.post<{ Params: { id: string } }>('/api/devices/:id/token', async (req, reply) => {
     const device = deps.registry.get(req.params.id);
+    if (device.revokedAt !== undefined) {
+      return reply.code(409).send({ error: 'E_DEVICE_REVOKED', message: `device ${device.id} is revoked` });
+    }
     return issue(device.id, device.scope);
+  });
+
+  app.post<{ Params: { id: string } }>('/api/devices/:id/revoke', async (req) => {
+    const device = await deps.registry.revoke(req.params.id, deps.now());
+    await deps.control.publishRevocations(deps.registry.revokedIds());
+    deps.logger.warn({ device: device.id }, 'device revoked');
+    return { device };
   });
 
   app.post<{ Params: { id: string } }>('/api/devices/:id/paper-account', async (req, reply) => {

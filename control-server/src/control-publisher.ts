@@ -18,6 +18,8 @@ export interface ControlPublisherOptions {
   eligibility: Record<string, string[]>;
   /** Spending policy per profile (`family`, `mandate:<name>`), as trading-core's CentralPolicy. */
   policies: Record<string, Record<string, unknown>>;
+  /** Devices whose credentials are withdrawn, at start. */
+  revoked?: string[];
   heartbeatIntervalMs: number;
   /** Validity of each control message; heartbeats must arrive well within it. */
   ttlMs: number;
@@ -36,8 +38,11 @@ export class ControlPublisher {
   };
   #timer: NodeJS.Timeout | undefined;
   #lastVersion = 0;
+  #revoked: string[] = [];
 
-  constructor(private readonly o: ControlPublisherOptions) {}
+  constructor(private readonly o: ControlPublisherOptions) {
+    this.#revoked = [...(o.revoked ?? [])];
+  }
 
   #version(): number {
     this.#lastVersion = Math.max(this.#lastVersion + 1, this.o.now());
@@ -61,6 +66,7 @@ export class ControlPublisher {
     await this.publishBreaker(this.#breaker);
     for (const [stream, symbols] of Object.entries(this.o.eligibility))
       await this.publishEligibility(stream, symbols);
+    await this.#publish('revocation', { kind: 'revocation', body: { devices: this.#revoked } });
     for (const [profile, policy] of Object.entries(this.o.policies)) {
       await this.#publish(`policy:${profile}`, { kind: 'policy', body: { profile, policy } });
     }
@@ -78,6 +84,12 @@ export class ControlPublisher {
 
   async publishEligibility(stream: string, symbols: string[]): Promise<void> {
     await this.#publish(`eligibility:${stream}`, { kind: 'eligibility', body: { stream, symbols } });
+  }
+
+  /** Publishes the complete revocation list at once (gateways disconnect those devices). */
+  async publishRevocations(devices: string[]): Promise<void> {
+    this.#revoked = [...devices];
+    await this.#publish('revocation', { kind: 'revocation', body: { devices: this.#revoked } });
   }
 
   async heartbeat(): Promise<void> {

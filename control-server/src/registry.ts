@@ -8,6 +8,8 @@ export const Device = z.strictObject({
   scope: z.string().regex(/^(family|mandate:[a-z0-9-]{1,32})$/, 'scope: family or mandate:<name>'),
   label: z.string().max(100).default(''),
   createdAt: z.number().int(),
+  /** Set once its credentials are withdrawn; a revoked device is never un-revoked (re-enrol it). */
+  revokedAt: z.number().int().optional(),
 });
 export type Device = z.infer<typeof Device>;
 
@@ -68,6 +70,27 @@ export class DeviceRegistry {
       throw err;
     }
     return parsed.data;
+  }
+
+  /** Withdraws a device's credentials; revoking twice keeps the first time. */
+  async revoke(id: string, now: number): Promise<Device> {
+    const device = this.get(id);
+    if (device.revokedAt !== undefined) return device;
+    const revokedDevice = { ...device, revokedAt: now };
+    this.#devices.set(id, revokedDevice);
+    try {
+      await this.#save();
+    } catch (err) {
+      this.#devices.set(id, device); // not saved: not revoked
+      throw err;
+    }
+    return revokedDevice;
+  }
+
+  revokedIds(): string[] {
+    return this.list()
+      .filter((d) => d.revokedAt !== undefined)
+      .map((d) => d.id);
   }
 
   get(id: string): Device {

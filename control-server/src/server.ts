@@ -63,6 +63,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     origin: 'control',
     eligibility: o.eligibility ?? {},
     policies: o.policies ?? { family: DEFAULT_FAMILY_POLICY },
+    revoked: registry.revokedIds(),
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? DEFAULT_CONTROL_OPTIONS.heartbeatIntervalMs,
     ttlMs: o.controlTtlMs ?? DEFAULT_CONTROL_OPTIONS.controlTtlMs,
   });

@@ -166,10 +166,10 @@ t.test(
           }),
         ),
     });
-    await waitFor(() => seen.length >= 4, 'the start-up control messages');
+    await waitFor(() => seen.length >= 5, 'the start-up control messages');
     t.same(
-      seen.slice(0, 4).map((c) => c.kind),
-      ['breaker', 'eligibility', 'policy', 'heartbeat'],
+      seen.slice(0, 5).map((c) => c.kind),
+      ['breaker', 'eligibility', 'revocation', 'policy', 'heartbeat'],
       'the heartbeat comes last',
     );
     const policy = seen.find((c) => c.kind === 'policy');
@@ -192,3 +192,37 @@ t.test(
     );
   },
 );
+
+t.test('revoking a device publishes the signed revocation list and stops its tokens', async (t) => {
+  const { call, bus, signer } = await setup(t);
+  await call('POST', '/api/devices', { id: 'dev-1' });
+  await call('POST', '/api/devices', { id: 'dev-2' });
+  const lists: string[][] = [];
+  await bus.subscribe({
+    topic: TOPICS.control,
+    from: 'latest',
+    onMessage: (m) => {
+      const c = verifyControl(JSON.parse(m.value.toString()), KeyRing.of(exportPublicKey(signer.publicKey)), {
+        now: Date.now(),
+      });
+      if (c.kind === 'revocation') lists.push(c.body.devices);
+    },
+  });
+  const res = await call('POST', '/api/devices/dev-2/revoke');
+  t.equal(res.status, 200);
+  t.match(res.body, { device: { id: 'dev-2', revokedAt: Number } });
+  await waitFor(() => lists.some((l) => l.includes('dev-2')), 'the revocation list');
+  t.same(
+    lists.find((l) => l.includes('dev-2')),
+    ['dev-2'],
+  );
+  t.same(await call('POST', '/api/devices/dev-2/token'), {
+    status: 409,
+    body: { error: 'E_DEVICE_REVOKED', message: 'device dev-2 is revoked' },
+  });
+  t.equal((await call('POST', '/api/devices/dev-1/token')).status, 200, 'other devices are unaffected');
+  t.same(await call('POST', '/api/devices/nope/revoke'), {
+    status: 404,
+    body: { error: 'E_DEVICE_UNKNOWN', message: 'no device nope' },
+  });
+});

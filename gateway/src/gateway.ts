@@ -7,6 +7,7 @@ import {
   ProtocolError,
   TOPICS,
   controlScope,
+  verifyControl,
   verifyDeviceToken,
   type Bus,
   type BusMessage,
@@ -66,6 +67,9 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   /** Newest control message per scope, as the frame sent to devices. */
   const controls = new Map<string, { version: number; frame: string }>();
   const sessions = new Set<Session>();
+  /** Devices whose credentials the control server has withdrawn (the newest signed list). */
+  let revoked = new Set<string>();
+  let revokedVersion = -1;
   let relayed = 0;
   let dropped = 0;
   let ready = false;
@@ -100,7 +104,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const claims = authenticate(req);
-    if (!claims) {
+    if (!claims || revoked.has(claims.sub)) {
+      if (claims) metrics.dropped.inc({ reason: 'revoked' });
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       socket.destroy();
       return;
@@ -279,12 +284,36 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       dropped++;
       return;
     }
+    if (c.kind === 'revocation') return onRevocation(m.value.toString());
     const scope = controlScope(c);
     const held = controls.get(scope);
     if (held && held.version > c.version) return;
     const frame = `{"type":"control","offset":"${m.offset}","control":${m.value.toString()}}`;
     controls.set(scope, { version: c.version, frame });
     for (const s of sessions) if (s.ready) deliver(s, frame);
+  }
+
+  /**
+   * A revocation moves no money but can cut devices off, so the gateway checks it is the control
+   * server's. Its validity window is not checked: the list is complete and versioned, and an old
+   * list must never let a revoked device back in while the control server is away.
+   */
+  function onRevocation(raw: string): void {
+    let c: Control;
+    try {
+      const parsed = JSON.parse(raw) as Control;
+      c = verifyControl(parsed, tokenKeys, { now: parsed.ts });
+    } catch (err) {
+      dropped++;
+      metrics.dropped.inc({ reason: 'bad-revocation' });
+      logger.warn({ err: (err as Error).message }, 'revocation list rejected');
+      return;
+    }
+    if (c.kind !== 'revocation' || c.version <= revokedVersion) return;
+    revokedVersion = c.version;
+    revoked = new Set(c.body.devices);
+    for (const s of sessions) if (revoked.has(s.claims.sub)) refuse(s, CLOSE.POLICY, 'device revoked');
+    logger.info({ devices: revoked.size, version: c.version }, 'revocation list updated');
   }
 
   const subs: Subscription[] = [

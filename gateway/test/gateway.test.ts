@@ -266,3 +266,51 @@ t.test('healthz answers once the gateway is reading the bus', async (t) => {
   t.equal(res.status, 200);
   t.match(await res.json(), { status: 'ok', gateway: 'gw-1' });
 });
+
+t.test(
+  'a revoked device is disconnected at once and cannot reconnect; a forged list changes nothing',
+  async (t) => {
+    const { bus, url } = await setup(t);
+    const revoke = (devices: string[], signer = control, version = Date.now()) =>
+      bus.publish(TOPICS.control, [
+        {
+          key: 'revocation',
+          value: JSON.stringify(
+            createControl(
+              {
+                kind: 'revocation',
+                version,
+                ts: Date.now(),
+                ttlMs: 60_000,
+                origin: 'control',
+                body: { devices },
+              },
+              signer,
+            ),
+          ),
+        },
+      ]);
+    const d = connect(url, token('dev-5'));
+    await d.opened;
+    d.ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-5', version: '1', resume: {} }));
+    await d.until(() => d.frames.some((f) => f.type === 'caught-up'));
+
+    await revoke(['dev-5'], generateSigner()); // not the control server's key
+    await new Promise((r) => setTimeout(r, 100));
+    t.equal(d.ws.readyState, WebSocket.OPEN, 'a forged revocation is ignored');
+
+    await revoke(['dev-5']);
+    const closed = await d.closed;
+    t.same(closed, { code: 1008, reason: 'device revoked' });
+    const again = new WebSocket(url, { headers: { authorization: `Bearer ${token('dev-5')}` } });
+    const status = await new Promise<number>((resolve) => {
+      again.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      again.on('open', () => resolve(101));
+    });
+    t.equal(status, 401, 'its still-valid token no longer opens a connection');
+    const other = connect(url, token('dev-6'));
+    await other.opened;
+    t.pass('other devices still connect');
+    other.ws.close();
+  },
+);

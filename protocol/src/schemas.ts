@@ -84,6 +84,15 @@ const policyControl = z.strictObject({
     policy: z.record(z.string(), z.unknown()),
   }),
 });
+/**
+ * Devices whose credentials are withdrawn: the whole list, versioned like every control
+ * message. Gateways disconnect them at once and refuse them at the upgrade.
+ */
+const revocationControl = z.strictObject({
+  ...controlCommon,
+  kind: z.literal('revocation'),
+  body: z.strictObject({ devices: z.array(deviceId).max(100_000) }),
+});
 /** The dead-man switch: clients stop buying when these stop arriving. */
 const heartbeatControl = z.strictObject({
   ...controlCommon,
@@ -94,6 +103,8 @@ const heartbeatControl = z.strictObject({
 export const UnsignedControl = z.discriminatedUnion('kind', [
   breakerControl,
   eligibilityControl,
+  policyControl,
+  revocationControl,
   heartbeatControl,
 ]);
 export type UnsignedControl = z.infer<typeof UnsignedControl>;
@@ -101,6 +112,7 @@ export const Control = z.discriminatedUnion('kind', [
   breakerControl.extend({ sig }),
   eligibilityControl.extend({ sig }),
   policyControl.extend({ sig }),
+  revocationControl.extend({ sig }),
   heartbeatControl.extend({ sig }),
 ]);
 export type Control = z.infer<typeof Control>;
