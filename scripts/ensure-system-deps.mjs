@@ -21,6 +21,8 @@ export const SYSTEM_DEPS = {
   'systemd-analyze': 'systemd', // images/: verifies the unit files and rates their hardening
   cc: 'gcc', // builds the sd_notify addon (signal-client/src/systemd/native/) from source
   python3: 'python3', // the notify tests' stand-in for PID 1 on a unix datagram socket
+  haproxy: 'haproxy', // haproxy/: every rendered config passes `haproxy -c`, and one runs for real
+  openssl: 'openssl', // haproxy/: a throwaway self-signed certificate for each test run
 };
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

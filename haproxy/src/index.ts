@@ -1,0 +1,4 @@
+export { ClusterSchema, DEFAULT_CLUSTER, parseCluster, type Cluster, type ClusterInput } from './cluster.js';
+export { renderHaproxyConfig } from './render.js';
+export { checkHaproxyConfig, findHaproxy } from './check.js';
+export { ClusterError, HaproxyError, type HaproxyErrorCode } from './errors.js';
