@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -20,6 +21,7 @@ import { CLOSE, closeReason } from './close-codes.js';
 import { offsetGreater } from './offsets.js';
 import { GatewayOptions } from './options.js';
 import { createGatewayMetrics } from './metrics.js';
+import { proxyV2Listener, type ProxyHeader } from './proxy-protocol.js';
 import { StreamRing } from './stream-ring.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -35,6 +37,8 @@ export interface GatewayDeps {
 interface Session {
   ws: WebSocket;
   claims: DeviceTokenClaims;
+  /** The device's address: from the PROXY header behind HAProxy, else the socket's peer. */
+  remote: string;
   ready: boolean;
   alive: boolean;
   /** Per stream, the last offset sent to this device. */
@@ -70,6 +74,9 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   /** Devices whose credentials the control server has withdrawn (the newest signed list). */
   let revoked = new Set<string>();
   let revokedVersion = -1;
+  const proxied = new WeakMap<Socket, ProxyHeader>();
+  const remoteOf = (socket: Socket) =>
+    proxied.get(socket)?.source?.address ?? socket.remoteAddress ?? 'unknown';
   let relayed = 0;
   let dropped = 0;
   let ready = false;
@@ -110,7 +117,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       socket.destroy();
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, claims));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, claims, remoteOf(req.socket)));
   });
 
   function authenticate(req: IncomingMessage): DeviceTokenClaims | undefined {
@@ -120,15 +127,16 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       return verifyDeviceToken(token, tokenKeys, now());
     } catch (err) {
       const code = err instanceof ProtocolError ? err.code : 'E_BAD_TOKEN';
-      logger.warn({ code, remote: req.socket.remoteAddress }, 'device refused at upgrade');
+      logger.warn({ code, remote: remoteOf(req.socket) }, 'device refused at upgrade');
       return undefined;
     }
   }
 
-  function onConnection(ws: WebSocket, claims: DeviceTokenClaims): void {
+  function onConnection(ws: WebSocket, claims: DeviceTokenClaims, remote: string): void {
     const session: Session = {
       ws,
       claims,
+      remote,
       ready: false,
       alive: true,
       cursors: new Map(),
@@ -202,7 +210,13 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       return refuse(session, CLOSE.POLICY, 'device id does not match token');
     if (frame.type === 'hello') return onHello(session, frame.resume);
     if (!session.ready) return refuse(session, CLOSE.POLICY, 'hello must come first');
-    const record = { ...frame, scope: session.claims.scope, gateway: options.gatewayId, receivedAt: now() };
+    const record = {
+      ...frame,
+      scope: session.claims.scope,
+      gateway: options.gatewayId,
+      remote: session.remote,
+      receivedAt: now(),
+    };
     bus
       .publish(TOPICS.telemetry, [{ key: frame.deviceId, value: JSON.stringify(record) }])
       .catch((err: unknown) => {
@@ -323,6 +337,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   await Promise.all(subs.map((s) => s.ready));
   ready = true;
 
+  let tcp: NetServer | undefined;
+
   const pinger = setInterval(() => {
     for (const s of sessions) {
       if (!s.alive) {
@@ -339,10 +355,13 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   return {
     server,
     listen(port = 0, host = '127.0.0.1') {
+      const listener: NetServer | Server = options.proxyProtocol
+        ? (tcp = proxyV2Listener(server, (socket, header) => proxied.set(socket, header)))
+        : server;
       return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          const a = server.address();
+        listener.once('error', reject);
+        listener.listen(port, host, () => {
+          const a = listener.address();
           resolve(typeof a === 'object' && a ? `ws://${host}:${a.port}` : String(a));
         });
       });
@@ -363,7 +382,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       clearInterval(pinger);
       for (const s of subs) await s.close();
       for (const s of sessions) s.ws.close(CLOSE.GOING_AWAY, 'gateway shutting down');
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => (tcp ?? server).close(() => resolve()));
       for (const s of sessions) s.ws.terminate();
     },
   };

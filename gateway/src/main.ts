@@ -15,6 +15,7 @@ const Config = z.object({
     .array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'token key: base64url Ed25519 public key'))
     .min(1),
   gatewayId: z.string(),
+  proxyProtocol: z.boolean(),
 });
 
 const program = new Command('gateway')
@@ -28,6 +29,11 @@ const program = new Command('gateway')
     process.env.GATEWAY_TOKEN_KEYS?.split(',') ?? [],
   )
   .option('--gateway-id <id>', 'name of this gateway in logs and telemetry', process.env.GATEWAY_ID ?? 'gw-1')
+  .option(
+    '--proxy-protocol',
+    'connections start with a PROXY v2 header (behind HAProxy send-proxy-v2)',
+    process.env.GATEWAY_PROXY_PROTOCOL === '1',
+  )
   .parse();
 
 const opts = program.opts<{
@@ -50,7 +56,7 @@ const gateway = await createGateway({
   bus,
   tokenKeys: KeyRing.of(...config.tokenKeys),
   logger,
-  options: { gatewayId: config.gatewayId },
+  options: { gatewayId: config.gatewayId, proxyProtocol: config.proxyProtocol },
 });
 const url = await gateway.listen(config.port, config.host);
 logger.info({ url }, 'listening');

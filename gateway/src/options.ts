@@ -21,6 +21,11 @@ export const DEFAULT_GATEWAY_OPTIONS = {
    * and resumes later from its offsets, so one slow reader cannot grow the gateway's memory.
    */
   sendHighWaterBytes: 1024 * 1024,
+  /**
+   * Connections start with a PROXY protocol v2 header (behind HAProxy's send-proxy-v2), so the
+   * gateway sees each device's tunnel address. Mandatory when on: off without HAProxy.
+   */
+  proxyProtocol: false,
 };
 
 export const GatewayOptions = z.strictObject({
@@ -40,5 +45,6 @@ export const GatewayOptions = z.strictObject({
   inboundRatePerSec: z.number().positive().default(DEFAULT_GATEWAY_OPTIONS.inboundRatePerSec),
   inboundBurst: z.number().int().min(1).default(DEFAULT_GATEWAY_OPTIONS.inboundBurst),
   sendHighWaterBytes: z.number().int().min(1024).default(DEFAULT_GATEWAY_OPTIONS.sendHighWaterBytes),
+  proxyProtocol: z.boolean().default(DEFAULT_GATEWAY_OPTIONS.proxyProtocol),
 });
 export type GatewayOptions = z.infer<typeof GatewayOptions>;

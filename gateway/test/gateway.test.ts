@@ -14,7 +14,8 @@ import {
   type BusMessage,
 } from '@appliance/protocol';
 import { waitFor } from '@appliance/test-kit';
-import { createGateway } from '../src/index.js';
+import { createConnection } from 'node:net';
+import { PROXY_V2_SIGNATURE, createGateway } from '../src/index.js';
 
 const control = generateSigner();
 const feed = generateSigner();
@@ -312,5 +313,83 @@ t.test(
     await other.opened;
     t.pass('other devices still connect');
     other.ws.close();
+  },
+);
+
+/** A PROXY v2 header for a TCP/IPv4 connection from `source`, as HAProxy's send-proxy-v2 writes it. */
+function proxyHeader(source: string, sourcePort: number, command: 'PROXY' | 'LOCAL' = 'PROXY'): Buffer {
+  const head = Buffer.concat([
+    PROXY_V2_SIGNATURE,
+    Buffer.from([command === 'PROXY' ? 0x21 : 0x20, command === 'PROXY' ? 0x11 : 0x00]),
+  ]);
+  if (command === 'LOCAL') return Buffer.concat([head, Buffer.from([0, 0])]);
+  const body = Buffer.alloc(12);
+  source.split('.').forEach((o, i) => body.writeUInt8(Number(o), i));
+  '127.0.0.1'.split('.').forEach((o, i) => body.writeUInt8(Number(o), 4 + i));
+  body.writeUInt16BE(sourcePort, 8);
+  body.writeUInt16BE(443, 10);
+  return Buffer.concat([head, Buffer.from([0, 12]), body]);
+}
+
+t.test(
+  'behind HAProxy the gateway reads the device address from the PROXY v2 header and requires it',
+  async (t) => {
+    const { bus, url } = await setup(t, { proxyProtocol: true });
+    const { port } = new URL(url);
+    const got: BusMessage[] = [];
+    await bus.subscribe({ topic: TOPICS.telemetry, from: 'latest', onMessage: (m) => void got.push(m) });
+    // A device whose tunnel address is 127.0.0.9, relayed by HAProxy.
+    const ws = new WebSocket(url, {
+      headers: { authorization: `Bearer ${token('dev-7')}` },
+      createConnection: () => {
+        const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
+        socket.write(proxyHeader('127.0.0.9', 40_001));
+        return socket;
+      },
+    });
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-7', version: '1', resume: {} }));
+    ws.send(
+      JSON.stringify({
+        type: 'telemetry',
+        deviceId: 'dev-7',
+        ts: 1,
+        quote: 'USDT',
+        equity: 1,
+        cash: 1,
+        positions: {},
+        spendToday: 0,
+        fills: 0,
+        lastDecisions: [],
+        errors: [],
+      }),
+    );
+    await waitFor(() => got.length > 0, 'telemetry');
+    t.match(JSON.parse(got[0]!.value.toString()), { deviceId: 'dev-7', remote: '127.0.0.9' });
+    ws.close();
+
+    // Health checks come with a LOCAL header.
+    const health = await new Promise<string>((resolve) => {
+      const s = createConnection({ host: '127.0.0.1', port: Number(port) }, () => {
+        s.write(
+          Buffer.concat([
+            proxyHeader('', 0, 'LOCAL'),
+            Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+          ]),
+        );
+      });
+      let text = '';
+      s.on('data', (d) => (text += d.toString()));
+      s.on('close', () => resolve(text));
+    });
+    t.match(health, /^HTTP\/1\.1 200 OK/);
+
+    // Without the header, nothing gets through: anyone could otherwise claim any address.
+    const direct = new WebSocket(url, { headers: { authorization: `Bearer ${token('dev-8')}` } });
+    const outcome = await new Promise<string>((resolve) => {
+      direct.on('open', () => resolve('open'));
+      direct.on('error', () => resolve('refused'));
+    });
+    t.equal(outcome, 'refused');
   },
 );

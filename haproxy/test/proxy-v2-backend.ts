@@ -1,59 +1,10 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { parseProxyV2, type ProxyHeader } from '@appliance/gateway';
 
-/** The 12 bytes every PROXY protocol v2 header starts with. */
-export const PROXY_V2_SIGNATURE = Buffer.from('\r\n\r\n\0\r\nQUIT\n', 'latin1');
-
-export interface ProxyHeader {
-  /** PROXY: a relayed client connection. LOCAL: HAProxy's own (health checks); no addresses. */
-  command: 'PROXY' | 'LOCAL';
-  source?: { address: string; port: number };
-  destination?: { address: string; port: number };
-}
-
-/** The header and its length in bytes; undefined while more bytes are needed; throws on anything else. */
-export function parseProxyV2(buf: Buffer): { header: ProxyHeader; length: number } | undefined {
-  if (buf.length < 16) {
-    if (!PROXY_V2_SIGNATURE.subarray(0, buf.length).equals(buf.subarray(0, PROXY_V2_SIGNATURE.length)))
-      throw new Error('not a PROXY v2 header');
-    return undefined;
-  }
-  if (!buf.subarray(0, 12).equals(PROXY_V2_SIGNATURE)) throw new Error('not a PROXY v2 header');
-  const verCmd = buf[12]!;
-  if (verCmd >> 4 !== 2) throw new Error(`PROXY protocol version ${verCmd >> 4}`);
-  const length = 16 + buf.readUInt16BE(14);
-  if (buf.length < length) return undefined;
-  const cmd = verCmd & 0x0f;
-  if (cmd === 0) return { header: { command: 'LOCAL' }, length };
-  if (cmd !== 1) throw new Error(`PROXY v2 command ${cmd}`);
-  const family = buf[13]!;
-  if (family === 0x11) {
-    // TCP over IPv4: source, destination addresses, then ports.
-    const ip = (o: number) => [...buf.subarray(o, o + 4)].join('.');
-    return {
-      header: {
-        command: 'PROXY',
-        source: { address: ip(16), port: buf.readUInt16BE(24) },
-        destination: { address: ip(20), port: buf.readUInt16BE(26) },
-      },
-      length,
-    };
-  }
-  if (family === 0x21) {
-    const ip = (o: number) =>
-      Array.from({ length: 8 }, (_, i) => buf.readUInt16BE(o + 2 * i).toString(16)).join(':');
-    return {
-      header: {
-        command: 'PROXY',
-        source: { address: ip(16), port: buf.readUInt16BE(48) },
-        destination: { address: ip(32), port: buf.readUInt16BE(50) },
-      },
-      length,
-    };
-  }
-  throw new Error(`PROXY v2 address family 0x${family.toString(16)}`);
-}
+// The gateway's own PROXY v2 parser: the stand-in gateways here accept exactly what it accepts.
+export { PROXY_V2_SIGNATURE, parseProxyV2, type ProxyHeader } from '@appliance/gateway';
 
 export interface Backend {
   name: string;
