@@ -22,7 +22,10 @@ import { offsetGreater } from './offsets.js';
 import { GatewayOptions } from './options.js';
 import { createGatewayMetrics } from './metrics.js';
 import { proxyV2Listener, type ProxyHeader } from './proxy-protocol.js';
-import { StreamRing } from './stream-ring.js';
+import { StreamRing, type RingEntry } from './stream-ring.js';
+
+/** How long a resume may wait for forgotten signals to be read back from the bus. */
+const FETCH_FORGOTTEN_TIMEOUT_MS = 15_000;
 import { TokenBucket } from './token-bucket.js';
 
 export interface GatewayDeps {
@@ -46,6 +49,7 @@ interface Session {
   helloTimer: NodeJS.Timeout;
   inbound: TokenBucket;
   closing: boolean;
+  helloing: boolean;
 }
 
 export interface GatewayStats {
@@ -143,6 +147,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       helloTimer: setTimeout(() => refuse(session, CLOSE.POLICY, 'no hello in time'), options.helloTimeoutMs),
       inbound: new TokenBucket(options.inboundRatePerSec, options.inboundBurst, now()),
       closing: false,
+      helloing: false,
     };
     sessions.add(session);
     ws.on('pong', () => (session.alive = true));
@@ -208,8 +213,14 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     metrics.received.inc({ type: frame.type });
     if (frame.deviceId !== session.claims.sub)
       return refuse(session, CLOSE.POLICY, 'device id does not match token');
-    if (frame.type === 'hello') return onHello(session, frame.resume);
-    if (!session.ready) return refuse(session, CLOSE.POLICY, 'hello must come first');
+    if (frame.type === 'hello') {
+      onHello(session, frame.resume).catch((err: unknown) => {
+        logger.error({ err, device: session.claims.sub }, 'resume failed');
+        refuse(session, CLOSE.GOING_AWAY, 'resume failed: reconnect');
+      });
+      return;
+    }
+    if (!session.ready && !session.helloing) return refuse(session, CLOSE.POLICY, 'hello must come first');
     const record = {
       ...frame,
       scope: session.claims.scope,
@@ -224,9 +235,56 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       });
   }
 
-  function onHello(session: Session, resume: Record<string, string>): void {
-    if (session.ready) return refuse(session, CLOSE.POLICY, 'hello sent twice');
+  /**
+   * The signals of `stream` after `after` that the ring has already forgotten, read back from
+   * the bus: a temporary subscription from that offset on the stream's partition, up to the
+   * ring's oldest entry. Bounded in count and time; what it cannot get is logged as a gap.
+   */
+  async function fetchForgotten(
+    stream: string,
+    ring: StreamRing,
+    after: string,
+  ): Promise<{ entries: RingEntry[]; stoppedAt: string | undefined }> {
+    const out: RingEntry[] = [];
+    let stoppedAt: string | undefined;
+    let finish: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const timer = setTimeout(finish, FETCH_FORGOTTEN_TIMEOUT_MS);
+    const sub = await bus.subscribe({
+      topic: TOPICS.signals,
+      from: 'latest',
+      offsets: { [ring.partition]: String(BigInt(after) + 1n) },
+      onMessage: (m) => {
+        if (m.partition !== ring.partition) return;
+        const oldest = ring.oldest();
+        if (!oldest || !offsetGreater(oldest.offset, m.offset)) {
+          stoppedAt ??= m.offset; // reached what the ring still holds: complete
+          return finish();
+        }
+        if (out.length >= options.ringCapacity * 10) return finish(); // bounded: the rest is a gap
+        const f = signalFrame(m);
+        if (f?.stream === stream && offsetGreater(m.offset, after))
+          out.push({ offset: m.offset, frame: f.frame });
+      },
+    });
+    await done;
+    clearTimeout(timer);
+    void sub.close();
+    return { entries: out, stoppedAt };
+  }
+
+  async function onHello(session: Session, resume: Record<string, string>): Promise<void> {
+    if (session.ready || session.helloing) return refuse(session, CLOSE.POLICY, 'hello sent twice');
+    session.helloing = true;
     clearTimeout(session.helloTimer);
+    // Resumes older than a ring: read back from the bus what the ring has forgotten. The rest
+    // below runs without another await, so no live signal can slip in between.
+    const forgotten = new Map<string, { entries: RingEntry[]; stoppedAt: string | undefined }>();
+    for (const [stream, after] of Object.entries(resume)) {
+      const ring = rings.get(stream);
+      if (ring?.since(after).gap) forgotten.set(stream, await fetchForgotten(stream, ring, after));
+    }
+    if (session.closing) return;
     // Control state first, so the device knows breaker and eligibility before any signal.
     for (const c of controls.values()) deliver(session, c.frame, true);
     for (const [stream, ring] of rings) {
@@ -237,11 +295,21 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
         if (last) session.cursors.set(stream, last.offset);
         continue;
       }
-      const { entries, gap } = ring.since(after);
-      if (gap)
+      const fetched = forgotten.get(stream);
+      const inRing = ring.since(after);
+      const oldest = ring.oldest();
+      const fromBus = (fetched?.entries ?? []).filter(
+        (e) => !oldest || offsetGreater(oldest.offset, e.offset),
+      );
+      const entries = [...fromBus, ...inRing.entries];
+      // Whole when the ring forgot nothing newer, or the read-back reached what the ring still holds.
+      const whole =
+        !inRing.gap ||
+        (fetched?.stoppedAt !== undefined && !!oldest && !offsetGreater(oldest.offset, fetched.stoppedAt));
+      if (!whole)
         logger.warn(
           { device: session.claims.sub, stream, after },
-          'resume older than the ring: signals missed',
+          'resume older than the ring and the bus: signals missed',
         );
       for (const e of entries) deliver(session, e.frame, true);
       session.cursors.set(stream, entries.at(-1)?.offset ?? after);
@@ -259,24 +327,34 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     logger.info({ device: session.claims.sub, resume }, 'device ready');
   }
 
-  function onSignal(m: BusMessage): void {
-    let stream: unknown;
+  /** The device frame for a signal record, or undefined when the record is unreadable. */
+  function signalFrame(m: BusMessage): { stream: string; frame: string } | undefined {
     const raw = m.value.toString();
+    let stream: unknown;
     try {
       stream = (JSON.parse(raw) as { stream?: unknown }).stream;
     } catch {
-      /* counted below */
+      return undefined;
     }
-    if (typeof stream !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(stream)) {
+    if (typeof stream !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(stream)) return undefined;
+    // Relay the signed message byte for byte: the device verifies it, the gateway cannot.
+    return {
+      stream,
+      frame: `{"type":"signal","stream":${JSON.stringify(stream)},"offset":"${m.offset}","signal":${raw}}`,
+    };
+  }
+
+  function onSignal(m: BusMessage): void {
+    const relayed0 = signalFrame(m);
+    if (!relayed0) {
       dropped++;
       metrics.dropped.inc({ reason: 'unparseable-record' });
       logger.warn({ partition: m.partition, offset: m.offset }, 'dropping unparseable signal record');
       return;
     }
-    // Relay the signed message byte for byte: the device verifies it, the gateway cannot.
-    const frame = `{"type":"signal","stream":${JSON.stringify(stream)},"offset":"${m.offset}","signal":${raw}}`;
+    const { stream, frame } = relayed0;
     let ring = rings.get(stream);
-    if (!ring) rings.set(stream, (ring = new StreamRing(options.ringCapacity)));
+    if (!ring) rings.set(stream, (ring = new StreamRing(options.ringCapacity, m.partition)));
     ring.push({ offset: m.offset, frame });
     for (const s of sessions) {
       if (!s.ready) continue;

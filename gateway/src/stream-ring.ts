@@ -15,7 +15,11 @@ export class StreamRing {
   #start = 0; // index of the oldest entry: a circular buffer without shifting
   #lastEvicted: string | undefined;
 
-  constructor(readonly capacity: number) {}
+  /** The bus partition the stream lives in (a stream is keyed to one partition). */
+  constructor(
+    readonly capacity: number,
+    readonly partition = 0,
+  ) {}
 
   push(entry: RingEntry): void {
     if (this.#entries.length < this.capacity) this.#entries.push(entry);
