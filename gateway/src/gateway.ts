@@ -18,7 +18,7 @@ import {
   type Subscription,
 } from '@appliance/protocol';
 import { CLOSE, closeReason } from './close-codes.js';
-import { offsetGreater } from './offsets.js';
+import { offsetGreater } from '@appliance/protocol';
 import { GatewayOptions } from './options.js';
 import { createGatewayMetrics } from './metrics.js';
 import { proxyV2Listener, type ProxyHeader } from './proxy-protocol.js';

@@ -1,4 +1,4 @@
-import { offsetGreater } from './offsets.js';
+import { offsetGreater } from '@appliance/protocol';
 
 export interface RingEntry {
   offset: string;

@@ -18,3 +18,4 @@ export {
   type KafkaBusErrorCode,
   type BusLogger,
 } from './kafka-bus.js';
+export * from './offsets.js';

@@ -5,6 +5,7 @@ import {
   ProtocolError,
   ReplayGuard,
   verifyControl,
+  offsetGreater,
   verifySignal,
   type Control,
   type DecisionRecord,
@@ -45,11 +46,6 @@ export interface SignalClient extends EventEmitter {
   /** The last durable writes of the journal, for the watchdog. */
   journalHealth(): JournalHealth;
   decisionsToday(): number;
-}
-
-function offsetAfter(a: string, b: string | undefined): boolean {
-  if (b === undefined) return true;
-  return a.length !== b.length ? a.length > b.length : a > b;
 }
 
 export function createSignalClient(deps: SignalClientDeps): SignalClient {
@@ -158,7 +154,8 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
 
   async function onSignal(stream: string, offset: string, raw: unknown): Promise<void> {
     // Already handled before a reconnect or restart: the gateway resent it, skip quietly.
-    if (!offsetAfter(offset, state.resume[stream])) return;
+    const handled = state.resume[stream];
+    if (handled !== undefined && !offsetGreater(offset, handled)) return;
     if (followed.size > 0 && !followed.has(stream)) {
       state.resume[stream] = offset;
       return persist();
@@ -368,7 +365,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
   }
 
   function maxOffset(a: string | undefined, b: string): string {
-    return offsetAfter(b, a) ? b : (a as string);
+    return a === undefined || offsetGreater(b, a) ? b : a;
   }
 
   /** Balances, and prices for what is held (a holding with no price would stop all buys). */

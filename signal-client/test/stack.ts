@@ -7,7 +7,6 @@ import {
   EmbeddedBus,
   KeyRing,
   TOPICS,
-  createControl,
   createSignal,
   exportPublicKey,
   generateSigner,
@@ -77,14 +76,6 @@ export async function startStack(
   });
   let candleTime = 1_700_000_000_000;
   let accounts = 0;
-
-  async function heartbeat() {
-    const c = createControl(
-      { kind: 'heartbeat', version: Date.now(), ts: Date.now(), ttlMs: 60_000, origin: 'control', body: {} },
-      control,
-    );
-    await bus.publish(TOPICS.control, [{ key: 'heartbeat', value: JSON.stringify(c) }]);
-  }
 
   /** Publishes a candle at `price` (so the exchange can fill) and a signal for it. */
   async function signal(
@@ -198,7 +189,6 @@ export async function startStack(
     controlPublisher,
     signal,
     publishRaw,
-    heartbeat,
     account,
     device,
     deviceConfig,
