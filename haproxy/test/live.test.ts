@@ -1,15 +1,13 @@
 // ONE real run: HAProxy started from a rendered config, in front of two stand-in gateways that
 // require PROXY v2, on loopback. Everything asserted is behaviour, never timing.
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
-import { requireTool, waitFor } from '@appliance/test-kit';
-import { checkHaproxyConfig, findHaproxy, renderHaproxyConfig, type ClusterInput } from '../src/index.js';
+import { requireTool } from '@appliance/test-kit';
+import { startHaproxy, type ClusterInput } from '../src/index.js';
 import { freePort, makeCert } from './fixtures.js';
 import { startBackend, type Backend } from './proxy-v2-backend.js';
 
@@ -38,61 +36,10 @@ async function live(t: Test) {
     timeouts: { healthCheckIntervalMs: 200 },
     stats: { socket: statsSocket },
   };
-  const cfg = renderHaproxyConfig(cluster);
-  await checkHaproxyConfig(cfg);
-  const cfgFile = join(cert.dir, 'haproxy.cfg');
-  writeFileSync(cfgFile, cfg);
-
-  const output: string[] = [];
-  const proc = spawn(findHaproxy()!, ['-f', cfgFile, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout.on('data', (d: Buffer) => output.push(d.toString()));
-  proc.stderr.on('data', (d: Buffer) => output.push(d.toString()));
-  const exited = new Promise((resolve) => proc.on('exit', resolve));
-  // Last resort if this process dies before its teardowns: never leave a HAProxy running.
-  const killOnExit = () => proc.kill('SIGKILL');
-  process.on('exit', killOnExit);
-  t.teardown(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-    await exited;
-    process.off('exit', killOnExit);
-  });
-  const tail = () => output.join('').split('\n').slice(-20).join('\n');
-
-  /** One command on HAProxy's admin socket, its whole answer. */
-  const admin = (command: string) =>
-    new Promise<string>((resolve, reject) => {
-      const s = netConnect(statsSocket);
-      let out = '';
-      s.on('connect', () => s.write(`${command}\n`));
-      s.on('data', (d) => (out += d.toString()));
-      s.on('end', () => resolve(out));
-      s.on('error', reject);
-    });
-
-  const serverStatus = async () => {
-    const csv = await admin('show stat');
-    const [head, ...rows] = csv.trim().split('\n');
-    const cols = head!.replace(/^# /, '').split(',');
-    const at = (name: string) => cols.indexOf(name);
-    return Object.fromEntries(
-      rows
-        .map((r) => r.split(','))
-        .filter((r) => r[at('pxname')] === 'be_gateways' && r[at('svname')]?.startsWith('gw-'))
-        .map((r) => [r[at('svname')], r[at('status')]]),
-    );
-  };
-
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`haproxy exited (${proc.exitCode}):\n${tail()}`);
-    try {
-      const s = await serverStatus();
-      return s['gw-a'] === 'UP' && s['gw-b'] === 'UP';
-    } catch {
-      return false; // the admin socket is not there yet
-    }
-  }, 'both gateways UP on the stats socket').catch((err: Error) => {
-    throw new Error(`${err.message}\n${tail()}`);
-  });
+  const haproxy = await startHaproxy(cluster, cert.dir);
+  t.teardown(() => haproxy.stop());
+  const admin = haproxy.admin;
+  await haproxy.waitFor('UP');
 
   const get = (path: string, opts: { localAddress?: string; headers?: Record<string, string> } = {}) =>
     new Promise<{ status: number; body: string; tls: string | null }>((resolve, reject) => {

@@ -13,6 +13,10 @@ export interface GatewayConnectionOptions {
   maxBackoffMs?: number;
   /** Largest frame accepted from the gateway. */
   maxPayload?: number;
+  /** PEM of the CA that signed HAProxy's certificate (a private CA); default: the system roots. */
+  ca?: string;
+  /** Source address of the connection, e.g. the WireGuard tunnel address; default: the kernel's choice. */
+  localAddress?: string;
 }
 
 /**
@@ -59,6 +63,8 @@ export class GatewayConnection {
       headers: { authorization: `Bearer ${this.o.token}` },
       maxPayload: this.o.maxPayload ?? 1024 * 1024,
       handshakeTimeout: 10_000,
+      ...(this.o.ca !== undefined ? { ca: this.o.ca } : {}),
+      ...(this.o.localAddress !== undefined ? { localAddress: this.o.localAddress } : {}),
     });
     this.#ws = ws;
     ws.on('open', () => {

@@ -1,5 +1,6 @@
 export { createSignalClient, type SignalClient, type SignalClientDeps } from './signal-client.js';
 export { ClientConfig } from './config.js';
+export { GatewayConnection, type GatewayConnectionOptions } from './gateway-connection.js';
 export {
   createBinanceExecutor,
   ExecutionError,
