@@ -58,6 +58,8 @@ export interface GatewayStats {
   streams: Record<string, { size: number; lastOffset: string | undefined }>;
   relayed: number;
   dropped: number;
+  /** Bytes queued for devices, not yet written to their sockets: bounded by the high-water mark. */
+  queuedBytes: number;
 }
 
 export interface Gateway {
@@ -86,9 +88,15 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   let ready = false;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, clientTracking: false });
+  const queuedBytes = () => {
+    let n = 0;
+    for (const s of sessions) n += s.ws.bufferedAmount;
+    return n;
+  };
   const metrics = createGatewayMetrics(options.gatewayId, () => ({
     connections: sessions.size,
     ready: [...sessions].filter((s) => s.ready).length,
+    queuedBytes: queuedBytes(),
   }));
 
   const server = createServer((req, res) => {
@@ -277,8 +285,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     if (session.ready || session.helloing) return refuse(session, CLOSE.POLICY, 'hello sent twice');
     session.helloing = true;
     clearTimeout(session.helloTimer);
-    // Resumes older than a ring: read back from the bus what the ring has forgotten. The rest
-    // below runs without another await, so no live signal can slip in between.
+    // Resumes older than a ring: read back from the bus what the ring has forgotten.
     const forgotten = new Map<string, { entries: RingEntry[]; stoppedAt: string | undefined }>();
     for (const [stream, after] of Object.entries(resume)) {
       const ring = rings.get(stream);
@@ -286,7 +293,13 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     }
     if (session.closing) return;
     // Control state first, so the device knows breaker and eligibility before any signal.
-    for (const c of controls.values()) deliver(session, c.frame, true);
+    const controlsSent = new Map<string, number>();
+    for (const [scope, c] of controls) {
+      deliver(session, c.frame, true);
+      controlsSent.set(scope, c.version);
+    }
+    const backlog: string[] = [];
+    const streamsAtHello = new Set(rings.keys());
     for (const [stream, ring] of rings) {
       const after = resume[stream];
       if (after === undefined) {
@@ -311,11 +324,34 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
           { device: session.claims.sub, stream, after },
           'resume older than the ring and the bus: signals missed',
         );
-      for (const e of entries) deliver(session, e.frame, true);
+      for (const e of entries) backlog.push(e.frame);
       session.cursors.set(stream, entries.at(-1)?.offset ?? after);
     }
     for (const [stream, after] of Object.entries(resume))
       if (!rings.has(stream)) session.cursors.set(stream, after);
+    // The backlog goes out at the pace the device reads it, never more than the high-water mark
+    // queued. Live signals meanwhile land in the rings past this device's cursors; they are sent
+    // next, round after round, until none are left.
+    for (let round = backlog; round.length > 0;) {
+      if (!(await sendPaced(session, round))) return;
+      round = [];
+      for (const [stream, ring] of rings) {
+        const cursor = session.cursors.get(stream);
+        if (cursor === undefined && streamsAtHello.has(stream)) continue;
+        // A stream that appeared during the catch-up is new to everyone: all of it is live.
+        const more = cursor === undefined ? { entries: ring.all(), gap: false } : ring.since(cursor);
+        if (more.gap) {
+          metrics.dropped.inc({ reason: 'slow-consumer' });
+          refuse(session, CLOSE.TRY_AGAIN_LATER, 'catch-up slower than the feed: reconnect and resume');
+          return;
+        }
+        for (const e of more.entries) round.push(e.frame);
+        if (more.entries.length > 0) session.cursors.set(stream, more.entries.at(-1)!.offset);
+      }
+    }
+    // From here to `ready` nothing awaits, so no live signal or control can slip in between.
+    for (const [scope, c] of controls)
+      if (controlsSent.get(scope) !== c.version) deliver(session, c.frame, true);
     session.ready = true;
     // Where this device now stands on every stream: it keeps these as resume points, so even a
     // device that has not yet seen a signal misses nothing published while it is offline.
@@ -324,7 +360,32 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       JSON.stringify({ type: 'caught-up', positions: Object.fromEntries(session.cursors) }),
       true,
     );
-    logger.info({ device: session.claims.sub, resume }, 'device ready');
+    logger.info({ device: session.claims.sub, resume, backlog: backlog.length }, 'device ready');
+  }
+
+  /**
+   * Sends `frames` in order; whenever more than the high-water mark is queued for the socket, it
+   * waits until that is flushed to the kernel. False if the connection closed first.
+   */
+  async function sendPaced(session: Session, frames: string[]): Promise<boolean> {
+    for (const frame of frames) {
+      if (session.closing || session.ws.readyState !== session.ws.OPEN) return false;
+      metrics.relayed.inc();
+      if (session.ws.bufferedAmount <= options.sendHighWaterBytes) {
+        session.ws.send(frame);
+        continue;
+      }
+      // Past the mark: this frame's callback runs once it, and so all before it, is written.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          session.ws.off('close', done);
+          resolve();
+        };
+        session.ws.once('close', done);
+        session.ws.send(frame, done);
+      });
+    }
+    return !session.closing && session.ws.readyState === session.ws.OPEN;
   }
 
   /** The device frame for a signal record, or undefined when the record is unreadable. */
@@ -453,6 +514,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
         streams,
         relayed,
         dropped,
+        queuedBytes: queuedBytes(),
       };
     },
     async close() {

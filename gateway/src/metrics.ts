@@ -4,7 +4,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * The gateway's Prometheus metrics, on a registry of its own (several gateways can live in one
  * process in tests). Served at /metrics.
  */
-export function createGatewayMetrics(gatewayId: string, sizes: () => { connections: number; ready: number }) {
+export function createGatewayMetrics(
+  gatewayId: string,
+  sizes: () => { connections: number; ready: number; queuedBytes: number },
+) {
   const registry = new Registry();
   registry.setDefaultLabels({ gateway: gatewayId });
   collectDefaultMetrics({ register: registry });
@@ -24,6 +27,14 @@ export function createGatewayMetrics(gatewayId: string, sizes: () => { connectio
       registers: [registry],
       collect() {
         this.set(sizes().ready);
+      },
+    }),
+    queued: new Gauge({
+      name: 'gateway_send_queue_bytes',
+      help: 'Bytes queued for devices and not yet written to their sockets',
+      registers: [registry],
+      collect() {
+        this.set(sizes().queuedBytes);
       },
     }),
     relayed: new Counter({

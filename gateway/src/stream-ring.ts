@@ -43,6 +43,14 @@ export class StreamRing {
     return this.#entries[(this.#start + this.#entries.length - 1) % this.#entries.length];
   }
 
+  /** Every entry, oldest first. */
+  all(): RingEntry[] {
+    return Array.from(
+      { length: this.#entries.length },
+      (_, i) => this.#entries[(this.#start + i) % this.#entries.length]!,
+    );
+  }
+
   /** Entries with an offset greater than `after`, and whether some may have been evicted. */
   since(after: string): { entries: RingEntry[]; gap: boolean } {
     const out: RingEntry[] = [];

@@ -250,6 +250,53 @@ t.test(
   },
 );
 
+t.test('a large resume goes out at the pace the device reads it, with live signals after', async (t) => {
+  const highWater = 64 * 1024;
+  const backlog = 20_000; // about 10 MB of frames: more than loopback's kernel buffers hold
+  const { bus, gateway, url } = await setup(t, { sendHighWaterBytes: highWater, ringCapacity: backlog });
+  for (let i = 0; i < backlog; i += 1000)
+    await bus.publish(
+      TOPICS.signals,
+      Array.from({ length: 1000 }, () => ({ key: 'ema.1h', value: signal() })),
+    );
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token('dev-resume')}` } });
+  const frames: { type: string; offset?: string }[] = [];
+  ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+  await new Promise((r) => ws.once('open', r));
+  const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+  ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-resume', version: '1', resume: { 'ema.1h': '0' } }));
+  socket.pause();
+  // While the device reads nothing, the gateway holds the backlog back instead of queuing it.
+  let maxQueued = 0;
+  for (let i = 0; i < 100; i++) {
+    maxQueued = Math.max(maxQueued, gateway.stats().queuedBytes);
+    if (i === 50)
+      // live signals during the catch-up
+      await bus.publish(
+        TOPICS.signals,
+        Array.from({ length: 10 }, () => ({ key: 'ema.1h', value: signal() })),
+      );
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const frameBytes = 2 * Buffer.byteLength(signal()) + 200;
+  t.ok(maxQueued > 0, `the gateway queued data for the stalled device (${maxQueued} bytes at most)`);
+  t.ok(
+    maxQueued <= highWater + frameBytes,
+    `never more than the high-water mark queued (${maxQueued} ≤ ${highWater} + a frame)`,
+  );
+  t.equal(gateway.stats().connections, 1, 'a device catching up slowly is not cut off');
+  socket.resume();
+  await waitFor(() => frames.some((f) => f.type === 'caught-up'), 'the device to catch up', 60_000);
+  const offsets = frames.filter((f) => f.type === 'signal').map((f) => f.offset);
+  t.same(
+    offsets,
+    Array.from({ length: backlog + 9 }, (_, i) => String(i + 1)),
+    'every signal after the resume point once, in order, the live ones last',
+  );
+  t.equal(frames.at(-1)?.type, 'caught-up', 'caught-up once nothing is left');
+  ws.close();
+});
+
 t.test('metrics are served in Prometheus text format', async (t) => {
   const { url } = await setup(t);
   const res = await fetch(url.replace('ws:', 'http:') + '/metrics');
