@@ -8,6 +8,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
@@ -333,79 +334,109 @@ async function cluster(t: Test) {
     );
   });
 
-  await t.test('wrong, expired and revoked credentials are refused through HAProxy', async (t) => {
-    const attempt = (tok: string, from: string) =>
-      new Promise<number>((resolve) => {
-        const ws = new WebSocket(url, {
-          headers: { authorization: `Bearer ${tok}` },
-          ca: cert.certPem,
-          localAddress: from,
+  await t.test(
+    'hostile clients through HAProxy: bad credentials, huge requests and frames, revoked devices',
+    async (t) => {
+      const attempt = (tok: string, from: string) =>
+        new Promise<number>((resolve) => {
+          const ws = new WebSocket(url, {
+            headers: { authorization: `Bearer ${tok}` },
+            ca: cert.certPem,
+            localAddress: from,
+          });
+          ws.on('unexpected-response', (_req, res) => {
+            resolve(res.statusCode ?? 0);
+            ws.terminate();
+          });
+          ws.on('open', () => {
+            resolve(101);
+            ws.terminate();
+          });
+          ws.on('error', () => resolve(0));
         });
-        ws.on('unexpected-response', (_req, res) => {
-          resolve(res.statusCode ?? 0);
-          ws.terminate();
-        });
-        ws.on('open', () => {
-          resolve(101);
-          ws.terminate();
-        });
-        ws.on('error', () => resolve(0));
+      t.equal(
+        await attempt(token('cluster-x', generateSigner()), '127.2.0.1'),
+        401,
+        'a token of another key',
+      );
+      t.equal(
+        await attempt(token('cluster-x', control, Date.now() - 2 * 60 * 60_000), '127.2.0.2'),
+        401,
+        'an expired token',
+      );
+      t.equal(await attempt('not-a-token', '127.2.0.3'), 401, 'garbage');
+
+      const manyHeaders = await new Promise<number>((resolve) => {
+        const headers: Record<string, string> = {};
+        for (let i = 0; i < 5_000; i++) headers[`x-h${i}`] = 'v'.repeat(20);
+        const req = httpsRequest(
+          { host: '127.0.0.1', port, path: '/', ca: cert.certPem, headers, localAddress: '127.2.0.4' },
+          (res) => resolve(res.statusCode ?? 0),
+        );
+        req.on('error', () => resolve(-1)); // or HAProxy just closes the connection
+        req.end();
       });
-    t.equal(await attempt(token('cluster-x', generateSigner()), '127.2.0.1'), 401, 'a token of another key');
-    t.equal(
-      await attempt(token('cluster-x', control, Date.now() - 2 * 60 * 60_000), '127.2.0.2'),
-      401,
-      'an expired token',
-    );
-    t.equal(await attempt('not-a-token', '127.2.0.3'), 401, 'garbage');
+      t.ok([400, 431, -1].includes(manyHeaders), `thousands of headers are refused (${manyHeaders})`);
 
-    const revokedDevices = devices.slice(10, 13);
-    const others = devices.filter((d) => !revokedDevices.includes(d));
-    const revokedAt = Date.now();
-    await bus.publish(TOPICS.control, [
-      {
-        key: 'revocation',
-        value: JSON.stringify(
-          createControl(
-            {
-              kind: 'revocation',
-              version: 1,
-              ts: Date.now(),
-              ttlMs: 60_000,
-              origin: 'control',
-              body: { devices: revokedDevices.map((d) => d.id) },
-            },
-            control,
+      const big = new WebSocket(url, {
+        headers: { authorization: `Bearer ${token('cluster-big')}` },
+        ca: cert.certPem,
+        localAddress: '127.2.0.5',
+      });
+      await new Promise((r) => big.once('open', r));
+      big.send(JSON.stringify({ type: 'hello', deviceId: 'cluster-big', version: '1', resume: {} }));
+      big.send('x'.repeat(65 * 1024));
+      const code = await new Promise<number>((resolve) => big.on('close', (c) => resolve(c)));
+      t.equal(code, 1009, 'a frame over the payload limit closes that connection with 1009');
+
+      const revokedDevices = devices.slice(10, 13);
+      const others = devices.filter((d) => !revokedDevices.includes(d));
+      const revokedAt = Date.now();
+      await bus.publish(TOPICS.control, [
+        {
+          key: 'revocation',
+          value: JSON.stringify(
+            createControl(
+              {
+                kind: 'revocation',
+                version: 1,
+                ts: Date.now(),
+                ttlMs: 60_000,
+                origin: 'control',
+                body: { devices: revokedDevices.map((d) => d.id) },
+              },
+              control,
+            ),
           ),
-        ),
-      },
-    ]);
-    await waitFor(
-      () => revokedDevices.every((d) => !d.connection.connected),
-      'the revoked devices to be disconnected',
-      REVOCATION_DEADLINE_MS,
-      10,
-    );
-    t.pass(`revoked devices disconnected in ${Date.now() - revokedAt} ms`);
-    for (const d of revokedDevices) await d.connection.stop();
-    // leastconn spreads the attempts; several from each device reach more than one gateway.
-    const statuses: number[] = [];
-    for (const d of revokedDevices)
-      for (let i = 0; i < 3; i++) statuses.push(await attempt(token(d.id), d.address));
-    t.same(
-      [...new Set(statuses)],
-      [401],
-      `every reconnect of a revoked device is refused (${statuses.length})`,
-    );
+        },
+      ]);
+      await waitFor(
+        () => revokedDevices.every((d) => !d.connection.connected),
+        'the revoked devices to be disconnected',
+        REVOCATION_DEADLINE_MS,
+        10,
+      );
+      t.pass(`revoked devices disconnected in ${Date.now() - revokedAt} ms`);
+      for (const d of revokedDevices) await d.connection.stop();
+      // leastconn spreads the attempts; several from each device reach more than one gateway.
+      const statuses: number[] = [];
+      for (const d of revokedDevices)
+        for (let i = 0; i < 3; i++) statuses.push(await attempt(token(d.id), d.address));
+      t.same(
+        [...new Set(statuses)],
+        [401],
+        `every reconnect of a revoked device is refused (${statuses.length})`,
+      );
 
-    const counts = new Map(others.map((d) => [d, d.received.get(STREAMS[0]!)?.length ?? 0]));
-    await publishOne(STREAMS[0]!);
-    await waitFor(
-      () => others.every((d) => (d.received.get(STREAMS[0]!)?.length ?? 0) > counts.get(d)!),
-      'the other devices to keep receiving',
-    );
-    t.pass(`the other ${others.length} devices still receive`);
-  });
+      const counts = new Map(others.map((d) => [d, d.received.get(STREAMS[0]!)?.length ?? 0]));
+      await publishOne(STREAMS[0]!);
+      await waitFor(
+        () => others.every((d) => (d.received.get(STREAMS[0]!)?.length ?? 0) > counts.get(d)!),
+        'the other devices to keep receiving',
+      );
+      t.pass(`the other ${others.length} devices still receive`);
+    },
+  );
 
   for (const [name, p] of gateways)
     t.notOk(
