@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { KeyRing, createKafkaBus } from '@appliance/protocol';
 import { createLogger, exitOnConfigError, handleShutdown, parseConfig } from '@appliance/runtime';
 import { createGateway } from './gateway.js';
+import { DEFAULT_GATEWAY_OPTIONS, GatewayOptions } from './options.js';
 
 const Config = z.object({
   port: z.coerce.number().int().min(0).max(65535),
@@ -34,6 +35,38 @@ const program = new Command('gateway')
     'connections start with a PROXY v2 header (behind HAProxy send-proxy-v2)',
     process.env.GATEWAY_PROXY_PROTOCOL === '1',
   )
+  .option(
+    '--ring-capacity <n>',
+    'signals kept per stream to answer resumes',
+    process.env.GATEWAY_RING_CAPACITY,
+  )
+  .option(
+    '--send-high-water-bytes <n>',
+    'bytes queued for one device before live traffic closes it with 1013 (a catch-up waits instead)',
+    process.env.GATEWAY_SEND_HIGH_WATER_BYTES,
+  )
+  .option(
+    '--ping-interval-ms <n>',
+    'ping interval; a peer silent for two is dropped',
+    process.env.GATEWAY_PING_INTERVAL_MS,
+  )
+  .option(
+    '--max-payload <bytes>',
+    'largest frame a device may send (1009 beyond)',
+    process.env.GATEWAY_MAX_PAYLOAD,
+  )
+  .option(
+    '--inbound-rate <n>',
+    'frames per second a device may send, sustained',
+    process.env.GATEWAY_INBOUND_RATE,
+  )
+  .option('--inbound-burst <n>', 'frames a device may send in a burst', process.env.GATEWAY_INBOUND_BURST)
+  .addHelpText(
+    'after',
+    `\nDefaults: ring ${DEFAULT_GATEWAY_OPTIONS.ringCapacity}, high water ${DEFAULT_GATEWAY_OPTIONS.sendHighWaterBytes} B, ` +
+      `ping ${DEFAULT_GATEWAY_OPTIONS.pingIntervalMs} ms, max payload ${DEFAULT_GATEWAY_OPTIONS.maxPayload} B, ` +
+      `inbound ${DEFAULT_GATEWAY_OPTIONS.inboundRatePerSec}/s burst ${DEFAULT_GATEWAY_OPTIONS.inboundBurst}.`,
+  )
   .parse();
 
 const opts = program.opts<{
@@ -42,10 +75,36 @@ const opts = program.opts<{
   kafka: string;
   tokenKey: string[];
   gatewayId: string;
+  proxyProtocol: boolean;
+  ringCapacity?: string;
+  sendHighWaterBytes?: string;
+  pingIntervalMs?: string;
+  maxPayload?: string;
+  inboundRate?: string;
+  inboundBurst?: string;
 }>();
+/** A number option as given, or undefined for its default; not-a-number is left for the schema to name. */
+const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
 let config: z.infer<typeof Config>;
+let options: GatewayOptions;
 try {
   config = parseConfig('gateway', Config, { ...opts, tokenKeys: opts.tokenKey });
+  options = parseConfig(
+    'gateway',
+    GatewayOptions,
+    Object.fromEntries(
+      Object.entries({
+        gatewayId: config.gatewayId,
+        proxyProtocol: config.proxyProtocol,
+        ringCapacity: num(opts.ringCapacity),
+        sendHighWaterBytes: num(opts.sendHighWaterBytes),
+        pingIntervalMs: num(opts.pingIntervalMs),
+        maxPayload: num(opts.maxPayload),
+        inboundRatePerSec: num(opts.inboundRate),
+        inboundBurst: num(opts.inboundBurst),
+      }).filter(([, v]) => v !== undefined),
+    ),
+  );
 } catch (err) {
   exitOnConfigError(err);
 }
@@ -56,7 +115,7 @@ const gateway = await createGateway({
   bus,
   tokenKeys: KeyRing.of(...config.tokenKeys),
   logger,
-  options: { gatewayId: config.gatewayId, proxyProtocol: config.proxyProtocol },
+  options,
 });
 const url = await gateway.listen(config.port, config.host);
 logger.info({ url }, 'listening');
