@@ -38,6 +38,8 @@ import {
 
 const DEVICES = 300;
 const STREAMS = ['cluster.alpha', 'cluster.beta', 'cluster.gamma', 'cluster.delta'];
+/** A stream that begins just after the kill, while that gateway's devices are reconnecting. */
+const LATE_STREAM = 'cluster.late';
 const GATEWAYS = ['gw-a', 'gw-b', 'gw-c'];
 /** One signal every this many ms, round-robin over the streams. */
 const PUBLISH_EVERY_MS = 40;
@@ -59,6 +61,8 @@ interface Received {
  */
 class SimulatedDevice {
   readonly positions: Record<string, string> = {};
+  /** Where the gateway stood per partition when this device last went live. */
+  since: Record<string, string> | undefined;
   readonly received = new Map<string, Received[]>();
   /** Signal frames at or before this device's position: the gateway repeated itself. */
   repeats = 0;
@@ -83,7 +87,13 @@ class SimulatedDevice {
       logger: silent,
       minBackoffMs: 100,
       maxBackoffMs: 1_000,
-      hello: () => ({ type: 'hello', deviceId: id, version: '1', resume: { ...this.positions } }),
+      hello: () => ({
+        type: 'hello',
+        deviceId: id,
+        version: '1',
+        resume: { ...this.positions },
+        ...(this.since ? { since: { ...this.since } } : {}),
+      }),
       onFrame: (f) => this.#onFrame(f as { type: string; [k: string]: unknown }),
       onState: (connected) => {
         if (connected) return;
@@ -101,6 +111,7 @@ class SimulatedDevice {
       // As the client does: streams without a resume point start where the gateway stands.
       for (const [stream, offset] of Object.entries(f.positions as Record<string, string>))
         this.positions[stream] ??= offset;
+      this.since = { ...this.since, ...(f.partitions as Record<string, string>) };
       this.caughtUp = true;
     } else if (f.type === 'signal') {
       const stream = f.stream as string;
@@ -143,7 +154,8 @@ async function cluster(t: Test) {
 
   // Seed every stream first, so the streams exist before any device connects: a device is then
   // owed exactly the signals published after it first caught up.
-  const published = new Map<string, string[]>(STREAMS.map((s) => [s, []]));
+  const published = new Map<string, string[]>([...STREAMS, LATE_STREAM].map((s) => [s, []]));
+  const live = [...STREAMS];
   let sequence = 0;
   const publishOne = async (stream: string, record = true) => {
     const i = sequence++;
@@ -218,7 +230,7 @@ async function cluster(t: Test) {
   let publishing = true;
   const feedDone = (async () => {
     while (publishing) {
-      await publishOne(STREAMS[sequence % STREAMS.length]!);
+      await publishOne(live[sequence % live.length]!);
       await new Promise((r) => setTimeout(r, PUBLISH_EVERY_MS));
     }
   })();
@@ -235,6 +247,7 @@ async function cluster(t: Test) {
     const before = new Map(moved.map((d) => [d, d.sessions]));
     const killedAt = Date.now();
     await gateways.get(victim)!.kill('SIGKILL');
+    live.push(LATE_STREAM);
     await waitFor(
       () => moved.every((d) => d.ready && d.sessions > before.get(d)!),
       `the ${moved.length} devices of ${victim} to reconnect and catch up`,
@@ -278,13 +291,13 @@ async function cluster(t: Test) {
 
   await t.test('every device has every signal exactly once, in order per stream', async (t) => {
     const owed = (d: SimulatedDevice) =>
-      STREAMS.every((s) => (d.received.get(s)?.length ?? 0) >= published.get(s)!.length);
+      [...STREAMS, LATE_STREAM].every((s) => (d.received.get(s)?.length ?? 0) >= published.get(s)!.length);
     await waitFor(() => devices.every(owed), 'every device to receive every signal', 60_000).catch(
       () => undefined, // judged below, with the details of what is missing
     );
     const problems: string[] = [];
     for (const d of devices) {
-      for (const s of STREAMS) {
+      for (const s of [...STREAMS, LATE_STREAM]) {
         const got = (d.received.get(s) ?? []).map((r) => r.id);
         const want = published.get(s)!;
         if (got.length !== want.length || got.some((id, i) => id !== want[i]))
@@ -301,6 +314,10 @@ async function cluster(t: Test) {
       `no device missed, repeated or reordered anything (${problems.length})`,
     );
     t.ok(totalPublished() >= 100, `the feed published ${totalPublished()} signals across the run`);
+    t.ok(
+      published.get(LATE_STREAM)!.length > 0,
+      `including ${published.get(LATE_STREAM)!.length} on a stream that began during the failover`,
+    );
     const reconnects = devices.reduce((n, d) => n + d.sessions - 1, 0);
     t.ok(reconnects >= DEVICES, `devices reconnected ${reconnects} times across failover and restarts`);
   });

@@ -74,6 +74,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const { bus, tokenKeys, logger } = deps;
   const now = deps.now ?? Date.now;
   const rings = new Map<string, StreamRing>();
+  /** Per partition of the signals topic, the offset of the newest record read. */
+  const heads = new Map<string, string>();
   /** Newest control message per scope, as the frame sent to devices. */
   const controls = new Map<string, { version: number; frame: string }>();
   const sessions = new Set<Session>();
@@ -222,7 +224,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     if (frame.deviceId !== session.claims.sub)
       return refuse(session, CLOSE.POLICY, 'device id does not match token');
     if (frame.type === 'hello') {
-      onHello(session, frame.resume).catch((err: unknown) => {
+      onHello(session, frame.resume, frame.since).catch((err: unknown) => {
         logger.error({ err, device: session.claims.sub }, 'resume failed');
         refuse(session, CLOSE.GOING_AWAY, 'resume failed: reconnect');
       });
@@ -281,13 +283,29 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     return { entries: out, stoppedAt };
   }
 
-  async function onHello(session: Session, resume: Record<string, string>): Promise<void> {
+  async function onHello(
+    session: Session,
+    resume: Record<string, string>,
+    since: Record<string, string> | undefined,
+  ): Promise<void> {
     if (session.ready || session.helloing) return refuse(session, CLOSE.POLICY, 'hello sent twice');
     session.helloing = true;
     clearTimeout(session.helloTimer);
+    // Streams the device has no resume point for: a new device starts them from now; a known
+    // one (it says where it last went live) is owed everything they carried after that point,
+    // since they began while it was away.
+    const from: Record<string, string> = { ...resume };
+    const fromStart = new Set<string>();
+    if (since !== undefined)
+      for (const [stream, ring] of rings) {
+        if (resume[stream] !== undefined) continue;
+        const after = since[String(ring.partition)];
+        if (after !== undefined) from[stream] = after;
+        else fromStart.add(stream); // its partition was empty then: all of the stream is new to the device
+      }
     // Resumes older than a ring: read back from the bus what the ring has forgotten.
     const forgotten = new Map<string, { entries: RingEntry[]; stoppedAt: string | undefined }>();
-    for (const [stream, after] of Object.entries(resume)) {
+    for (const [stream, after] of Object.entries(from)) {
       const ring = rings.get(stream);
       if (ring?.since(after).gap) forgotten.set(stream, await fetchForgotten(stream, ring, after));
     }
@@ -301,9 +319,17 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     const backlog: string[] = [];
     const streamsAtHello = new Set(rings.keys());
     for (const [stream, ring] of rings) {
-      const after = resume[stream];
+      if (fromStart.has(stream)) {
+        if (ring.forgotAny)
+          logger.warn({ device: session.claims.sub, stream }, 'stream began before the ring: signals missed');
+        const entries = ring.all();
+        for (const e of entries) backlog.push(e.frame);
+        if (entries.length > 0) session.cursors.set(stream, entries.at(-1)!.offset);
+        continue;
+      }
+      const after = from[stream];
       if (after === undefined) {
-        // A stream this device has never seen: start from now, old signals would be stale.
+        // A new device: streams start from now, old signals would be stale.
         const last = ring.last();
         if (last) session.cursors.set(stream, last.offset);
         continue;
@@ -355,12 +381,17 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     session.ready = true;
     // Where this device now stands on every stream: it keeps these as resume points, so even a
     // device that has not yet seen a signal misses nothing published while it is offline.
+    // And where the gateway stands per partition, the device's `since` for its next hello.
     deliver(
       session,
-      JSON.stringify({ type: 'caught-up', positions: Object.fromEntries(session.cursors) }),
+      JSON.stringify({
+        type: 'caught-up',
+        positions: Object.fromEntries(session.cursors),
+        partitions: Object.fromEntries(heads),
+      }),
       true,
     );
-    logger.info({ device: session.claims.sub, resume, backlog: backlog.length }, 'device ready');
+    logger.info({ device: session.claims.sub, resume, since, backlog: backlog.length }, 'device ready');
   }
 
   /**
@@ -406,6 +437,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   }
 
   function onSignal(m: BusMessage): void {
+    heads.set(String(m.partition), m.offset);
     const relayed0 = signalFrame(m);
     if (!relayed0) {
       dropped++;

@@ -30,6 +30,11 @@ export class StreamRing {
     }
   }
 
+  /** Whether the ring has dropped entries to make room: it no longer holds the stream's start. */
+  get forgotAny(): boolean {
+    return this.#lastEvicted !== undefined;
+  }
+
   get size(): number {
     return this.#entries.length;
   }

@@ -37,10 +37,10 @@ async function setup(t: Test, options = {}) {
 const token = (sub: string, ttlMs = 60_000) =>
   issueDeviceToken({ sub, scope: 'family', iat: Date.now(), ttlMs }, control);
 
-function signal(candleTime: number, side: 'buy' | 'sell' = 'buy') {
+function signal(candleTime: number, side: 'buy' | 'sell' = 'buy', stream = 'ema.1h') {
   return createSignal(
     {
-      stream: 'ema.1h',
+      stream,
       symbol: 'BTC/USDT',
       side,
       price: 100,
@@ -135,10 +135,15 @@ t.test(
       JSON.parse(JSON.stringify(early[1])),
       'the signed message is relayed unchanged',
     );
-    t.same(
+    t.match(
       d.frames[4],
       { type: 'caught-up', positions: { 'ema.1h': '2' } },
       'caught-up says where the device now stands',
+    );
+    t.same(
+      Object.values((d.frames[4] as unknown as { partitions: object }).partitions),
+      ['2'],
+      'and where the gateway stands in the one partition read so far',
     );
     const live = signal(4, 'sell');
     await bus.publish(TOPICS.signals, [{ key: 'ema.1h', value: JSON.stringify(live) }]);
@@ -163,6 +168,51 @@ t.test('a device with no resume point starts from live signals only', async (t) 
     [{ offset: '1' }],
   );
   d.ws.close();
+});
+
+t.test('a stream that began while a device was away is sent from where it last went live', async (t) => {
+  const { bus, url } = await setup(t);
+  await bus.publish(TOPICS.signals, [{ key: 'ema.1h', value: JSON.stringify(signal(1)) }]);
+  await new Promise((r) => setTimeout(r, 20));
+  const hello = async (id: string, resume: object, since?: object) => {
+    const d = connect(url, token(id));
+    await d.opened;
+    d.ws.send(JSON.stringify({ type: 'hello', deviceId: id, version: '1', resume, since }));
+    await d.until(() => d.frames.some((f) => f.type === 'caught-up'));
+    return d;
+  };
+  const first = await hello('dev-4', {});
+  const caughtUp = first.frames.find((f) => f.type === 'caught-up') as unknown as {
+    positions: Record<string, string>;
+    partitions: Record<string, string>;
+  };
+  first.ws.close();
+  // While it is away: a new stream starts (in whichever partition its key falls), the old goes on.
+  const fresh = [signal(1, 'buy', 'new.15m'), signal(2, 'sell', 'new.15m')];
+  await bus.publish(TOPICS.signals, [
+    ...fresh.map((s) => ({ key: 'new.15m', value: JSON.stringify(s) })),
+    { key: 'ema.1h', value: JSON.stringify(signal(2)) },
+  ]);
+  await new Promise((r) => setTimeout(r, 20));
+  const back = await hello('dev-4', caughtUp.positions, caughtUp.partitions);
+  const got = back.frames.filter((f) => f.type === 'signal') as unknown as {
+    stream: string;
+    signal: { id: string };
+  }[];
+  t.same(
+    got.filter((f) => f.stream === 'new.15m').map((f) => f.signal.id),
+    fresh.map((s) => s.id),
+    'every signal of the new stream, in order',
+  );
+  t.equal(got.filter((f) => f.stream === 'ema.1h').length, 1, 'and the one it missed on the old stream');
+  const newcomer = await hello('dev-5', {}); // no `since`: it has never been live
+  t.equal(
+    newcomer.frames.filter((f) => f.type === 'signal').length,
+    0,
+    'a new device still starts every stream from now',
+  );
+  back.ws.close();
+  newcomer.ws.close();
 });
 
 t.test('malformed frames close only that connection, each with its code and reason', async (t) => {

@@ -17,6 +17,8 @@ const positive = z.number().positive().finite();
 const kid = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 const sig = z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'sig: base64url Ed25519 signature');
 const offset = z.string().regex(/^\d{1,19}$/, 'offset: decimal Kafka offset');
+/** A partition of the signals topic, as a record key. */
+const partitionKey = z.string().regex(/^\d{1,5}$/, 'partition: a partition number');
 const deviceId = z.string().regex(/^[a-z0-9][a-z0-9-]{2,63}$/, 'deviceId: lowercase letters, digits and -');
 
 export const Side = z.enum(['buy', 'sell']);
@@ -138,6 +140,13 @@ export const Hello = z.strictObject({
   version: z.string().min(1).max(32),
   /** Per stream, the offset of the last signal this device has fully handled. */
   resume: z.record(streamName, offset).default({}),
+  /**
+   * Per partition of the signals topic, where the gateway stood when this device last went live
+   * (from `caught-up`). Streams missing from `resume` began after that: they are sent from there,
+   * so a stream that started while the device was offline is not missed. Absent: a new device,
+   * which starts every stream from now. Empty: every partition was empty then.
+   */
+  since: z.record(partitionKey, offset).optional(),
 });
 export type Hello = z.infer<typeof Hello>;
 
@@ -189,7 +198,12 @@ export const GatewayFrame = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('signal'), stream: streamName, offset, signal: z.unknown() }),
   z.strictObject({ type: z.literal('control'), offset, control: z.unknown() }),
   /** Sent once after the missed signals of a resume, before live ones. */
-  z.strictObject({ type: z.literal('caught-up'), positions: z.record(streamName, offset) }),
+  z.strictObject({
+    type: z.literal('caught-up'),
+    positions: z.record(streamName, offset),
+    /** Per partition, the gateway's position as the device goes live: its next hello's `since`. */
+    partitions: z.record(partitionKey, offset).default({}),
+  }),
 ]);
 export type GatewayFrame = z.infer<typeof GatewayFrame>;
 

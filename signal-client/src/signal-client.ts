@@ -74,6 +74,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       deviceId: config.deviceId,
       version: '0.1.0',
       resume: { ...state.resume },
+      ...(state.since ? { since: { ...state.since } } : {}),
     }),
     onFrame: (frame) => {
       queue = queue
@@ -122,18 +123,40 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     } else if (f.type === 'control') {
       onControl(f.control);
     } else if (f.type === 'caught-up') {
-      await adoptPositions((frame as { positions?: unknown }).positions);
+      const c = frame as { positions?: unknown; partitions?: unknown };
+      await adoptPositions(c.positions, c.partitions);
       events.emit('caught-up');
     }
   }
 
-  /** Streams this device has no resume point for start where the gateway says it now stands. */
-  async function adoptPositions(positions: unknown): Promise<void> {
-    if (!positions || typeof positions !== 'object') return;
+  /**
+   * Streams this device has no resume point for start where the gateway says it now stands; and
+   * where it stands per partition becomes the next hello's `since`, so a stream that starts while
+   * this device is offline is sent from its beginning. Every signal before this frame has been
+   * handled and persisted (frames are handled in order), so neither can run ahead of the device.
+   */
+  async function adoptPositions(positions: unknown, partitions: unknown): Promise<void> {
+    const offsets = (v: unknown) =>
+      v && typeof v === 'object'
+        ? Object.entries(v as Record<string, unknown>).filter(
+            (e): e is [string, string] => typeof e[1] === 'string' && /^\d{1,19}$/.test(e[1]),
+          )
+        : [];
     let changed = false;
-    for (const [stream, offset] of Object.entries(positions as Record<string, unknown>)) {
-      if (state.resume[stream] === undefined && typeof offset === 'string' && /^\d{1,19}$/.test(offset)) {
+    for (const [stream, offset] of offsets(positions)) {
+      if (state.resume[stream] === undefined) {
         state.resume[stream] = offset;
+        changed = true;
+      }
+    }
+    if (partitions && typeof partitions === 'object' && !state.since) {
+      state.since = {}; // live once: from now on a new stream is owed from its start
+      changed = true;
+    }
+    for (const [partition, offset] of offsets(partitions)) {
+      const held = state.since?.[partition];
+      if (state.since && /^\d{1,5}$/.test(partition) && (held === undefined || offsetGreater(offset, held))) {
+        state.since[partition] = offset;
         changed = true;
       }
     }

@@ -40,6 +40,11 @@ export const ClientState = z.strictObject({
   deviceId: z.string(),
   /** Per stream, the offset of the last signal fully handled (the `hello` resume point). */
   resume: z.record(z.string(), z.string()),
+  /**
+   * Per partition, where the gateway stood when this device last went live (the `hello` since);
+   * absent until it first has.
+   */
+  since: z.record(z.string(), z.string()).optional(),
   /** Signal ids seen, with when they may be forgotten (see ReplayGuard). */
   seen: z.array(z.tuple([z.string(), z.number()])),
   /** Per `stream symbol`, the newest candle time acted on: older candles are never acted on again. */

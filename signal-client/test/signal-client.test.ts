@@ -157,6 +157,27 @@ t.test('a restarted device resumes where it left off: nothing missed, nothing re
   t.equal(new Set(orders.map((o) => o.clientOrderId)).size, 5, 'no client id used twice');
 });
 
+t.test('a stream that starts while the device is down is handled from its first signal', async (t) => {
+  const stack = await startStack(t);
+  const keys = stack.account(10_000);
+  const first = await stack.device({ keys });
+  await stack.signal('buy', 40_000);
+  await first.until(1);
+  await first.client.stop();
+  t.ok(first.store.data.since, 'the device kept where the gateway stood when it went live');
+  const fresh = [
+    await stack.signal('sell', 41_000, { stream: 'ema.4h' }),
+    await stack.signal('buy', 42_000, { stream: 'ema.4h' }),
+  ];
+  const second = await stack.device({ keys, stateFile: first.stateFile });
+  await second.until(2);
+  t.same(
+    second.decisions.map((d) => `${d.stream} ${d.signalId}`),
+    fresh.map((s) => `ema.4h ${s.id}`),
+    'both signals of the new stream, decided in order',
+  );
+});
+
 t.test('on start, pending intents are settled with the exchange before the device is ready', async (t) => {
   const stack = await startStack(t);
   const keys = stack.account(10_000);

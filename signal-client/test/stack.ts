@@ -109,7 +109,7 @@ export async function startStack(
       },
       signer,
     );
-    await bus.publish(TOPICS.signals, [{ key: STREAM, value: JSON.stringify(s) }]);
+    await bus.publish(TOPICS.signals, [{ key: s.stream, value: JSON.stringify(s) }]);
     return s;
   }
 
