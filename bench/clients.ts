@@ -10,6 +10,24 @@ export interface ClientPoolOptions {
   /** 'caught-up': the gateway's hello handshake; 'open': the bare server has none. */
   readyOn: 'caught-up' | 'open';
   timeoutMs: number;
+  /** For `wss://` (through HAProxy): the certificate to trust. */
+  ca?: string;
+  /**
+   * Each client connects from its own loopback address (`sourceAddress(c)`), as each device
+   * comes from its own WireGuard address: HAProxy's per-source limits then apply per client.
+   */
+  distinctSources?: boolean;
+  /** Clients opened at a time, each batch ready before the next starts; default: all at once. */
+  batchSize?: number;
+}
+
+/**
+ * Client c's own loopback source address: 127.10.0.2, 127.10.0.3, … (Linux routes all of
+ * 127/8 to lo). Skips 127.0.0.1 so no client shares an address with the servers.
+ */
+export function sourceAddress(c: number): string {
+  const i = c + 2;
+  return `127.${10 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
 }
 
 export interface Receptions {
@@ -52,14 +70,19 @@ export class ClientPool {
 
   static async connect(o: ClientPoolOptions): Promise<ClientPool> {
     const pool = new ClientPool(o.ids, o.devices.length);
-    // All at once, as devices reconnecting after a gateway restart would.
-    const ready = o.devices.map((d, c) => pool.#open(o, d, c));
+    // By default all at once, as devices reconnecting after a gateway restart would; in batches
+    // when asked (thousands of TLS handshakes at once can overrun a listen backlog).
+    const batch = o.batchSize ?? o.devices.length;
+    const openAll = async () => {
+      for (let from = 0; from < o.devices.length && !pool.#closing; from += batch)
+        await Promise.all(o.devices.slice(from, from + batch).map((d, k) => pool.#open(o, d, from + k)));
+    };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`clients not ready within ${o.timeoutMs} ms`)), o.timeoutMs);
     });
     try {
-      await Promise.race([Promise.all(ready), timeout]);
+      await Promise.race([openAll(), timeout]);
     } catch (err) {
       pool.close();
       throw err;
@@ -73,6 +96,8 @@ export class ClientPool {
     const ws = new WebSocket(o.url, {
       headers: { authorization: `Bearer ${device.token}` },
       perMessageDeflate: false,
+      ...(o.ca === undefined ? {} : { ca: o.ca }),
+      ...(o.distinctSources ? { localAddress: sourceAddress(c) } : {}),
     });
     this.#sockets.push(ws);
     const base = c * this.#messages;

@@ -76,7 +76,10 @@ function phase(m: Measurement, from: number, to: number) {
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
 /** Pools the rounds of one configuration into one result. */
-export function analyse(config: FanoutConfig, runs: Measurement[]): ConfigResult {
+export function analyse(
+  config: Pick<FanoutConfig, 'warmup' | 'messages' | 'burst'>,
+  runs: Measurement[],
+): ConfigResult {
   const W = config.warmup;
   const N = config.messages;
   const B = config.burst;

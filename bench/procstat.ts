@@ -76,3 +76,33 @@ export function phaseLoad(a: Sample, b: Sample): PhaseLoad | null {
     stealCores: r(share('steal')),
   };
 }
+
+/** Resident memory of process `pid` in bytes (VmRSS in /proc/<pid>/status), or null. */
+export function rssBytes(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks (100 per second). */
+const CLOCK_TICKS_PER_SEC = 100;
+
+/**
+ * CPU time (user + system, every thread) of another process, in µs, from /proc/<pid>/stat; for
+ * processes that cannot be asked over IPC (HAProxy). Resolution 10 ms: fine over whole phases.
+ */
+export function processCpuUs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after "(comm) ".
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks / CLOCK_TICKS_PER_SEC) * 1e6 : null;
+  } catch {
+    return null;
+  }
+}

@@ -12,13 +12,14 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { clientDecideSuite } from './client-decide.js';
 import { fanoutSuite } from './fanout.js';
 import { REPO_ROOT } from './ipc.js';
+import { scaleSuite } from './scale.js';
 import type { Pinning, Suite } from './suite.js';
 
 /** Every suite, in run order. A new benchmark is one more module and one more entry here. */
-const SUITES: Suite[] = [fanoutSuite, clientDecideSuite];
+const SUITES: Suite[] = [fanoutSuite, clientDecideSuite, scaleSuite];
 
 /** The whole run is bounded (`--timeout-s`): past this, stop and say so rather than hang. */
-const DEFAULT_RUN_TIMEOUT_S = 600;
+const DEFAULT_RUN_TIMEOUT_S = 900;
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);

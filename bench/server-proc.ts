@@ -3,6 +3,8 @@
  * embedded or the Kafka bus. With the embedded bus the publisher has to live here too, since
  * that bus is in-process; with Kafka the orchestrator publishes, as a datafeed would.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { EmbeddedBus, KeyRing, createKafkaBus, type Bus } from '@appliance/protocol';
 import { createGateway, type Gateway } from '@appliance/gateway';
@@ -19,6 +21,8 @@ export interface ServerStart {
   stream: string;
   /** The pre-signed signals, for the in-process publisher of the embedded bus. */
   signals: string[];
+  /** The gateway expects a PROXY v2 header on every connection (behind HAProxy's send-proxy-v2). */
+  proxyProtocol?: boolean;
 }
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn', name: 'bench-server' });
@@ -42,7 +46,12 @@ const api = {
           });
     if (o.bus.kind === 'embedded') publisher = new Publisher(bus, o.signals);
     if (o.server === 'gateway') {
-      gateway = await createGateway({ bus, tokenKeys: KeyRing.of(o.tokenKey), logger });
+      gateway = await createGateway({
+        bus,
+        tokenKeys: KeyRing.of(o.tokenKey),
+        logger,
+        options: { proxyProtocol: o.proxyProtocol === true },
+      });
       return { url: await gateway.listen(0, '127.0.0.1') };
     }
     bare = await startBareServer(bus, o.stream);
@@ -51,6 +60,15 @@ const api = {
   publish(range: PublishRange): Promise<number[]> {
     if (!publisher) throw new Error('this server has no in-process publisher (not the embedded bus)');
     return publisher.publish(range);
+  },
+  /**
+   * A full garbage collection, so an RSS reading that follows holds live memory rather than
+   * whatever garbage the last step left; the worker is not started with --expose-gc, so the
+   * collector is fetched through V8's flags.
+   */
+  gc(): void {
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
   },
   /** CPU time this process has used, in µs (user + system). */
   cpu(): number {
