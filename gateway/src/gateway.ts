@@ -26,6 +26,8 @@ import { StreamRing, type RingEntry } from './stream-ring.js';
 
 /** How long a resume may wait for forgotten signals to be read back from the bus. */
 const FETCH_FORGOTTEN_TIMEOUT_MS = 15_000;
+/** Longest stretch of fan-out before the event loop gets a turn (pings, health checks, reads). */
+const FANOUT_SLICE_MS = 20;
 import { TokenBucket } from './token-bucket.js';
 
 export interface GatewayDeps {
@@ -436,7 +438,28 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     };
   }
 
-  function onSignal(m: BusMessage): void {
+  /** When the current turn of the event loop began handling signals (undefined: not busy). */
+  let turnStartedAt: number | undefined;
+
+  /**
+   * A burst of signals fanned out to thousands of devices would hold the event loop for
+   * seconds: pings and /healthz unanswered, HAProxy would mark the gateway down and cut every
+   * device. So past a few milliseconds of fan-out the next record waits for the next turn
+   * (the bus awaits this handler before delivering the next record of a partition).
+   */
+  function noteTurn(): void {
+    if (turnStartedAt !== undefined) return;
+    turnStartedAt = performance.now();
+    setImmediate(() => (turnStartedAt = undefined));
+  }
+
+  function yieldIfBusy(): Promise<void> | undefined {
+    if (performance.now() - (turnStartedAt ?? Infinity) < FANOUT_SLICE_MS) return undefined;
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
+  function onSignal(m: BusMessage): Promise<void> | undefined {
+    noteTurn();
     heads.set(String(m.partition), m.offset);
     const relayed0 = signalFrame(m);
     if (!relayed0) {
@@ -457,6 +480,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       if (deliver(s, frame)) relayed++;
     }
     metrics.lag.observe(Math.max(0, now() - m.timestamp) / 1000);
+    return yieldIfBusy();
   }
 
   function onControl(m: BusMessage): void {

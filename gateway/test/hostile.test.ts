@@ -297,6 +297,42 @@ t.test('a large resume goes out at the pace the device reads it, with live signa
   ws.close();
 });
 
+t.test(
+  'a burst fanned out to many devices leaves the event loop turns for pings and health checks',
+  async (t) => {
+    const { bus, gateway, url } = await setup(t);
+    const devices = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => goodDevice(url, `dev-burst-${i}`)),
+    );
+    const burst = 1_000;
+    const records = Array.from({ length: burst }, () => ({ key: 'ema.1h', value: signal() }));
+    // Each turn of the event loop notes how far the fan-out had got. Without turns in between,
+    // every note would read either nothing relayed yet or everything.
+    const seen: number[] = [];
+    let ticking = true;
+    const tick = () => {
+      seen.push(gateway.stats().relayed);
+      if (ticking) setImmediate(tick);
+    };
+    await bus.publish(TOPICS.signals, records);
+    setImmediate(tick);
+    await waitFor(
+      () => devices.every((d) => d.offsets.length === burst),
+      'every device to get the burst',
+      60_000,
+    );
+    ticking = false;
+    const total = devices.length * burst;
+    const midway = seen.filter((n) => n > 0 && n < total);
+    t.ok(midway.length > 0, `the event loop had ${midway.length} turns during the fan-out`);
+    t.ok(
+      devices.every((d) => d.offsets.every((o, i) => o === String(i))),
+      'every device got the burst in order',
+    );
+    for (const d of devices) d.ws.close();
+  },
+);
+
 t.test('metrics are served in Prometheus text format', async (t) => {
   const { url } = await setup(t);
   const res = await fetch(url.replace('ws:', 'http:') + '/metrics');
