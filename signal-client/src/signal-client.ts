@@ -63,6 +63,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
   let ledger: Ledger | undefined = state.ledger === undefined ? undefined : Ledger.fromJSON(state.ledger);
   let queue: Promise<void> = Promise.resolve();
   let telemetryTimer: NodeJS.Timeout | undefined;
+  let reconciling = false;
   const events = new EventEmitter();
 
   const connection = new GatewayConnection({
@@ -182,6 +183,22 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     if (followed.size > 0 && !followed.has(stream)) {
       state.resume[stream] = offset;
       return persist();
+    }
+    // A signal this device already made an order for (sent before a crash, its outcome not yet
+    // known): the order's reconciliation settles it and moves the resume point; deciding it
+    // again would reject it as a replay and leave the books without that order's fill.
+    const id = (raw as { id?: unknown } | null)?.id;
+    const ordered = typeof id === 'string' ? state.intents[clientOrderId(config.deviceId, id)] : undefined;
+    if (ordered && ordered.stream === stream && ordered.offset === offset) {
+      logger.info(
+        { clientOrderId: ordered.clientOrderId, status: ordered.status },
+        'signal already has an order: left to reconciliation',
+      );
+      if (ordered.status !== 'pending') {
+        state.resume[stream] = offset;
+        await persist();
+      }
+      return;
     }
     let signal: Signal;
     const t = now();
@@ -450,6 +467,15 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       connection.start();
       telemetryTimer = setInterval(() => {
         void refreshBalances().then(sendTelemetry);
+        // An order whose fate the exchange could not tell at start is asked about again, in
+        // turn with the signals (never two settlements of one intent at once).
+        if (!reconciling && Object.values(state.intents).some((i) => i.status === 'pending')) {
+          reconciling = true;
+          queue = queue
+            .then(reconcile)
+            .catch((err: unknown) => noteError('reconciliation failed', err))
+            .finally(() => (reconciling = false));
+        }
       }, config.telemetryIntervalMs);
       telemetryTimer.unref();
       events.emit('ready');

@@ -237,6 +237,56 @@ t.test('on start, pending intents are settled with the exchange before the devic
   );
 });
 
+t.test(
+  'a signal redelivered while its order cannot be looked up is left to reconciliation, not replayed',
+  async (t) => {
+    const stack = await startStack(t);
+    const keys = stack.account(10_000);
+    const dev = await stack.device({ keys });
+    await dev.client.stop();
+    // A crash after the order left: intent journalled, order on the exchange, resume not moved.
+    const s = await stack.signal('buy', 40_000);
+    const ex = createBinance({ ...keys, baseUrl: stack.paperUrl });
+    await ex.loadMarkets();
+    const id = clientOrderId('dev-1', s.id);
+    await ex.createOrder('BTC/USDT', 'market', 'buy', 0.001, undefined, { newClientOrderId: id });
+    const state = JSON.parse(readFileSync(dev.stateFile, 'utf8'));
+    state.intents[id] = {
+      clientOrderId: id,
+      signalId: s.id,
+      stream: 'ema.1h',
+      offset: '0',
+      symbol: 'BTC/USDT',
+      side: 'buy',
+      amount: 0.001,
+      expiresAt: Date.now() + 60_000,
+      createdAt: Date.now(),
+      sentAt: Date.now(),
+      status: 'pending',
+      attempts: 1,
+    };
+    state.seen.push([s.id, Date.now() + 70_000]);
+    state.lastCandle['ema.1h BTC/USDT'] = s.candleTime;
+    writeFileSync(dev.stateFile, JSON.stringify(state));
+    // The exchange cannot say what became of the order while the device restarts.
+    stack.paper.faults.lookupsUnavailable = true;
+    const again = await stack.device({
+      keys,
+      stateFile: dev.stateFile,
+      config: { execution: FAST, telemetryIntervalMs: 100 },
+    });
+    t.equal(again.store.data.intents[id]?.status, 'pending', 'its fate unknown, the intent stays pending');
+    t.same(again.decisions, [], 'the redelivered signal is not decided again (no E_REPLAYED)');
+    stack.paper.faults.lookupsUnavailable = false;
+    await again.until(1);
+    t.equal(again.store.data.intents[id]?.status, 'done', 'asked again later, the order is found');
+    t.match(again.decisions, [{ signalId: s.id, outcome: 'executed' }]);
+    t.equal(again.store.data.resume['ema.1h'], '0', 'and the resume point moves past it');
+    t.equal(again.store.data.fills, 1, 'its fill is in the books');
+    t.equal(stack.paper.orders(keys.apiKey).length, 1, 'never sent twice');
+  },
+);
+
 t.test('a truncated or corrupt state file makes the device refuse to trade, saying why', async (t) => {
   const stack = await startStack(t);
   const dev = await stack.device();

@@ -14,9 +14,18 @@ export interface Faults {
    * -2013 "Order does not exist.", like Binance's eventual consistency. Default 0.
    */
   notFoundAfterCreateMs: number;
+  /**
+   * While true, order look-ups (GET /api/v3/order) answer 503 Service Unavailable, as during an
+   * exchange outage: the client cannot learn an order's fate. Default false.
+   */
+  lookupsUnavailable: boolean;
 }
 
-export const DEFAULT_FAULTS: Readonly<Faults> = { loseResponseRate: 0, notFoundAfterCreateMs: 0 };
+export const DEFAULT_FAULTS: Readonly<Faults> = {
+  loseResponseRate: 0,
+  notFoundAfterCreateMs: 0,
+  lookupsUnavailable: false,
+};
 
 /** Whether to lose this response; draws from `random` only while the fault is on. */
 export function shouldLoseResponse(faults: Faults, random: () => number): boolean {

@@ -89,9 +89,11 @@ function checkOptions(o: PaperExchangeOptions): void {
   }
   const max = o.maxCandles ?? DEFAULT_MAX_CANDLES;
   if (!Number.isInteger(max) || max < 1) throw bad(`maxCandles must be an integer >= 1, got ${max}`);
-  for (const [name, rate] of Object.entries(o.faults ?? {})) {
-    if (!Number.isFinite(rate) || rate < 0)
-      throw bad(`faults.${name} must be a finite number >= 0, got ${rate}`);
+  for (const [name, value] of Object.entries(o.faults ?? {})) {
+    if (typeof DEFAULT_FAULTS[name as keyof Faults] === 'boolean') {
+      if (typeof value !== 'boolean') throw bad(`faults.${name} must be true or false, got ${value}`);
+    } else if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      throw bad(`faults.${name} must be a finite number >= 0, got ${value}`);
   }
 }
 

@@ -196,7 +196,9 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return newOrderToWire(order, respType);
   });
 
-  app.get('/api/v3/order', async (req) => {
+  app.get('/api/v3/order', async (req, reply: FastifyReply) => {
+    if (faults.lookupsUnavailable)
+      return reply.code(503).type('text/html').send('<html><body>503 Service Unavailable</body></html>');
     const { account, params } = signed(req);
     const market = markets.byWireId(param(params, 'symbol'));
     const order = orders.find(account, market, parseOrderRef(params));
