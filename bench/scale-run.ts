@@ -12,19 +12,26 @@ import { BENCH_STREAM, type BenchSignals, type PublishRange } from './publisher.
 import type { ServerApi } from './server-proc.js';
 import type { SuiteContext } from './suite.js';
 
-export type ScaleConfigName = 'gateway-haproxy' | 'gateway' | 'bare-ws';
+export type ScaleConfigName = 'gateway-haproxy' | 'bare-ws-haproxy' | 'gateway' | 'bare-ws';
 
 export interface ScaleConfiguration {
   name: ScaleConfigName;
   server: 'gateway' | 'bare';
-  /** Devices reach the gateway through HAProxy (TLS there, PROXY v2 to the gateway). */
+  /** Devices reach the server through HAProxy (TLS terminated there). */
   haproxy: boolean;
+  /**
+   * HAProxy sends a PROXY v2 header on every connection to the server (`proxyProtocol` in the
+   * cluster description) and the gateway expects it. Only with HAProxy, and only to the gateway:
+   * the bare server cannot parse it.
+   */
+  proxyProtocol: boolean;
 }
 
 export const SCALE_CONFIGURATIONS: ScaleConfiguration[] = [
-  { name: 'gateway-haproxy', server: 'gateway', haproxy: true },
-  { name: 'gateway', server: 'gateway', haproxy: false },
-  { name: 'bare-ws', server: 'bare', haproxy: false },
+  { name: 'gateway-haproxy', server: 'gateway', haproxy: true, proxyProtocol: true },
+  { name: 'bare-ws-haproxy', server: 'bare', haproxy: true, proxyProtocol: false },
+  { name: 'gateway', server: 'gateway', haproxy: false, proxyProtocol: false },
+  { name: 'bare-ws', server: 'bare', haproxy: false, proxyProtocol: false },
 ];
 
 export interface ScaleConfig {
@@ -109,7 +116,7 @@ export interface HaproxyFigures {
   trackedSources: number | null;
   steadyCpuUs: number;
   burstCpuUs: number;
-  /** Failed health checks and UP→DOWN transitions of the gateway during the run (should be 0). */
+  /** Failed health checks and UP→DOWN transitions of the server during the run (should be 0). */
   checkFailures: number | null;
   checkDowns: number | null;
 }
@@ -149,6 +156,7 @@ const STEADY_DRAIN_MS = 10_000;
 const burstDrainMs = (deliveries: number) => 30_000 + deliveries / 20;
 /** Pause before reading RSS, so allocations of the step just done have landed. */
 const SETTLE_MS = 500;
+/** HAProxy's name for the one server behind it (the gateway, or the bare server). */
 const GATEWAY_NAME = 'gw-1';
 
 /** Connecting is bounded by count: TLS handshakes through one core take about a millisecond each. */
@@ -165,18 +173,24 @@ function affinityOf(pid: number): string {
   }
 }
 
+/** What the log calls the server behind HAProxy. */
+export const serverWord = (c: Pick<ScaleConfiguration, 'server'>): string =>
+  c.server === 'gateway' ? 'gateway' : 'bare server';
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * HAProxy started from a cluster description with `startHaproxy`, on the server's core when
  * pinning is used: it is spawned through a wrapper that execs it under taskset, so it starts
- * there and sizes its thread count (one per allowed CPU) accordingly.
+ * there and sizes its thread count (one per allowed CPU) accordingly. `proxyProtocol`: send
+ * PROXY v2 to the server (the gateway), or not (the bare server).
  */
 async function startPinnedHaproxy(
   shared: ScaleShared,
   devices: number,
-  gatewayPort: number,
+  serverPort: number,
   cpu: number | undefined,
+  proxyProtocol: boolean,
 ): Promise<{ haproxy: RunningHaproxy; url: string; maxConn: number }> {
   const port = await freePort();
   const maxConn = haproxyMaxConn(devices);
@@ -194,14 +208,14 @@ async function startPinnedHaproxy(
   try {
     const haproxy = await startHaproxy(
       {
-        gateways: [{ name: GATEWAY_NAME, host: '127.0.0.1', port: gatewayPort }],
+        gateways: [{ name: GATEWAY_NAME, host: '127.0.0.1', port: serverPort }],
         bind: { host: '127.0.0.1', port },
         tls: { certFile: shared.cert.pemFile },
         // Per-source limits stay at their defaults: every client has its own source address.
         limits: { maxConn },
         timeouts: { healthCheckIntervalMs: shared.config.healthCheckIntervalMs },
         stats: { socket: join(shared.dir, 'admin.sock') },
-        proxyProtocol: true,
+        proxyProtocol,
       },
       shared.dir,
     );
@@ -212,7 +226,7 @@ async function startPinnedHaproxy(
   }
 }
 
-/** The gateway's row of `show stat` as column → value. */
+/** The server's row of `show stat` (the gateway, or the bare server) as column → value. */
 async function gatewayStat(hp: RunningHaproxy): Promise<Record<string, string>> {
   const [head, ...rows] = (await hp.admin('show stat')).trim().split('\n');
   const cols = head!.replace(/^# /, '').split(',');
@@ -261,7 +275,7 @@ export async function runScaleConfiguration(
         tokenKey: shared.tokenKey,
         stream: BENCH_STREAM,
         signals: signals.raw.slice(0, total),
-        proxyProtocol: c.haproxy,
+        proxyProtocol: c.proxyProtocol,
       },
       START_TIMEOUT_MS,
     );
@@ -273,13 +287,16 @@ export async function runScaleConfiguration(
         count,
         Number(new URL(serverUrl).port),
         ctx.pinning.serverCpu,
+        c.proxyProtocol,
       );
       haproxy = started.haproxy;
       url = started.url;
       maxConn = started.maxConn;
       const t0 = performance.now();
       await haproxy.waitFor('UP', [GATEWAY_NAME], HAPROXY_UP_TIMEOUT_MS);
-      ctx.log(`  ${label}: HAProxy up, gateway UP after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      ctx.log(
+        `  ${label}: HAProxy up, ${serverWord(c)} UP after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
     }
     const hp = haproxy;
     const hpPid = hp?.process.pid;
@@ -365,7 +382,7 @@ export async function runScaleConfiguration(
       checkDowns = st.chkdown ? Number(st.chkdown) : null;
       if (checkDowns)
         ctx.log(
-          `  ${label}: HAProxy marked the gateway DOWN ${checkDowns} time(s) and cut its devices ` +
+          `  ${label}: HAProxy marked the ${serverWord(c)} DOWN ${checkDowns} time(s) and cut its devices ` +
             `(${checkFailures ?? '?'} failed checks; last: ${st.check_status} ${st.last_chk})`,
         );
     }

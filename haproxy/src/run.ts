@@ -87,7 +87,7 @@ export async function startHaproxy(input: ClusterInput, dir: string): Promise<Ru
         throw new HaproxyError('E_HAPROXY_INVALID', `haproxy exited (${proc.exitCode}):\n${tail()}`);
       try {
         last = await serverStatus();
-        if (which.every((n) => last[n]?.startsWith(status))) return;
+        if (which.every((n) => last[n] === status)) return;
       } catch {
         /* the admin socket is not there yet */
       }

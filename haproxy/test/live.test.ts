@@ -6,7 +6,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
-import { requireTool } from '@appliance/test-kit';
+import { requireTool, waitFor } from '@appliance/test-kit';
 import { startHaproxy, type ClusterInput } from '../src/index.js';
 import { freePort, makeCert } from './fixtures.js';
 import { startBackend, type Backend } from './proxy-v2-backend.js';
@@ -40,6 +40,11 @@ async function live(t: Test) {
   t.teardown(() => haproxy.stop());
   const admin = haproxy.admin;
   await haproxy.waitFor('UP');
+  // HAProxy starts servers as UP before checking them: wait for a health check on each.
+  await waitFor(
+    () => backends.every((b) => b.headers.some((h) => h.command === 'LOCAL')),
+    'a health check on each gateway',
+  );
 
   const get = (path: string, opts: { localAddress?: string; headers?: Record<string, string> } = {}) =>
     new Promise<{ status: number; body: string; tls: string | null }>((resolve, reject) => {
