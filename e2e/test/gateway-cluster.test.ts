@@ -434,6 +434,17 @@ async function cluster(t: Test) {
         10,
       );
       t.pass(`revoked devices disconnected in ${Date.now() - revokedAt} ms`);
+      // Every gateway reads the list from the control topic on its own: all must hold it.
+      await Promise.all(
+        [...gateways.values()].map((p) =>
+          p.waitForLog(
+            (l) => l.msg === 'revocation list updated' && l.version === 1,
+            `${p.name} to apply the revocation`,
+            Math.max(1, REVOCATION_DEADLINE_MS - (Date.now() - revokedAt)),
+          ),
+        ),
+      );
+      t.pass(`every gateway applied the revocation within ${Date.now() - revokedAt} ms`);
       for (const d of revokedDevices) await d.connection.stop();
       // leastconn spreads the attempts; several per device reach more than one gateway. They come
       // from fresh addresses: the devices' own have spent HAProxy's per-source connection rate on
