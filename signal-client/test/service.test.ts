@@ -10,9 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { createBinance } from '@appliance/runtime';
 import { REPO_ROOT, requireTool, waitFor } from '@appliance/test-kit';
-import { clientOrderId } from '../src/index.js';
 import { buildNotifyAddon } from '../src/systemd/native/build.js';
 import { startStack } from './stack.js';
 
@@ -30,26 +28,7 @@ t.test(
 
     // A crash after the order reached the exchange, before the answer was recorded.
     const s = await stack.signal('buy', 40_000);
-    const id = clientOrderId('dev-svc', s.id);
-    const ex = createBinance({ ...keys, baseUrl: stack.paperUrl });
-    await ex.loadMarkets();
-    await ex.createOrder('BTC/USDT', 'market', 'buy', 0.001, undefined, { newClientOrderId: id });
-    const state = JSON.parse(readFileSync(dev.stateFile, 'utf8'));
-    state.intents[id] = {
-      clientOrderId: id,
-      signalId: s.id,
-      stream: 'ema.1h',
-      offset: '0',
-      symbol: 'BTC/USDT',
-      side: 'buy',
-      amount: 0.001,
-      expiresAt: Date.now() + 60_000,
-      createdAt: Date.now(),
-      sentAt: Date.now(),
-      status: 'pending',
-      attempts: 1,
-    };
-    writeFileSync(dev.stateFile, JSON.stringify(state));
+    const id = await stack.orderSentBeforeCrash('dev-svc', keys, dev.stateFile, s);
 
     const dir = mkdtempSync(join(tmpdir(), 'svc-'));
     const socket = join(dir, 'notify');

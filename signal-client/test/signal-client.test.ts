@@ -246,28 +246,7 @@ t.test(
     await dev.client.stop();
     // A crash after the order left: intent journalled, order on the exchange, resume not moved.
     const s = await stack.signal('buy', 40_000);
-    const ex = createBinance({ ...keys, baseUrl: stack.paperUrl });
-    await ex.loadMarkets();
-    const id = clientOrderId('dev-1', s.id);
-    await ex.createOrder('BTC/USDT', 'market', 'buy', 0.001, undefined, { newClientOrderId: id });
-    const state = JSON.parse(readFileSync(dev.stateFile, 'utf8'));
-    state.intents[id] = {
-      clientOrderId: id,
-      signalId: s.id,
-      stream: 'ema.1h',
-      offset: '0',
-      symbol: 'BTC/USDT',
-      side: 'buy',
-      amount: 0.001,
-      expiresAt: Date.now() + 60_000,
-      createdAt: Date.now(),
-      sentAt: Date.now(),
-      status: 'pending',
-      attempts: 1,
-    };
-    state.seen.push([s.id, Date.now() + 70_000]);
-    state.lastCandle['ema.1h BTC/USDT'] = s.candleTime;
-    writeFileSync(dev.stateFile, JSON.stringify(state));
+    const id = await stack.orderSentBeforeCrash('dev-1', keys, dev.stateFile, s);
     // The exchange cannot say what became of the order while the device restarts.
     stack.paper.faults.lookupsUnavailable = true;
     const again = await stack.device({

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -24,8 +24,10 @@ import {
 import { createGateway } from '@appliance/gateway';
 import { DEFAULT_FILL_COSTS } from '@appliance/trading-core';
 import { waitFor } from '@appliance/test-kit';
+import { createBinance } from '@appliance/runtime';
 import {
   ClientConfig,
+  clientOrderId,
   createBinanceExecutor,
   createSignalClient,
   openStateStore,
@@ -180,9 +182,47 @@ export async function startStack(
     };
   }
 
+  /**
+   * A crash after an order reached the exchange, before its answer was recorded: the order is
+   * placed (through ccxt, under the derived client id) and the state file holds its intent,
+   * pending, with the resume point not yet past it. Returns the client order id.
+   */
+  async function orderSentBeforeCrash(
+    deviceId: string,
+    keys: { apiKey: string; secret: string },
+    stateFile: string,
+    signal: Signal,
+  ): Promise<string> {
+    const id = clientOrderId(deviceId, signal.id);
+    const ex = createBinance({ ...keys, baseUrl: paperUrl });
+    await ex.loadMarkets();
+    await ex.createOrder('BTC/USDT', 'market', 'buy', 0.001, undefined, { newClientOrderId: id });
+    const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+    state.intents[id] = {
+      clientOrderId: id,
+      signalId: signal.id,
+      stream: signal.stream,
+      offset: '0',
+      symbol: 'BTC/USDT',
+      side: 'buy',
+      amount: 0.001,
+      expiresAt: Date.now() + 60_000,
+      createdAt: Date.now(),
+      sentAt: Date.now(),
+      status: 'pending',
+      attempts: 1,
+    };
+    // As the crash left it: the id admitted by the replay guard, the candle marked as acted on.
+    state.seen.push([signal.id, Date.now() + 70_000]);
+    state.lastCandle[`${signal.stream} ${signal.symbol}`] = signal.candleTime;
+    writeFileSync(stateFile, JSON.stringify(state));
+    return id;
+  }
+
   return {
     bus,
     paper,
+    orderSentBeforeCrash,
     paperUrl,
     feed,
     control,
