@@ -26,7 +26,8 @@ t.test(
     const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
     t.teardown(() => void proc.kill('SIGKILL'));
 
-    await waitFor(() => out.some((l) => l.includes('Dashboard:')), 'the dashboard URL', 60_000);
+    // The banner's lines arrive one by one: wait for its last, the market data line.
+    await waitFor(() => out.some((l) => l.includes('Market data:')), 'the start-up banner', 60_000);
     const m = /Dashboard:\s+(http:\/\/127\.0\.0\.1:\d+)\/#token=([A-Za-z0-9_-]+)/.exec(out.join('\n'));
     t.ok(m, 'the dashboard URL carries the admin token in its fragment');
     const [, base, token] = m!;
