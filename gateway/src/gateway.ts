@@ -285,6 +285,33 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     return { entries: out, stoppedAt };
   }
 
+  /**
+   * The signals of `stream` after `after`: read back from the bus where the ring has forgotten
+   * them (`forgotten`), then the ring's. A gap neither could fill is logged.
+   */
+  function missedSince(
+    session: Session,
+    stream: string,
+    ring: StreamRing,
+    after: string,
+    forgotten: Map<string, { entries: RingEntry[]; stoppedAt: string | undefined }>,
+  ): RingEntry[] {
+    const fetched = forgotten.get(stream);
+    const inRing = ring.since(after);
+    const oldest = ring.oldest();
+    const fromBus = (fetched?.entries ?? []).filter((e) => !oldest || offsetGreater(oldest.offset, e.offset));
+    // Whole when the ring forgot nothing newer, or the read-back reached what the ring still holds.
+    const whole =
+      !inRing.gap ||
+      (fetched?.stoppedAt !== undefined && !!oldest && !offsetGreater(oldest.offset, fetched.stoppedAt));
+    if (!whole)
+      logger.warn(
+        { device: session.claims.sub, stream, after },
+        'resume older than the ring and the bus: signals missed',
+      );
+    return [...fromBus, ...inRing.entries];
+  }
+
   async function onHello(
     session: Session,
     resume: Record<string, string>,
@@ -319,41 +346,19 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       controlsSent.set(scope, c.version);
     }
     const backlog: string[] = [];
-    const streamsAtHello = new Set(rings.keys());
     for (const [stream, ring] of rings) {
-      if (fromStart.has(stream)) {
-        if (ring.forgotAny)
-          logger.warn({ device: session.claims.sub, stream }, 'stream began before the ring: signals missed');
-        const entries = ring.all();
-        for (const e of entries) backlog.push(e.frame);
-        if (entries.length > 0) session.cursors.set(stream, entries.at(-1)!.offset);
-        continue;
-      }
       const after = from[stream];
-      if (after === undefined) {
+      if (after === undefined && !fromStart.has(stream)) {
         // A new device: streams start from now, old signals would be stale.
-        const last = ring.last();
-        if (last) session.cursors.set(stream, last.offset);
+        session.cursors.set(stream, ring.last()!.offset);
         continue;
       }
-      const fetched = forgotten.get(stream);
-      const inRing = ring.since(after);
-      const oldest = ring.oldest();
-      const fromBus = (fetched?.entries ?? []).filter(
-        (e) => !oldest || offsetGreater(oldest.offset, e.offset),
-      );
-      const entries = [...fromBus, ...inRing.entries];
-      // Whole when the ring forgot nothing newer, or the read-back reached what the ring still holds.
-      const whole =
-        !inRing.gap ||
-        (fetched?.stoppedAt !== undefined && !!oldest && !offsetGreater(oldest.offset, fetched.stoppedAt));
-      if (!whole)
-        logger.warn(
-          { device: session.claims.sub, stream, after },
-          'resume older than the ring and the bus: signals missed',
-        );
+      const entries = after === undefined ? ring.all() : missedSince(session, stream, ring, after, forgotten);
+      if (after === undefined && ring.forgotAny)
+        logger.warn({ device: session.claims.sub, stream }, 'stream began before the ring: signals missed');
       for (const e of entries) backlog.push(e.frame);
-      session.cursors.set(stream, entries.at(-1)?.offset ?? after);
+      const last = entries.at(-1)?.offset ?? after;
+      if (last !== undefined) session.cursors.set(stream, last);
     }
     for (const [stream, after] of Object.entries(resume))
       if (!rings.has(stream)) session.cursors.set(stream, after);
@@ -365,8 +370,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       round = [];
       for (const [stream, ring] of rings) {
         const cursor = session.cursors.get(stream);
-        if (cursor === undefined && streamsAtHello.has(stream)) continue;
-        // A stream that appeared during the catch-up is new to everyone: all of it is live.
+        // Every ring had a cursor set above: one without is a stream that began during the
+        // catch-up, new to everyone, so all of it is live.
         const more = cursor === undefined ? { entries: ring.all(), gap: false } : ring.since(cursor);
         if (more.gap) {
           metrics.dropped.inc({ reason: 'slow-consumer' });
