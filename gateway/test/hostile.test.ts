@@ -286,14 +286,20 @@ t.test('a large resume goes out at the pace the device reads it, with live signa
   );
   t.equal(gateway.stats().connections, 1, 'a device catching up slowly is not cut off');
   socket.resume();
-  await waitFor(() => frames.some((f) => f.type === 'caught-up'), 'the device to catch up', 60_000);
-  const offsets = frames.filter((f) => f.type === 'signal').map((f) => f.offset);
+  const signals = () => frames.filter((f) => f.type === 'signal');
+  await waitFor(
+    () => frames.some((f) => f.type === 'caught-up') && signals().length >= backlog + 9,
+    'the device to catch up and get the live signals',
+    60_000,
+  );
   t.same(
-    offsets,
+    signals().map((f) => f.offset),
     Array.from({ length: backlog + 9 }, (_, i) => String(i + 1)),
     'every signal after the resume point once, in order, the live ones last',
   );
-  t.equal(frames.at(-1)?.type, 'caught-up', 'caught-up once nothing is left');
+  // Usually the live ones come inside the catch-up, before caught-up; if the kernel's socket
+  // buffers (autotuned up to tens of MB) took the whole backlog first, they come after it.
+  t.equal(frames.filter((f) => f.type === 'caught-up').length, 1, 'caught-up once');
   ws.close();
 });
 
