@@ -51,9 +51,36 @@ export interface BuildResult {
   /** Native addons copied beside the executable, by file name. */
   addons: string[];
   bundleBytes: number;
+  /** The ccxt exchange classes in the bundle (only `binance`: see CCXT_BINANCE_ONLY). */
+  ccxtExchanges: string[];
   executableBytes: number;
   ms: number;
 }
+
+/**
+ * The device trades on Binance only, but `import ccxt` loads every exchange class ccxt has
+ * (over a hundred), about 28 MiB of the client's idle memory for nothing. In the bundle, `ccxt`
+ * is the binance class, the error classes and the Exchange base: ccxt's own modules, so
+ * `instanceof` checks and behaviour are unchanged.
+ */
+const CCXT_ROOT = dirname(dirname(createRequire(import.meta.url).resolve('ccxt')));
+const CCXT_BINANCE_ONLY = [
+  `import binance from ${JSON.stringify(join(CCXT_ROOT, 'js', 'src', 'binance.js'))};`,
+  `import * as errors from ${JSON.stringify(join(CCXT_ROOT, 'js', 'src', 'base', 'errors.js'))};`,
+  `export * from ${JSON.stringify(join(CCXT_ROOT, 'js', 'src', 'base', 'errors.js'))};`,
+  `export { Exchange } from ${JSON.stringify(join(CCXT_ROOT, 'js', 'src', 'base', 'Exchange.js'))};`,
+  'export { binance };',
+  // A named import of anything else fails the build (esbuild checks ESM exports); a property
+  // of the default export that is not here fails loudly at its first use, not as `undefined`.
+  'const ccxt = { ...errors, binance };',
+  'export default new Proxy(ccxt, {',
+  '  get(target, key) {',
+  '    if (typeof key === "string" && !(key in target))',
+  "      throw new Error(`ccxt.${key} is not in the signal-client executable, which bundles ccxt's binance class only (images/build-client.ts)`);",
+  '    return target[key];',
+  '  },',
+  '});',
+].join('\n');
 
 const builtins = new Set(builtinModules);
 const isBuiltin = (spec: string) => spec.startsWith('node:') || builtins.has(spec);
@@ -79,6 +106,12 @@ function seaPlugin(addons: Map<string, string>): Plugin {
         addons.set(name, file);
         return { path: name, namespace: 'sea-addon' };
       });
+      b.onResolve({ filter: /^ccxt$/ }, () => ({ path: 'ccxt', namespace: 'sea-ccxt' }));
+      b.onLoad({ filter: /.*/, namespace: 'sea-ccxt' }, () => ({
+        contents: CCXT_BINANCE_ONLY,
+        loader: 'js',
+        resolveDir: CCXT_ROOT,
+      }));
       b.onResolve({ filter: /^[^./]/ }, (args) => {
         if (isBuiltin(args.path)) return { path: args.path, namespace: 'sea-builtin' };
         if (ABSENT.some((re) => re.test(args.path))) return { path: args.path, namespace: 'sea-absent' };
@@ -130,7 +163,7 @@ function wrap(esm: string): string {
   ].join('\n');
 }
 
-async function bundle(entry: string, outFile: string, addons: Map<string, string>): Promise<void> {
+async function bundle(entry: string, outFile: string, addons: Map<string, string>): Promise<string[]> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
@@ -161,6 +194,10 @@ async function bundle(entry: string, outFile: string, addons: Map<string, string
     throw new Error('the bundle still uses import.meta, which a CommonJS script cannot');
   }
   writeFileSync(outFile, wrap(output.text));
+  return Object.keys(result.metafile.inputs)
+    .map((f) => /node_modules\/ccxt\/js\/src\/([a-z0-9]+)\.js$/.exec(f)?.[1])
+    .filter((x): x is string => x !== undefined)
+    .sort();
 }
 
 /** Runs a build step; on failure the error says which step and what it printed. */
@@ -191,7 +228,7 @@ export async function buildClient(options: BuildOptions = {}): Promise<BuildResu
   // Our own addon is loaded by path (signal-client/src/systemd/addon.ts), not imported.
   addons.set('sd_notify.node', buildNotifyAddon({ outFile: join(work, 'sd_notify.node'), force: true }));
   const script = join(work, `${basename(executable)}.cjs`);
-  await bundle(options.entry ?? ENTRY, script, addons);
+  const ccxtExchanges = await bundle(options.entry ?? ENTRY, script, addons);
 
   const blob = join(work, 'sea-prep.blob');
   const seaConfig = join(work, 'sea-config.json');
@@ -239,6 +276,7 @@ export async function buildClient(options: BuildOptions = {}): Promise<BuildResu
     executable,
     addons: [...addons.keys()],
     bundleBytes: statSync(script).size,
+    ccxtExchanges,
     executableBytes: statSync(executable).size,
     ms: Date.now() - started,
   };
