@@ -226,14 +226,6 @@ async function startPinnedHaproxy(
   }
 }
 
-/** The server's row of `show stat` (the gateway, or the bare server) as column → value. */
-async function gatewayStat(hp: RunningHaproxy): Promise<Record<string, string>> {
-  const [head, ...rows] = (await hp.admin('show stat')).trim().split('\n');
-  const cols = head!.replace(/^# /, '').split(',');
-  const row = rows.map((r) => r.split(',')).find((r) => r[1] === GATEWAY_NAME) ?? [];
-  return Object.fromEntries(cols.map((c, i) => [c, row[i] ?? '']));
-}
-
 /** A number after `key:` in HAProxy's `show info` or `show table` answer. */
 function field(text: string, key: string): number | null {
   const m = new RegExp(`${key}:\\s*(\\d+)`).exec(text);
@@ -377,7 +369,7 @@ export async function runScaleConfiguration(
     let checkFailures: number | null = null;
     let checkDowns: number | null = null;
     if (hp) {
-      const st = await gatewayStat(hp);
+      const st = (await hp.serverStats())[GATEWAY_NAME] ?? {};
       checkFailures = st.chkfail ? Number(st.chkfail) : null;
       checkDowns = st.chkdown ? Number(st.chkdown) : null;
       if (checkDowns)

@@ -13,6 +13,8 @@ export interface RunningHaproxy {
   readonly configFile: string;
   /** One command on the admin socket; resolves with HAProxy's whole answer. */
   admin(command: string): Promise<string>;
+  /** Each gateway's row of `show stat`, column → value (`status`, `chkfail`, `chkdown`, …). */
+  serverStats(): Promise<Record<string, Record<string, string>>>;
   /** Each gateway's status as HAProxy sees it (`UP`, `DOWN`, `MAINT`, `DRAIN`, …). */
   serverStatus(): Promise<Record<string, string>>;
   /** Resolves once every named gateway (default: all) is in `status`. */
@@ -63,20 +65,20 @@ export async function startHaproxy(input: ClusterInput, dir: string): Promise<Ru
       s.on('error', reject);
     });
 
-  const serverStatus = async () => {
+  const serverStats = async () => {
     const csv = await admin('show stat');
     const [head, ...rows] = csv.trim().split('\n');
     const cols = head!.replace(/^# /, '').split(',');
-    const px = cols.indexOf('pxname');
-    const sv = cols.indexOf('svname');
-    const st = cols.indexOf('status');
-    return Object.fromEntries(
-      rows
-        .map((r) => r.split(','))
-        .filter((r) => r[px] === BACKEND && r[sv] !== 'BACKEND' && r[sv] !== 'FRONTEND')
-        .map((r) => [r[sv]!, r[st]!]),
-    );
+    const out: Record<string, Record<string, string>> = {};
+    for (const r of rows) {
+      const row = Object.fromEntries(cols.map((c, i) => [c, r.split(',')[i] ?? '']));
+      if (row.pxname === BACKEND && row.svname !== 'BACKEND' && row.svname !== 'FRONTEND')
+        out[row.svname!] = row;
+    }
+    return out;
   };
+  const serverStatus = async () =>
+    Object.fromEntries(Object.entries(await serverStats()).map(([name, row]) => [name, row.status!]));
 
   const names = cluster.gateways.map((g) => g.name);
   const waitForStatus = async (status: string, which = names, timeoutMs = 30_000) => {
@@ -104,6 +106,7 @@ export async function startHaproxy(input: ClusterInput, dir: string): Promise<Ru
     process: proc,
     configFile,
     admin,
+    serverStats,
     serverStatus,
     waitFor: waitForStatus,
     tail,
