@@ -32,6 +32,7 @@ import {
   requireTool,
   spawnNode,
   startKafkaMock,
+  telemetryFrame,
   waitFor,
   type RunningProcess,
 } from '@appliance/test-kit';
@@ -337,7 +338,9 @@ async function cluster(t: Test) {
     const sample = devices.slice(0, 5);
     await waitFor(
       () => {
-        for (const d of sample) if (!seen.has(d.id)) d.connection.send(telemetry(d.id));
+        for (const d of sample)
+          if (!seen.has(d.id))
+            d.connection.send(telemetryFrame(d.id, { ts: Date.now(), equity: 1000, cash: 1000 }));
         return sample.every((d) => seen.has(d.id));
       },
       'telemetry from the sampled devices',
@@ -491,22 +494,6 @@ function makeSignal(feed: Signer, stream: string, i: number) {
     },
     feed,
   );
-}
-
-function telemetry(deviceId: string) {
-  return {
-    type: 'telemetry',
-    deviceId,
-    ts: Date.now(),
-    quote: 'USDT',
-    equity: 1000,
-    cash: 1000,
-    positions: {},
-    spendToday: 0,
-    fills: 0,
-    lastDecisions: [],
-    errors: [],
-  };
 }
 
 function countBy<T>(items: T[], key: (item: T) => string): Record<string, number> {

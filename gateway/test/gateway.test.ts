@@ -13,7 +13,7 @@ import {
   issueDeviceToken,
   type BusMessage,
 } from '@appliance/protocol';
-import { waitFor } from '@appliance/test-kit';
+import { telemetryFrame, waitFor } from '@appliance/test-kit';
 import { createConnection } from 'node:net';
 import { PROXY_V2_SIGNATURE, createGateway } from '../src/index.js';
 
@@ -276,19 +276,7 @@ t.test('telemetry goes onto the bus stamped with the authenticated device and ga
   const d = connect(url, token('dev-3'));
   await d.opened;
   d.ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-3', version: '1', resume: {} }));
-  const telemetry = {
-    type: 'telemetry',
-    deviceId: 'dev-3',
-    ts: 1,
-    quote: 'USDT',
-    equity: 10,
-    cash: 10,
-    positions: {},
-    spendToday: 0,
-    fills: 2,
-    lastDecisions: [],
-    errors: [],
-  };
+  const telemetry = telemetryFrame('dev-3', { equity: 10, cash: 10, fills: 2 });
   d.ws.send(JSON.stringify(telemetry));
   while (got.length === 0) await new Promise((r) => setTimeout(r, 10));
   t.equal(got[0]!.key, 'dev-3');
@@ -399,21 +387,7 @@ t.test(
     });
     await new Promise((r) => ws.once('open', r));
     ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-7', version: '1', resume: {} }));
-    ws.send(
-      JSON.stringify({
-        type: 'telemetry',
-        deviceId: 'dev-7',
-        ts: 1,
-        quote: 'USDT',
-        equity: 1,
-        cash: 1,
-        positions: {},
-        spendToday: 0,
-        fills: 0,
-        lastDecisions: [],
-        errors: [],
-      }),
-    );
+    ws.send(JSON.stringify(telemetryFrame('dev-7')));
     await waitFor(() => got.length > 0, 'telemetry');
     t.match(JSON.parse(got[0]!.value.toString()), { deviceId: 'dev-7', remote: '127.0.0.9' });
     ws.close();

@@ -17,7 +17,7 @@ import {
   issueDeviceToken,
 } from '@appliance/protocol';
 import { seededRandom } from '@appliance/trading-core';
-import { waitFor } from '@appliance/test-kit';
+import { telemetryFrame, waitFor } from '@appliance/test-kit';
 import { createGateway } from '../src/index.js';
 
 const control = generateSigner();
@@ -164,19 +164,7 @@ t.test('a device flooding beyond the rate limit is closed, others are not', asyn
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     flood.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
   );
-  const telemetry = JSON.stringify({
-    type: 'telemetry',
-    deviceId: 'dev-flood',
-    ts: 1,
-    quote: 'USDT',
-    equity: 1,
-    cash: 1,
-    positions: {},
-    spendToday: 0,
-    fills: 0,
-    lastDecisions: [],
-    errors: [],
-  });
+  const telemetry = JSON.stringify(telemetryFrame('dev-flood'));
   for (let i = 0; i < 200 && flood.readyState === WebSocket.OPEN; i++) flood.send(telemetry);
   t.same(await closed, { code: 1008, reason: 'too many messages: rate limit exceeded' });
   await waitFor(() => gateway.stats().connections === 1, 'the flood connection to go');
