@@ -64,6 +64,7 @@ async function idleRss(
   const gateway = await createGateway({
     bus: new EmbeddedBus(),
     tokenKeys: KeyRing.of(exportPublicKey(control.publicKey)),
+    signalKeys: KeyRing.of(exportPublicKey(generateSigner().publicKey)), // no signals in this measurement
     logger: pino({ level: 'silent' }),
   });
   const gatewayUrl = await gateway.listen(0);
@@ -179,6 +180,7 @@ export const clientDecideSuite: Suite = {
             quoteFree: 100_000_000,
             holdings: side === 'sell' ? { BTC: 0.0025 } : {},
             marks: { 'BTC/USDT': 40_000 },
+            marketPrice: 40_000,
             seedEquity: 100_000_000,
             dayStartEquity: 100_000_000,
             spends: [],
@@ -197,7 +199,13 @@ export const clientDecideSuite: Suite = {
         state.intents[clientOrderId] = { side, amount: decision.amount, status: 'pending' };
         await writeFileDurable(stateFile, JSON.stringify(state));
         const t3 = process.hrtime.bigint();
-        await exchange.placeMarketOrder({ symbol: 'BTC/USDT', side, amount: decision.amount, clientOrderId });
+        await exchange.placeMarketOrder({
+          symbol: 'BTC/USDT',
+          side,
+          amount: decision.amount,
+          quote: decision.quote,
+          clientOrderId,
+        });
         const t4 = process.hrtime.bigint();
         const b0 = process.hrtime.bigint();
         await bare(i + 100);

@@ -43,6 +43,8 @@ export interface Shared {
   signals: BenchSignals;
   devices: { id: string; token: string }[];
   tokenKey: string;
+  /** The feed's public key the gateway pins (it relays only signals signed with it). */
+  signalKey: string;
 }
 
 /** One run of one configuration, unanalysed. Message i was published at `publishTimes[i]`. */
@@ -117,6 +119,7 @@ export async function runConfiguration(
           ? { kind: 'kafka', brokers: kafka.brokers, fetchMaxWaitMs: config.kafkaFetchMaxWaitMs }
           : { kind: 'embedded' },
         tokenKey: shared.tokenKey,
+        signalKey: shared.signalKey,
         stream: BENCH_STREAM,
         signals: kafka ? [] : signals.raw.slice(0, total),
       },

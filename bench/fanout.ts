@@ -77,6 +77,7 @@ function makeShared(config: FanoutConfig): Shared {
       return { id, token: issueDeviceToken(claims, control) };
     }),
     tokenKey: exportPublicKey(control.publicKey),
+    signalKey: exportPublicKey(feed.publicKey),
   };
 }
 

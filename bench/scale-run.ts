@@ -59,6 +59,8 @@ export interface ScaleShared {
   signals: BenchSignals;
   devices: { id: string; token: string }[];
   tokenKey: string;
+  /** The feed's public key the gateway pins (it relays only signals signed with it). */
+  signalKey: string;
   cert: TestCert;
   /** Scratch folder for HAProxy's config, admin socket and wrapper. */
   dir: string;
@@ -265,6 +267,7 @@ export async function runScaleConfiguration(
         server: c.server,
         bus: { kind: 'embedded' },
         tokenKey: shared.tokenKey,
+        signalKey: shared.signalKey,
         stream: BENCH_STREAM,
         signals: signals.raw.slice(0, total),
         proxyProtocol: c.proxyProtocol,

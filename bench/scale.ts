@@ -131,6 +131,7 @@ function makeShared(config: ScaleConfig, dir: string): ScaleShared {
       return { id, token: issueDeviceToken(claims, control) };
     }),
     tokenKey: exportPublicKey(control.publicKey),
+    signalKey: exportPublicKey(feed.publicKey),
     cert: makeTestCert(dir),
     dir,
   };

@@ -18,6 +18,8 @@ export interface ServerStart {
   bus: { kind: 'embedded' } | { kind: 'kafka'; brokers: string[]; fetchMaxWaitMs: number };
   /** The control server's token public key (base64url) the gateway pins. */
   tokenKey: string;
+  /** The feed's public key (base64url) the gateway pins: it relays only signals signed with it. */
+  signalKey: string;
   stream: string;
   /** The pre-signed signals, for the in-process publisher of the embedded bus. */
   signals: string[];
@@ -49,6 +51,7 @@ const api = {
       gateway = await createGateway({
         bus,
         tokenKeys: KeyRing.of(o.tokenKey),
+        signalKeys: KeyRing.of(o.signalKey),
         logger,
         options: { proxyProtocol: o.proxyProtocol === true },
       });

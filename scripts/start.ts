@@ -18,7 +18,14 @@ import {
   type Bus,
 } from '@appliance/protocol';
 import { DEFAULT_FILL_COSTS, EmaCrossVolumeStrategy } from '@appliance/trading-core';
-import { createBinance, createLogger, handleShutdown } from '@appliance/runtime';
+import {
+  createBinance,
+  createLogger,
+  exitOnConfigError,
+  handleShutdown,
+  kafkaSecurityFromEnv,
+  type KafkaSecurity,
+} from '@appliance/runtime';
 import { startControlServer } from '@appliance/control-server';
 import { createGateway } from '@appliance/gateway';
 import { runFeed, type FeedSource } from '@appliance/datafeed-node';
@@ -52,8 +59,20 @@ if (speed !== 'max' && !(speed > 0)) {
   process.exit(2);
 }
 
+// TLS and SASL/SCRAM for Kafka from KAFKA_SSL_* / KAFKA_SASL_* (docs/bus-security.md); bad ones exit 2.
+let kafkaSecurity: KafkaSecurity = {};
+try {
+  if (process.env.KAFKA_BROKERS) kafkaSecurity = kafkaSecurityFromEnv();
+} catch (err) {
+  exitOnConfigError(err);
+}
 const bus: Bus = process.env.KAFKA_BROKERS
-  ? createKafkaBus({ brokers: process.env.KAFKA_BROKERS.split(','), clientId: 'system', logger })
+  ? createKafkaBus({
+      brokers: process.env.KAFKA_BROKERS.split(','),
+      clientId: 'system',
+      logger,
+      ...kafkaSecurity,
+    })
   : new EmbeddedBus();
 for (const [topic, n] of Object.entries(TOPIC_PARTITIONS)) await bus.ensureTopic(topic, n);
 
@@ -73,11 +92,14 @@ const control = await startControlServer({
   logger,
   dataDir: join(dataDir, 'control'),
   eligibility: { [streamName]: symbols },
+  // The paper exchange takes only candles the datafeed signed.
+  feedKeys: KeyRing.of(exportPublicKey(feedSigner.publicKey)),
 });
 const dashboard = await control.listen(Number(opts.port), '127.0.0.1');
 const gateway = await createGateway({
   bus,
   tokenKeys: KeyRing.of(exportPublicKey(controlSigner.publicKey)),
+  signalKeys: KeyRing.of(exportPublicKey(feedSigner.publicKey)),
   logger,
 });
 const gatewayUrl = await gateway.listen(0, '127.0.0.1');

@@ -1,11 +1,22 @@
-import Fastify, { LogController } from 'fastify';
+import { createHash } from 'node:crypto';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { issueDeviceToken, exportPublicKey, type Signer } from '@appliance/protocol';
-import { bearerMatches } from './admin-auth.js';
+import type { AdminToken } from './admin-auth.js';
+import { hostNameOf, type HostAllowList } from './allowed-hosts.js';
+import { originOf } from './audit.js';
 import type { ControlPublisher } from './control-publisher.js';
-import { DASHBOARD_HTML } from './dashboard.js';
+import { API_CSP, DASHBOARD_CSP, DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 import type { FleetView } from './fleet.js';
-import { RegistryError, type DeviceRegistry } from './registry.js';
+import { RegistryError, type Device, type DeviceRegistry } from './registry.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Answered without the admin token. Default false: every route needs it unless it says so. */
+    public?: boolean;
+  }
+}
 
 export interface AppDeps {
   registry: DeviceRegistry;
@@ -13,7 +24,9 @@ export interface AppDeps {
   control: ControlPublisher;
   /** Signs device tokens; its public key is what gateways pin. */
   tokenSigner: Signer;
-  adminToken: string;
+  adminToken: AdminToken;
+  /** The `Host` names this server answers (DNS rebinding). */
+  allowedHosts: HostAllowList;
   logger: Logger;
   now: () => number;
   deviceTokenTtlMs: number;
@@ -28,11 +41,73 @@ const STATUS: Record<RegistryError['code'], number> = {
   E_REGISTRY_CORRUPT: 500,
 };
 
+const UNAUTHORIZED = { error: 'E_UNAUTHORIZED', message: 'admin token required (Authorization: Bearer ...)' };
+
+const epochMs = z.number().int().nonnegative();
+const BulkRevoke = z
+  .strictObject({
+    ids: z.array(z.string().max(64)).max(10_000).optional(),
+    /** Devices registered at or after this time (ms since the epoch). */
+    createdAfter: epochMs.optional(),
+    /** Devices any of whose tokens was issued at or after this time. */
+    tokenIssuedAfter: epochMs.optional(),
+    /** Only say which devices would be revoked. */
+    dryRun: z.boolean().default(false),
+  })
+  .refine((b) => b.ids !== undefined || b.createdAfter !== undefined || b.tokenIssuedAfter !== undefined, {
+    message: 'give ids, createdAfter or tokenIssuedAfter',
+  });
+
+/**
+ * Chosen, not inherited: each path has exactly one spelling. `/API/fleet`, `/api/fleet/`,
+ * `//api/fleet` and `/api;x/fleet` are other paths, which match no route (404). (A variable,
+ * not a literal: find-my-way's types lack `useSemicolonDelimiter`, which Fastify passes on.)
+ */
+const ROUTER_OPTIONS = {
+  caseSensitive: true,
+  ignoreTrailingSlash: false,
+  ignoreDuplicateSlashes: false,
+  useSemicolonDelimiter: false,
+};
+
+/** An /api path in any spelling the router might be configured to fold (case, slashes). */
+const API_PATH = /^\/+api(\/|$)/i;
+
+export interface RouteEntry {
+  method: string;
+  url: string;
+  public: boolean;
+}
+const ROUTES = new WeakMap<object, RouteEntry[]>();
+
+/** Every route the app serves (after `ready()`), for tests that check each one's access rule. */
+export function routeTable(app: object): RouteEntry[] {
+  return [...(ROUTES.get(app) ?? [])];
+}
+
+/**
+ * The control server's HTTP API and dashboard. Access is decided on the route the router
+ * matched, never on the URL as sent: every route needs the admin token unless its config
+ * says `public: true`, and no /api route may say so. Requests for a host not on the allow-list
+ * are refused before anything else.
+ */
 export function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
+    routerOptions: ROUTER_OPTIONS,
+    exposeHeadRoutes: true,
+  });
+
+  const routes: RouteEntry[] = [];
+  ROUTES.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    const isPublic = route.config?.public === true;
+    if (isPublic && API_PATH.test(route.url ?? route.path ?? ''))
+      throw new Error(`${String(route.method)} ${route.url}: an /api route cannot be public`);
+    for (const method of [route.method].flat())
+      routes.push({ method, url: route.url ?? '', public: isPublic });
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
@@ -45,72 +120,199 @@ export function buildApp(deps: AppDeps) {
       .send({ error: err.code ?? 'E_INTERNAL', message: status === 500 ? 'internal error' : err.message });
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML));
-
-  // Everything under /api needs the admin token.
-  app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/api/')) return;
-    if (!bearerMatches(req.headers.authorization, deps.adminToken)) {
-      return reply
-        .code(401)
-        .send({ error: 'E_UNAUTHORIZED', message: 'admin token required (Authorization: Bearer ...)' });
-    }
-  });
-
-  app.get('/api/fleet', async () => ({
-    breaker: deps.control.breaker,
-    devices: deps.fleet.entries(deps.registry.list(), deps.now()),
-  }));
-
-  app.get('/api/devices', async () => ({ devices: deps.registry.list() }));
-
-  app.post<{ Body: { id?: unknown; scope?: unknown; label?: unknown } }>(
-    '/api/devices',
-    async (req, reply) => {
-      const body = req.body ?? {};
-      if (typeof body.id !== 'string')
-        return reply.code(400).send({ error: 'E_INVALID', message: 'id: a string is required' });
-      const device = await deps.registry.create(
-        {
-          id: body.id,
-          scope: typeof body.scope === 'string' ? body.scope : undefined,
-          label: typeof body.label === 'string' ? body.label : undefined,
-        },
-        deps.now(),
-      );
-      deps.logger.info({ device: device.id, scope: device.scope }, 'device created');
-      return reply.code(201).send({ device, ...issue(device.id, device.scope) });
-    },
+  app.setNotFoundHandler((_req, reply) =>
+    reply.code(404).send({ error: 'E_NOT_FOUND', message: 'no such route' }),
   );
 
-  app.post<{ Params: { id: string } }>('/api/devices/:id/token', async (req, reply) => {
-    const device = deps.registry.get(req.params.id);
-    if (device.revokedAt !== undefined) {
-      return reply.code(409).send({ error: 'E_DEVICE_REVOKED', message: `device ${device.id} is revoked` });
-    }
-    return issue(device.id, device.scope);
+  // 1. The Host header: a page on another domain rebound to this address is refused.
+  app.addHook('onRequest', async (req, reply) => {
+    if (deps.allowedHosts.allows(req.headers.host)) return;
+    const name = (hostNameOf(req.headers.host) ?? req.headers.host ?? '(none)').slice(0, 100);
+    deps.logger.debug({ host: name, remote: req.ip }, 'request for a host not allowed');
+    return reply.code(421).send({
+      error: 'E_HOST_NOT_ALLOWED',
+      message: `this server does not answer for host ${JSON.stringify(name)}; allow it with --allowed-hosts`,
+    });
   });
 
-  app.post<{ Params: { id: string } }>('/api/devices/:id/revoke', async (req) => {
-    const device = await deps.registry.revoke(req.params.id, deps.now());
-    await deps.control.publishRevocations(deps.registry.revokedIds());
-    deps.logger.warn({ device: device.id }, 'device revoked');
-    return { device };
+  // 2. The admin token, on the matched route: deny unless the route is public. A request that
+  // matches no route gets the 404 handler, which returns nothing but "not found".
+  const requireAdmin = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!deps.adminToken.matches(req.headers.authorization)) return reply.code(401).send(UNAUTHORIZED);
+  };
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.is404 || req.routeOptions.config.public === true) return;
+    return requireAdmin(req, reply);
   });
 
-  app.post<{ Params: { id: string } }>('/api/devices/:id/paper-account', async (req, reply) => {
-    const device = deps.registry.get(req.params.id);
-    if (!deps.createPaperAccount)
-      return reply.code(404).send({ error: 'E_NO_PAPER_EXCHANGE', message: 'no paper exchange runs here' });
-    return reply.code(201).send(deps.createPaperAccount(device.id));
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', API_CSP);
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
 
-  function issue(id: string, scope: string) {
+  const asset = (type: string, body: string, csp: string) => (_req: FastifyRequest, reply: FastifyReply) =>
+    reply.type(type).header('content-security-policy', csp).header('cache-control', 'no-cache').send(body);
+  app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok' }));
+  app.get(
+    '/',
+    { config: { public: true } },
+    asset('text/html; charset=utf-8', DASHBOARD_HTML, DASHBOARD_CSP),
+  );
+  app.get(
+    '/dashboard.js',
+    { config: { public: true } },
+    asset('text/javascript; charset=utf-8', DASHBOARD_JS, API_CSP),
+  );
+  app.get(
+    '/dashboard.css',
+    { config: { public: true } },
+    asset('text/css; charset=utf-8', DASHBOARD_CSS, API_CSP),
+  );
+
+  app.register(
+    async (api) => {
+      // Already checked above for every non-public route; said again here so that the /api
+      // scope does not depend on that hook staying where it is.
+      api.addHook('onRequest', requireAdmin);
+
+      api.get('/fleet', async () => ({
+        breaker: deps.control.breaker,
+        devices: deps.fleet.entries(deps.registry.list(), deps.now()),
+        telemetry: deps.fleet.stats(),
+      }));
+
+      api.get('/devices', async () => ({ devices: deps.registry.list() }));
+
+      api.post<{ Body: { id?: unknown; scope?: unknown; label?: unknown } }>(
+        '/devices',
+        async (req, reply) => {
+          const body = req.body ?? {};
+          if (typeof body.id !== 'string')
+            return reply.code(400).send({ error: 'E_INVALID', message: 'id: a string is required' });
+          const from = originOf(req);
+          const device = await deps.registry.create(
+            {
+              id: body.id,
+              scope: typeof body.scope === 'string' ? body.scope : undefined,
+              label: typeof body.label === 'string' ? body.label : undefined,
+            },
+            deps.now(),
+            from,
+          );
+          deps.logger.info({ device: device.id, scope: device.scope, from }, 'device created');
+          const issued = await issue(device, req);
+          return reply.code(201).send({ device: deps.registry.get(device.id), ...issued });
+        },
+      );
+
+      api.post<{ Body: unknown }>('/devices/revoke', async (req, reply) => {
+        const parsed = BulkRevoke.safeParse(req.body ?? {});
+        if (!parsed.success) {
+          const i = parsed.error.issues[0];
+          return reply
+            .code(400)
+            .send({ error: 'E_INVALID', message: `${i?.path.join('.') || 'body'}: ${i?.message}` });
+        }
+        const { ids, createdAfter, tokenIssuedAfter, dryRun } = parsed.data;
+        const devices = deps.registry.list();
+        const chosen = new Set(ids ?? []);
+        for (const d of devices) {
+          if (createdAfter !== undefined && d.createdAt >= createdAfter) chosen.add(d.id);
+          if (tokenIssuedAfter !== undefined && d.tokens.some((tk) => tk.issuedAt >= tokenIssuedAfter))
+            chosen.add(d.id);
+        }
+        if (dryRun) {
+          const byId = new Map(devices.map((d) => [d.id, d]));
+          const pick = (f: (d: Device | undefined) => boolean) =>
+            [...chosen].filter((id) => f(byId.get(id))).sort();
+          return {
+            dryRun: true,
+            revoked: pick((d) => d !== undefined && d.revokedAt === undefined),
+            alreadyRevoked: pick((d) => d?.revokedAt !== undefined),
+            unknown: pick((d) => d === undefined),
+          };
+        }
+        const from = originOf(req);
+        const result = await deps.registry.revokeMany([...chosen], deps.now(), from);
+        if (result.revoked.length > 0) await deps.control.publishRevocations(deps.registry.revokedIds());
+        deps.logger.warn({ devices: result.revoked.map((d) => d.id), from }, 'devices revoked');
+        return {
+          dryRun: false,
+          revoked: result.revoked.map((d) => d.id).sort(),
+          alreadyRevoked: result.alreadyRevoked.map((d) => d.id).sort(),
+          unknown: result.unknown.sort(),
+        };
+      });
+
+      api.post<{ Params: { id: string } }>('/devices/:id/token', async (req, reply) => {
+        const device = deps.registry.get(req.params.id);
+        if (device.revokedAt !== undefined) return reply.code(409).send(revokedError(device));
+        return issue(device, req);
+      });
+
+      api.post<{ Params: { id: string } }>('/devices/:id/revoke', async (req) => {
+        const from = originOf(req);
+        const device = await deps.registry.revoke(req.params.id, deps.now(), from);
+        await deps.control.publishRevocations(deps.registry.revokedIds());
+        deps.logger.warn({ device: device.id, from }, 'device revoked');
+        return { device };
+      });
+
+      api.post<{ Params: { id: string } }>('/devices/:id/paper-account', async (req, reply) => {
+        const device = deps.registry.get(req.params.id);
+        if (!deps.createPaperAccount)
+          return reply
+            .code(404)
+            .send({ error: 'E_NO_PAPER_EXCHANGE', message: 'no paper exchange runs here' });
+        if (device.revokedAt !== undefined) return reply.code(409).send(revokedError(device));
+        const from = originOf(req);
+        const account = deps.createPaperAccount(device.id);
+        await deps.registry.recordPaperAccount(device.id, {
+          createdAt: deps.now(),
+          apiKeyPrefix: account.apiKey.slice(0, 4),
+          from,
+        });
+        deps.logger.info(
+          { device: device.id, apiKey: account.apiKey.slice(0, 4), from },
+          'paper account created',
+        );
+        return reply.code(201).send(account);
+      });
+
+      api.get('/admin-token', async () => deps.adminToken.status());
+
+      api.post('/admin-token/rotate', async (req) => {
+        const from = originOf(req);
+        const rotated = await deps.adminToken.rotate(deps.now(), from);
+        deps.logger.warn({ from }, 'admin token rotated: the previous one no longer works');
+        return rotated;
+      });
+    },
+    { prefix: '/api' },
+  );
+
+  const revokedError = (device: Device) => ({
+    error: 'E_DEVICE_REVOKED',
+    message: `device ${device.id} is revoked`,
+  });
+
+  async function issue(device: Device, req: FastifyRequest) {
+    const iat = deps.now();
     const token = issueDeviceToken(
-      { sub: id, scope, iat: deps.now(), ttlMs: deps.deviceTokenTtlMs },
+      { sub: device.id, scope: device.scope, iat, ttlMs: deps.deviceTokenTtlMs },
       deps.tokenSigner,
     );
+    const from = originOf(req);
+    await deps.registry.recordToken(device.id, {
+      issuedAt: iat,
+      expiresAt: iat + deps.deviceTokenTtlMs,
+      fingerprint: createHash('sha256').update(token).digest('hex').slice(0, 16),
+      from,
+    });
+    deps.logger.info({ device: device.id, from }, 'device token issued');
     return { token, tokenKey: exportPublicKey(deps.tokenSigner.publicKey) };
   }
 

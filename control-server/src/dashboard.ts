@@ -1,26 +1,37 @@
 /**
  * The operator's first page: the fleet table, refreshed every two seconds. The admin token
- * comes in the URL fragment (#token=...), which browsers never send to the server or log.
+ * comes in the URL fragment (#token=...), which browsers never send to the server or log; the
+ * page moves it to sessionStorage (this tab only) and takes it out of the address bar.
+ *
+ * Everything the page shows comes from devices and the bus, so it is put in the page as text
+ * (DOM nodes and textContent, never HTML), and the page's Content-Security-Policy allows no
+ * inline script or style: the script and the style sheet are served from their own routes.
  */
+
+/** The page's policy: its own script, style and API only; no inline anything, no images, no frames. */
+export const DASHBOARD_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Every other response (JSON, the script, the style sheet) may not run or load anything. */
+export const API_CSP = "default-src 'none'; frame-ancestors 'none'";
+
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
 <title>Signal appliance — fleet</title>
-<style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2733; }
-  h1 { font-size: 1.3rem; margin: 0 0 .3rem; }
-  .sub { color: #5b6b7c; margin-bottom: 1rem; }
-  table { border-collapse: collapse; width: 100%; }
-  th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #e3e8ee; }
-  th { font-weight: 600; color: #5b6b7c; font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; }
-  .dot { display: inline-block; width: .6rem; height: .6rem; border-radius: 50%; margin-right: .4rem; }
-  .on { background: #1f9d55; } .off { background: #c0c7d0; }
-  .num { font-variant-numeric: tabular-nums; text-align: right; }
-  #error { color: #b42318; margin: 1rem 0; }
-  .decision { color: #5b6b7c; font-size: .85rem; }
-</style>
+<link rel="stylesheet" href="/dashboard.css">
+<script src="/dashboard.js" defer></script>
 </head>
 <body>
 <h1>Fleet</h1>
@@ -30,39 +41,89 @@ export const DASHBOARD_HTML = `<!doctype html>
   <thead><tr><th>Device</th><th>Status</th><th>Last seen</th><th class="num">Fills</th><th class="num">Equity</th><th class="num">Spent today</th><th>Last decision</th></tr></thead>
   <tbody id="fleet"><tr><td colspan="7">Loading…</td></tr></tbody>
 </table>
-<script>
-// Read on every refresh, so correcting the #token in the address bar takes effect at once.
-const token = () => new URLSearchParams(location.hash.slice(1)).get('token') || '';
-const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-const fmt = (n) => (n === null || n === undefined ? '—' : Number(n).toLocaleString(undefined, { maximumFractionDigits: 2 }));
-async function refresh() {
-  try {
-    const res = await fetch('/api/fleet', { headers: { authorization: 'Bearer ' + token() } });
-    if (!res.ok) throw new Error(res.status === 401 ? 'Not authorised: open the URL printed at start-up (it carries the token).' : 'HTTP ' + res.status);
-    const body = await res.json();
-    document.getElementById('error').textContent = '';
-    document.getElementById('breaker').textContent = body.breaker.level;
-    document.getElementById('updated').textContent = new Date().toLocaleTimeString();
-    const rows = body.devices.map((d) => {
-      const last = d.lastDecisions[d.lastDecisions.length - 1];
-      return '<tr data-device="' + esc(d.id) + '">' +
-        '<td>' + esc(d.id) + '<div class="decision">' + esc(d.scope) + '</div></td>' +
-        '<td><span class="dot ' + (d.online ? 'on' : 'off') + '"></span>' + (d.online ? 'online' : 'offline') + '</td>' +
-        '<td>' + (d.lastSeen ? new Date(d.lastSeen).toLocaleTimeString() : 'never') + '</td>' +
-        '<td class="num fills">' + d.fills + '</td>' +
-        '<td class="num">' + fmt(d.equity) + '</td>' +
-        '<td class="num">' + fmt(d.spendToday) + '</td>' +
-        '<td class="decision">' + (last ? esc(last.outcome + ' ' + last.side + ' ' + last.symbol + ': ' + last.reason) : '—') + '</td></tr>';
-    });
-    document.getElementById('fleet').innerHTML = rows.join('') || '<tr><td colspan="7">No devices yet.</td></tr>';
-  } catch (err) {
-    document.getElementById('error').textContent = err.message;
-  }
-}
-refresh();
-setInterval(refresh, 2000);
-addEventListener('hashchange', refresh);
-</script>
 </body>
 </html>
+`;
+
+export const DASHBOARD_CSS = `body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2733; }
+h1 { font-size: 1.3rem; margin: 0 0 .3rem; }
+.sub { color: #5b6b7c; margin-bottom: 1rem; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #e3e8ee; }
+th { font-weight: 600; color: #5b6b7c; font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; }
+.dot { display: inline-block; width: .6rem; height: .6rem; border-radius: 50%; margin-right: .4rem; }
+.on { background: #1f9d55; } .off { background: #c0c7d0; }
+.num { font-variant-numeric: tabular-nums; text-align: right; }
+#error { color: #b42318; margin: 1rem 0; }
+.decision { color: #5b6b7c; font-size: .85rem; }
+.device-error { color: #b42318; font-size: .85rem; }
+`;
+
+export const DASHBOARD_JS = `'use strict';
+const TOKEN_KEY = 'appliance.adminToken';
+
+// The token arrives in the #fragment: keep it for this tab only and take it out of the address
+// bar, the history and anything the page is copied or bookmarked from.
+function takeTokenFromFragment() {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (token === null) return;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+const token = () => sessionStorage.getItem(TOKEN_KEY) || '';
+
+// Builds an element; children that are strings become text nodes, never markup.
+function el(tag, className, ...children) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  e.append(...children.filter((c) => c !== null && c !== undefined).map((c) => (typeof c === 'string' ? c : c instanceof Node ? c : String(c))));
+  return e;
+}
+const fmt = (n) => (typeof n !== 'number' ? '—' : n.toLocaleString(undefined, { maximumFractionDigits: 2 }));
+const time = (ms) => (typeof ms === 'number' && ms > 0 ? new Date(ms).toLocaleTimeString() : 'never');
+
+function row(d) {
+  const decisions = Array.isArray(d.lastDecisions) ? d.lastDecisions : [];
+  const last = decisions[decisions.length - 1];
+  const errors = Array.isArray(d.errors) ? d.errors : [];
+  const tr = el('tr', '',
+    el('td', '', String(d.id), el('div', 'decision', String(d.scope) + (d.label ? ' · ' + String(d.label) : ''))),
+    el('td', '', el('span', 'dot ' + (d.online === true ? 'on' : 'off')), d.online === true ? 'online' : 'offline'),
+    el('td', '', time(d.lastSeen)),
+    el('td', 'num fills', String(d.fills)),
+    el('td', 'num', fmt(d.equity)),
+    el('td', 'num', fmt(d.spendToday)),
+    el('td', 'decision',
+      last ? String(last.outcome) + ' ' + String(last.side) + ' ' + String(last.symbol) + ': ' + String(last.reason) : '—',
+      errors.length ? el('div', 'device-error', String(errors[errors.length - 1])) : null),
+  );
+  tr.dataset.device = String(d.id);
+  return tr;
+}
+
+async function refresh() {
+  const error = document.getElementById('error');
+  try {
+    const res = await fetch('/api/fleet', { headers: { authorization: 'Bearer ' + token() }, cache: 'no-store' });
+    if (!res.ok) throw new Error(res.status === 401 ? 'Not authorised: open the URL printed at start-up (it carries the token).' : 'HTTP ' + res.status);
+    const body = await res.json();
+    error.textContent = '';
+    document.getElementById('breaker').textContent = String(body.breaker.level);
+    document.getElementById('updated').textContent = new Date().toLocaleTimeString();
+    const rows = body.devices.map(row);
+    const empty = el('tr', '', el('td', '', 'No devices yet.'));
+    empty.firstChild.colSpan = 7;
+    document.getElementById('fleet').replaceChildren(...(rows.length ? rows : [empty]));
+  } catch (err) {
+    error.textContent = String(err.message);
+  }
+}
+
+takeTokenFromFragment();
+refresh();
+setInterval(refresh, 2000);
+addEventListener('hashchange', () => {
+  takeTokenFromFragment();
+  refresh();
+});
 `;

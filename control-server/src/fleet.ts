@@ -1,4 +1,25 @@
-import type { DecisionRecord, Telemetry } from '@appliance/protocol';
+import { z } from 'zod';
+import { DecisionBusRecord, Telemetry, type DecisionRecord } from '@appliance/protocol';
+
+/**
+ * What the gateway stamps on every device frame it writes to the telemetry topic. Checked like
+ * the rest: anyone who can write the topic can write anything there.
+ */
+const GatewayStamp = {
+  scope: z.string().regex(/^(family|mandate:[a-z0-9-]{1,32})$/),
+  gateway: z.string().regex(/^[a-z0-9-]{1,32}$/),
+  /** The device's address as the gateway saw it (its tunnel address behind HAProxy), or `unknown`. */
+  remote: z.string().regex(/^[0-9A-Za-z.:%_-]{1,64}$/),
+  receivedAt: z.number().int().nonnegative(),
+};
+
+export const TelemetryBusRecord = Telemetry.extend(GatewayStamp);
+export type TelemetryBusRecord = z.infer<typeof TelemetryBusRecord>;
+export const DecisionBusRecordStamped = DecisionBusRecord.extend(GatewayStamp);
+export type DecisionBusRecordStamped = z.infer<typeof DecisionBusRecordStamped>;
+/** Every record the fleet view folds; anything else on the topic is counted and dropped. */
+export const FleetBusRecord = z.discriminatedUnion('type', [TelemetryBusRecord, DecisionBusRecordStamped]);
+export type FleetBusRecord = z.infer<typeof FleetBusRecord>;
 
 export interface FleetEntry {
   id: string;
@@ -15,36 +36,102 @@ export interface FleetEntry {
   errors: string[];
 }
 
+/** What happened to the records offered to `apply`, since start. */
+export interface FleetStats {
+  applied: number;
+  /** Not a record of a known shape (unreadable, wrong types, unknown fields, markup in numbers…). */
+  rejected: number;
+  /** Well-formed, but for a device the registry does not know. */
+  unknownDevice: number;
+  /** A decision already folded (same device and seq): redelivered. */
+  duplicates: number;
+}
+
+export type ApplyResult =
+  | { ok: true }
+  | { ok: false; reason: 'rejected'; issue: string }
+  | { ok: false; reason: 'unknownDevice' | 'duplicate' };
+
 interface Seen {
   lastSeen: number;
   gateway: string;
   telemetry?: Telemetry;
   decisions: DecisionRecord[];
+  /** The seqs of the last DECISION_SEQ_WINDOW decisions that carried one, oldest first. */
+  seqs: number[];
+  seqSet: Set<number>;
 }
 
 /** Default: a device is online while it reported within this window. */
 export const DEFAULT_ONLINE_WINDOW_MS = 15_000;
+/** Decisions kept per device. */
+export const MAX_DECISIONS_KEPT = 20;
+/** How many recent decision seqs per device are remembered to drop redelivered ones. */
+export const DECISION_SEQ_WINDOW = 1024;
+
+export interface FleetViewOptions {
+  onlineWindowMs?: number;
+  /** Only devices this says are registered are folded (so the topic cannot grow memory). Default: all. */
+  isKnown?: (deviceId: string) => boolean;
+}
 
 /** What the operator sees of each device, built only from what devices report (never keys). */
 export class FleetView {
   readonly #seen = new Map<string, Seen>();
+  readonly #stats: FleetStats = { applied: 0, rejected: 0, unknownDevice: 0, duplicates: 0 };
+  readonly onlineWindowMs: number;
+  readonly #isKnown: (deviceId: string) => boolean;
 
-  constructor(readonly onlineWindowMs = DEFAULT_ONLINE_WINDOW_MS) {}
+  constructor(options: FleetViewOptions = {}) {
+    this.onlineWindowMs = options.onlineWindowMs ?? DEFAULT_ONLINE_WINDOW_MS;
+    this.#isKnown = options.isKnown ?? (() => true);
+  }
 
-  /** Applies one record from the telemetry topic; returns false when it is not one we know. */
-  apply(record: unknown): boolean {
-    const r = record as { type?: string; deviceId?: string; receivedAt?: number; gateway?: string };
-    if (typeof r.deviceId !== 'string' || typeof r.receivedAt !== 'number') return false;
-    const seen = this.#seen.get(r.deviceId) ?? { lastSeen: 0, gateway: '', decisions: [] };
+  /** Checks one record from the telemetry topic against its schema and folds it if it is valid. */
+  apply(record: unknown): ApplyResult {
+    const parsed = FleetBusRecord.safeParse(record);
+    if (!parsed.success) {
+      this.#stats.rejected++;
+      const i = parsed.error.issues[0];
+      return { ok: false, reason: 'rejected', issue: `${i?.path.join('.') || 'record'}: ${i?.message}` };
+    }
+    const r = parsed.data;
+    if (!this.#isKnown(r.deviceId)) {
+      this.#stats.unknownDevice++;
+      return { ok: false, reason: 'unknownDevice' };
+    }
+    const seen = this.#seen.get(r.deviceId) ?? {
+      lastSeen: 0,
+      gateway: '',
+      decisions: [],
+      seqs: [],
+      seqSet: new Set(),
+    };
+    if (r.type === 'decision' && r.seq !== undefined) {
+      if (seen.seqSet.has(r.seq)) {
+        this.#stats.duplicates++;
+        return { ok: false, reason: 'duplicate' };
+      }
+      seen.seqSet.add(r.seq);
+      seen.seqs.push(r.seq);
+      if (seen.seqs.length > DECISION_SEQ_WINDOW) seen.seqSet.delete(seen.seqs.shift()!);
+    }
     seen.lastSeen = Math.max(seen.lastSeen, r.receivedAt);
-    seen.gateway = r.gateway ?? seen.gateway;
-    if (r.type === 'telemetry') seen.telemetry = record as Telemetry;
-    else if (r.type === 'decision') {
-      seen.decisions.push((record as { decision: DecisionRecord }).decision);
-      if (seen.decisions.length > 20) seen.decisions.shift();
-    } else return false;
+    seen.gateway = r.gateway;
+    if (r.type === 'telemetry') {
+      const { scope: _s, gateway: _g, remote: _r, receivedAt: _at, ...telemetry } = r;
+      seen.telemetry = telemetry;
+    } else {
+      seen.decisions.push(r.decision);
+      if (seen.decisions.length > MAX_DECISIONS_KEPT) seen.decisions.shift();
+    }
     this.#seen.set(r.deviceId, seen);
-    return true;
+    this.#stats.applied++;
+    return { ok: true };
+  }
+
+  stats(): FleetStats {
+    return { ...this.#stats };
   }
 
   entries(devices: { id: string; scope: string; label: string }[], now: number): FleetEntry[] {

@@ -3,9 +3,19 @@ export {
   DEFAULT_CONTROL_OPTIONS,
   type ControlServer,
   type ControlServerOptions,
+  ListenError,
 } from './server.js';
 export { DeviceRegistry, RegistryError, type Device } from './registry.js';
-export { FleetView, type FleetEntry } from './fleet.js';
+export { FleetView, FleetBusRecord, type FleetEntry, type FleetStats } from './fleet.js';
+export { AdminToken, AdminTokenError, ADMIN_TOKEN_FILE } from './admin-auth.js';
+export { HostAllowList, DEFAULT_ALLOWED_HOSTS } from './allowed-hosts.js';
+export {
+  CandleIntake,
+  CANDLE_DROP_REASONS,
+  MAX_CANDLE_RECORD_BYTES,
+  type CandleDropReason,
+  type CandleIntakeStats,
+} from './candle-intake.js';
 export { ControlPublisher } from './control-publisher.js';
 export { DEFAULT_MARKETS } from './default-markets.js';
 export { DEFAULT_FAMILY_POLICY } from './default-policy.js';

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { CandleMessage, TOPICS, type Bus, type Signer, type Subscription } from '@appliance/protocol';
+import { KeyRing, TOPICS, type Bus, type Signer, type Subscription } from '@appliance/protocol';
 import { DEFAULT_FILL_COSTS, type FillCosts } from '@appliance/trading-core';
+import { ADMIN_TOKEN_FILE, AdminToken } from './admin-auth.js';
+import { HostAllowList } from './allowed-hosts.js';
 import { buildApp } from './app.js';
+import { CandleIntake } from './candle-intake.js';
 import { ControlPublisher } from './control-publisher.js';
 import { DEFAULT_MARKETS } from './default-markets.js';
 import { DEFAULT_FAMILY_POLICY } from './default-policy.js';
@@ -14,6 +17,10 @@ import { DeviceRegistry } from './registry.js';
 export interface ControlServerOptions {
   bus: Bus;
   signer: Signer;
+  /**
+   * CONTROL_ADMIN_TOKEN. Once rotated through the API, the rotated token replaces it (also after
+   * a restart, with a data folder) until a different value is given here.
+   */
   adminToken: string;
   logger: Logger;
   /** Where the device registry lives; in memory when absent. */
@@ -26,6 +33,16 @@ export interface ControlServerOptions {
   controlTtlMs?: number;
   deviceTokenTtlMs?: number;
   onlineWindowMs?: number;
+  /**
+   * `Host` names the HTTP API answers besides localhost, 127.0.0.1 and [::1] (any port) and the
+   * address it listens on; other hosts get 421.
+   */
+  allowedHosts?: string[];
+  /**
+   * The datafeeds' public keys (the ones that sign their signals): the paper exchange takes only
+   * candles they signed. None: every candle is dropped (with a warning at start).
+   */
+  feedKeys?: KeyRing;
   /** Run the paper exchange in this process, fed by the bus's candles. */
   paper?: { costs?: FillCosts; startingBalances?: Record<string, number>; candleIntervalMs?: number } | false;
 }
@@ -39,13 +56,46 @@ export const DEFAULT_CONTROL_OPTIONS = {
   startingBalances: { USDT: 10_000 },
   /** Datafeeds publish 1h candles today. */
   candleIntervalMs: 3_600_000,
+  /** Rejected telemetry records are logged at most this often (each one at debug). */
+  rejectedLogIntervalMs: 60_000,
 };
+
+/** The API or the paper exchange could not listen: `option` names the setting to change. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+  readonly code = 'E_LISTEN';
+  constructor(
+    readonly option: 'port' | 'paperPort' | 'host',
+    message: string,
+    cause: unknown,
+  ) {
+    super(message, { cause });
+  }
+}
+
+async function listenOn<T>(option: 'port' | 'paperPort', port: number, host: string, f: () => Promise<T>) {
+  try {
+    return await f();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const flag = option === 'port' ? '--port' : '--paper-port';
+    if (code === 'EADDRINUSE')
+      throw new ListenError(option, `${flag} ${port}: ${host}:${port} is already in use`, err);
+    if (code === 'EACCES')
+      throw new ListenError(option, `${flag} ${port}: not permitted to listen on ${host}:${port}`, err);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      throw new ListenError('host', `--host ${host}: not an address of this machine (${code})`, err);
+    throw err;
+  }
+}
 
 export interface ControlServer {
   /** Starts the HTTP API (and the paper exchange on `paperPort`); resolves to the API's URL. */
   listen(port?: number, host?: string, paperPort?: number): Promise<string>;
   paperUrl?: string;
   paper?: PaperExchange;
+  /** What became of the candles from the bus: accepted, and dropped by reason. */
+  candles?: CandleIntake;
   registry: DeviceRegistry;
   control: ControlPublisher;
   close(): Promise<void>;
@@ -54,7 +104,15 @@ export interface ControlServer {
 export async function startControlServer(o: ControlServerOptions): Promise<ControlServer> {
   const now = o.now ?? Date.now;
   const registry = await DeviceRegistry.open(o.dataDir ? join(o.dataDir, 'devices.json') : undefined);
-  const fleet = new FleetView(o.onlineWindowMs);
+  const adminToken = await AdminToken.open(
+    o.adminToken,
+    o.dataDir ? join(o.dataDir, ADMIN_TOKEN_FILE) : undefined,
+  );
+  const allowedHosts = new HostAllowList(o.allowedHosts ?? []);
+  // Only registered devices are folded: the topic cannot make the view grow.
+  const fleet = new FleetView({ onlineWindowMs: o.onlineWindowMs, isKnown: (id) => registry.has(id) });
+  let rejectedSinceLog = 0;
+  let lastRejectedLog = -Infinity;
   const control = new ControlPublisher({
     bus: o.bus,
     signer: o.signer,
@@ -73,16 +131,33 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       topic: TOPICS.telemetry,
       from: 'latest',
       onMessage: (m) => {
+        let record: unknown;
         try {
-          fleet.apply(JSON.parse(m.value.toString()));
+          record = JSON.parse(m.value.toString());
         } catch {
-          o.logger.warn({ offset: m.offset }, 'unreadable telemetry record');
+          record = undefined; // counted as rejected below
+        }
+        const result = fleet.apply(record);
+        if (result.ok || result.reason !== 'rejected') return;
+        // Anyone who can write the topic can send these: count them, log each at debug and a
+        // summary at most once a minute.
+        const issue = record === undefined ? 'not JSON' : result.issue.slice(0, 200);
+        o.logger.debug({ offset: m.offset, partition: m.partition, issue }, 'telemetry record rejected');
+        rejectedSinceLog++;
+        if (now() - lastRejectedLog >= DEFAULT_CONTROL_OPTIONS.rejectedLogIntervalMs) {
+          o.logger.warn(
+            { rejected: rejectedSinceLog, total: fleet.stats().rejected, lastIssue: issue },
+            'telemetry records rejected: not telemetry or decision records as gateways write them',
+          );
+          rejectedSinceLog = 0;
+          lastRejectedLog = now();
         }
       },
     }),
   );
 
   let paper: PaperExchange | undefined;
+  let candles: CandleIntake | undefined;
   let createPaperAccount: ((deviceId: string) => { apiKey: string; secret: string }) | undefined;
   if (o.paper !== false) {
     const balances = o.paper?.startingBalances ?? DEFAULT_CONTROL_OPTIONS.startingBalances;
@@ -96,14 +171,18 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       logger: o.logger.child({ component: 'paper-exchange' }),
     });
     const exchange = paper;
+    // Prices move only with candles a pinned datafeed signed: see candle-intake.ts.
+    const intake = new CandleIntake({
+      keys: o.feedKeys ?? new KeyRing(),
+      sink: (symbol, candle) => exchange.onCandle(symbol, candle),
+      logger: o.logger.child({ component: 'candle-intake' }),
+    });
+    candles = intake;
     subs.push(
       await o.bus.subscribe({
         topic: TOPICS.candles,
         from: 'earliest',
-        onMessage: (m) => {
-          const c = CandleMessage.safeParse(JSON.parse(m.value.toString()));
-          if (c.success) exchange.onCandle(c.data.symbol, c.data);
-        },
+        onMessage: (m) => void intake.onMessage(m),
       }),
     );
     createPaperAccount = (deviceId: string) => {
@@ -123,7 +202,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     fleet,
     control,
     tokenSigner: o.signer,
-    adminToken: o.adminToken,
+    adminToken,
+    allowedHosts,
     logger: o.logger,
     now,
     deviceTokenTtlMs: o.deviceTokenTtlMs ?? DEFAULT_CONTROL_OPTIONS.deviceTokenTtlMs,
@@ -134,9 +214,16 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     registry,
     control,
     paper,
+    candles,
     async listen(port = 0, host = '127.0.0.1', paperPort = 0) {
-      if (paper) server.paperUrl = await paper.listen({ port: paperPort, host });
-      return app.listen({ port, host });
+      allowedHosts.add(host);
+      if (paper) {
+        const exchange = paper;
+        server.paperUrl = await listenOn('paperPort', paperPort, host, () =>
+          exchange.listen({ port: paperPort, host }),
+        );
+      }
+      return listenOn('port', port, host, () => app.listen({ port, host }));
     },
     async close() {
       control.stop();

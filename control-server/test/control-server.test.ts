@@ -134,6 +134,7 @@ t.test('the fleet view shows devices online from telemetry, with their fills', a
     errors: [],
     scope: 'family',
     gateway: 'gw-1',
+    remote: '127.0.0.1',
     receivedAt: Date.now(),
   };
   await bus.publish(TOPICS.telemetry, [{ key: 'dev-1', value: JSON.stringify(telemetry) }]);

@@ -692,6 +692,154 @@ t.test('over a seeded random run of orders and candles, balances never go negati
   t.ok(Math.abs((balances['BTC']?.locked ?? 0) - locked.BTC) < 1e-6, 'locked BTC is what open sells hold');
 });
 
+/** An amount as exact 1e-8 units, from a snapshot number (they are whole units at 8 decimals). */
+const units = (x: number): bigint => BigInt(x.toFixed(8).replace('.', ''));
+
+t.test(
+  'quoteOrderQty: a market buy by cost spends at most that quote, on the LOT_SIZE grid, the fee on top',
+  async (t) => {
+    const h = await start(t);
+    h.px.onCandle('BTC/USDT', bar(0, 50_000));
+    const bodies: string[] = [];
+    const send = h.alice.fetchImplementation as (input: string, init: RequestInit) => Promise<Response>;
+    h.alice.fetchImplementation = (input: string, init: RequestInit) => {
+      if (init?.method === 'POST') bodies.push(String(init.body));
+      return send(input, init);
+    };
+    const buy = await h.alice.createMarketBuyOrderWithCost('BTC/USDT', 100, { clientOrderId: 'q-1' });
+    const sent = new URLSearchParams(bodies[0]);
+    t.equal(sent.get('quoteOrderQty'), '100', 'ccxt sends the cost as quoteOrderQty');
+    t.equal(sent.get('quantity'), null, 'and no quantity');
+    // 100 / 50,025 = 0.0019990 BTC, floored to the 0.0001 step: 0.0019 BTC for 95.0475 USDT.
+    t.equal(buy.filled, 0.0019);
+    t.equal(buy.cost, 95.0475);
+    t.equal(buy.clientOrderId, 'q-1');
+    const [order] = h.px.orders(ALICE.apiKey);
+    t.match(order, {
+      origQuoteOrderQty: 100,
+      origQty: 0.0019,
+      cummulativeQuoteQty: 95.0475,
+      status: 'FILLED',
+    });
+    t.same(h.px.account(ALICE.apiKey).balances, {
+      USDT: { free: 9_904.8574525, locked: 0 }, // − 95.0475 − 0.0950475 fee (10 bps)
+      BTC: { free: 1.0019, locked: 0 },
+    });
+    // Found again by client order id, as the device reconciles.
+    const found = await h.alice.fetchOrder('', 'BTC/USDT', { clientOrderId: 'q-1' });
+    t.match(found, { status: 'closed', filled: 0.0019, cost: 95.0475 });
+  },
+);
+
+t.test(
+  'quoteOrderQty: over random prices and amounts, never a unit more than asked, and the most the grid allows',
+  async (t) => {
+    const h = await start(t, { costs: { slippageBps: 7, feeBps: 7.5 } });
+    h.px.addAccount({ apiKey: 'rich-key', secret: 'rich-secret', balances: { USDT: 10_000_000, ETH: 100 } });
+    const rich = h.client('rich-key', 'rich-secret');
+    const random = seededRandom(8);
+    const step = units(0.001); // ETH/USDT's LOT_SIZE step
+    for (let i = 0; i < 40; i++) {
+      const close = Math.round((50 + random() * 9_950) * 100) / 100; // 50.00 .. 10,000.00
+      h.px.onCandle('ETH/USDT', bar(i, close));
+      const quote = Math.round((10 + random() * 5_000) * 100) / 100;
+      const side = i % 4 === 3 ? 'sell' : 'buy';
+      const before = h.px.account('rich-key').balances;
+      const o =
+        side === 'buy'
+          ? await rich.createMarketBuyOrderWithCost('ETH/USDT', quote)
+          : await rich.createMarketSellOrderWithCost('ETH/USDT', quote);
+      const snap = h.px.orders('rich-key').at(-1)!;
+      const [fill] = snap.fills;
+      const asked = units(quote);
+      const paid = units(snap.cummulativeQuoteQty);
+      const price = units(fill!.price);
+      const qty = units(snap.executedQty);
+      t.equal(units(snap.origQuoteOrderQty), asked, `${i}: the order records what was asked`);
+      t.ok(paid <= asked, `${i}: ${side} of ${quote} at ${close}: ${snap.cummulativeQuoteQty} <= ${quote}`);
+      t.equal(paid, (qty * price) / 10n ** 8n, `${i}: the notional is quantity x fill price, rounded down`);
+      t.ok(((qty + step) * price) / 10n ** 8n > asked, `${i}: one more step would pass what was asked`);
+      t.equal(qty % step, 0n, `${i}: on the LOT_SIZE grid`);
+      const usdt = units(h.px.account('rich-key').balances['USDT']!.free) - units(before['USDT']!.free);
+      const fee = units(fill!.commission);
+      t.equal(
+        usdt,
+        side === 'buy' ? -(paid + fee) : paid - fee,
+        `${i}: the balance moved by exactly that, fee included`,
+      );
+      t.ok(o.cost !== undefined && o.cost <= quote, `${i}: ccxt's cost ${o.cost} <= ${quote}`);
+    }
+  },
+);
+
+t.test('quoteOrderQty is refused as Binance refuses it, and a refusal changes nothing', async (t) => {
+  const h = await start(t);
+  h.px.onCandle('BTC/USDT', bar(0, 50_000));
+  const order = (params: Record<string, string>) =>
+    rejectionOf(h.alice.privatePostOrder({ symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', ...params }));
+  t.equal(
+    await order({ quantity: '0.01', quoteOrderQty: '100' }),
+    'BadRequest: binance {"code":-1106,"msg":"Parameter \'quoteOrderQty\' sent when not required."}',
+    'both quantity and quoteOrderQty',
+  );
+  t.equal(
+    await order({}),
+    'BadRequest: binance {"code":-1102,"msg":"Param \'quantity\' or \'quoteOrderQty\' must be sent, but both were empty/null!"}',
+    'neither',
+  );
+  t.equal(
+    await order({
+      type: 'LIMIT',
+      timeInForce: 'GTC',
+      price: '50000',
+      quantity: '0.01',
+      quoteOrderQty: '100',
+    }),
+    'BadRequest: binance {"code":-1106,"msg":"Parameter \'quoteOrderQty\' sent when not required."}',
+    'quoteOrderQty on a limit order',
+  );
+  t.equal(
+    await order({ quoteOrderQty: '100.123456789' }),
+    'BadRequest: binance {"code":-1111,"msg":"Precision is over the maximum defined for this asset."}',
+    'more than 8 decimals',
+  );
+  t.equal(
+    await order({ quoteOrderQty: '4' }),
+    'InvalidOrder: binance order amount should be evenly divisible by lot size {"code":-1013,"msg":"Filter failure: LOT_SIZE"}',
+    'too little quote for one step',
+  );
+  t.equal(
+    await order({ quoteOrderQty: '9995' }),
+    'InsufficientFunds: binance Account has insufficient balance for requested action.',
+    'the quote and its fee are more than the balance',
+  );
+  t.same(h.px.orders(ALICE.apiKey), []);
+  t.same(h.px.account(ALICE.apiKey).balances, {
+    USDT: { free: 10_000, locked: 0 },
+    BTC: { free: 1, locked: 0 },
+  });
+});
+
+t.test(
+  'the ticker a device asks before a buy is the latest close; before any candle it has none',
+  async (t) => {
+    const h = await start(t);
+    await h.alice.loadMarkets();
+    t.equal((await h.alice.fetchTicker('BTC/USDT')).last, undefined, 'no candle yet: no price');
+    h.px.onCandle('BTC/USDT', bar(0, 50_000, { open: 49_000 }));
+    h.px.onCandle('BTC/USDT', bar(1, 50_123.45));
+    t.equal((await h.alice.fetchTicker('BTC/USDT')).last, 50_123.45);
+    h.px.faults.tickerUnavailable = true;
+    const down = await h.alice.fetchTicker('BTC/USDT').catch((err: unknown) => err);
+    t.ok(down instanceof NetworkError, 'a ticker outage is a network error: no price, never a made-up one');
+    t.equal((await fetch(`${h.url}/api/v3/ticker/price?symbol=BTCUSDT`)).status, 503);
+    await h.alice.createOrder('BTC/USDT', 'market', 'sell', 0.01);
+    t.equal(h.px.orders(ALICE.apiKey).length, 1, 'orders still fill at the latest close meanwhile');
+    h.px.faults.tickerUnavailable = false;
+    t.equal((await h.alice.fetchTicker('BTC/USDT')).last, 50_123.45, 'and the price is back with the ticker');
+  },
+);
+
 t.test('options are checked and name what is wrong', async (t) => {
   const base = { markets: MARKETS, costs: { slippageBps: 5, feeBps: 10 } };
   t.throws(() => createPaperExchange({ ...base, markets: [] }), {

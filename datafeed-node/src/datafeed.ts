@@ -1,14 +1,15 @@
 import type { Logger } from 'pino';
-import { TOPICS, createSignal, type Bus, type Signal, type Signer } from '@appliance/protocol';
+import { TOPICS, createCandle, createSignal, type Bus, type Signal, type Signer } from '@appliance/protocol';
 import { VirtualTrader, type Candle, type FillCosts, type Strategy } from '@appliance/trading-core';
 
 export interface DatafeedOptions {
   bus: Bus;
+  /** Signs the signals and the candles (separate signature domains). */
   signer: Signer;
   logger: Logger;
   /** Stream this node's algorithm publishes on, e.g. `ema-cross.1h`. */
   stream: string;
-  /** This node's name, stamped on every signal as `origin`. */
+  /** This node's name, stamped on every signal and candle as `origin`. */
   origin: string;
   symbols: string[];
   timeframe: string;
@@ -34,8 +35,9 @@ export interface DatafeedStats {
 
 /**
  * One algorithm over all its pairs on one virtual balance. Every candle goes on the bus for
- * the paper exchange; when the virtual portfolio decides to buy or sell, the decision goes out
- * as a signed signal. The signal comes after its candle, so the exchange knows the price first.
+ * the paper exchange, signed with the key that signs the signals; when the virtual portfolio
+ * decides to buy or sell, the decision goes out as a signed signal. The signal comes after its
+ * candle, so the exchange knows the price first.
  */
 export class Datafeed {
   readonly trader: VirtualTrader;
@@ -67,9 +69,23 @@ export class Datafeed {
     const strategy = this.#strategies.get(symbol);
     if (!strategy) throw new RangeError(`symbol ${symbol} is not configured on this feed`);
     this.#candles++;
-    await this.#o.bus.publish(TOPICS.candles, [
-      { key: symbol, value: JSON.stringify({ symbol, timeframe: this.#o.timeframe, ...candle }) },
-    ]);
+    const { time, open, high, low, close, volume } = candle;
+    const signed = createCandle(
+      {
+        origin: this.#o.origin,
+        symbol,
+        timeframe: this.#o.timeframe,
+        time,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        ts: this.#now(),
+      },
+      this.#o.signer,
+    );
+    await this.#o.bus.publish(TOPICS.candles, [{ key: symbol, value: JSON.stringify(signed) }]);
     const step = this.trader.onCandle(symbol, candle, strategy.onCandle(candle));
     if (step.filled) this.#fills++;
     if (!step.order) return null;

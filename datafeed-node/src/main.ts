@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { createKafkaBus, signerFromPem } from '@appliance/protocol';
@@ -9,7 +8,10 @@ import {
   createLogger,
   exitOnConfigError,
   handleShutdown,
+  kafkaSecurityFromEnv,
   parseConfig,
+  readSigningKeyFile,
+  type KafkaSecurity,
 } from '@appliance/runtime';
 import { runFeed } from './run-feed.js';
 import { DEFAULT_SIGNAL_TTL_MS } from './datafeed.js';
@@ -32,11 +34,13 @@ const Config = z.object({
 });
 
 const opts = new Command('datafeed-node')
-  .description('Runs one algorithm over its pairs on a virtual balance and publishes signed signals')
+  .description(
+    'Runs one algorithm over its pairs on a virtual balance and publishes signed candles and signals',
+  )
   .option('--kafka <brokers>', 'Kafka bootstrap brokers', process.env.KAFKA_BROKERS ?? '')
   .option(
     '--signing-key-file <file>',
-    "this node's Ed25519 PKCS#8 PEM key",
+    "this node's Ed25519 PKCS#8 PEM key (signs its signals and candles)",
     process.env.DATAFEED_SIGNING_KEY_FILE ?? '',
   )
   .option('--stream <name>', 'stream the signals are published on', 'ema-cross.1h')
@@ -55,9 +59,18 @@ const opts = new Command('datafeed-node')
   .opts<Record<string, unknown> & { symbols: string }>();
 
 let config: z.infer<typeof Config>;
+let kafkaSecurity: KafkaSecurity;
+let signingKeyPem: string;
 try {
   config = parseConfig('datafeed-node', Config, { ...opts, symbols: String(opts.symbols).split(',') });
   if (config.replay.length === 0 && !config.live) throw new Error('give --replay FILE... or --live');
+  signingKeyPem = readSigningKeyFile(
+    'datafeed-node',
+    { name: 'signingKeyFile', flag: '--signing-key-file' },
+    config.signingKeyFile,
+  );
+  // TLS and SASL/SCRAM from KAFKA_SSL_* / KAFKA_SASL_* (docs/bus-security.md).
+  kafkaSecurity = kafkaSecurityFromEnv();
 } catch (err) {
   if (err instanceof Error && err.message.startsWith('give ')) {
     process.stderr.write(`${err.message}\n`);
@@ -67,12 +80,17 @@ try {
 }
 
 const logger = createLogger({ name: `datafeed:${config.origin}` });
-const bus = createKafkaBus({ brokers: config.kafka.split(','), clientId: config.origin, logger });
+const bus = createKafkaBus({
+  brokers: config.kafka.split(','),
+  clientId: config.origin,
+  logger,
+  ...kafkaSecurity,
+});
 const abort = new AbortController();
 handleShutdown(logger, [() => abort.abort(), () => bus.close()]);
 const result = await runFeed({
   bus,
-  signer: signerFromPem(readFileSync(config.signingKeyFile, 'utf8')),
+  signer: signerFromPem(signingKeyPem),
   logger,
   stream: config.stream,
   origin: config.origin,

@@ -7,7 +7,9 @@ import {
   TOPICS,
   exportPublicKey,
   generateSigner,
+  candleId,
   signalId,
+  verifyCandle,
   verifySignal,
   type Signal,
 } from '@appliance/protocol';
@@ -22,7 +24,7 @@ const keys = KeyRing.of(exportPublicKey(signer.publicKey));
 async function replay(limit: number) {
   const bus = new EmbeddedBus();
   const signals: Signal[] = [];
-  const candles: string[] = [];
+  const candles: { key: string; value: unknown }[] = [];
   await bus.subscribe({
     topic: TOPICS.signals,
     from: 'earliest',
@@ -31,7 +33,7 @@ async function replay(limit: number) {
   await bus.subscribe({
     topic: TOPICS.candles,
     from: 'earliest',
-    onMessage: (m) => void candles.push(m.key),
+    onMessage: (m) => void candles.push({ key: m.key, value: JSON.parse(m.value.toString()) }),
   });
   const result = await runFeed({
     bus,
@@ -83,6 +85,22 @@ t.test(
     }
   },
 );
+
+t.test('every candle goes out signed by the feed, verifiable against its pinned key alone', async (t) => {
+  const { candles } = await replay(300);
+  t.equal(candles.length, 300);
+  const verified = candles.map(({ key, value }) => {
+    const c = verifyCandle(value, keys);
+    t.equal(key, c.symbol, 'keyed by symbol');
+    return c;
+  });
+  t.same(new Set(verified.map((c) => c.origin)), new Set(['feed-test']));
+  t.ok(verified.every((c) => c.kid === signer.kid && c.timeframe === '1h'));
+  t.ok(verified.every((c) => c.id === candleId('feed-test', c.symbol, '1h', c.time)));
+  t.throws(() => verifyCandle(verified[0], KeyRing.of(exportPublicKey(generateSigner().publicKey))), {
+    code: 'E_UNKNOWN_KEY',
+  });
+});
 
 t.test('a restarted replay mints the very same signal ids for the same candles', async (t) => {
   const first = await replay(1500);

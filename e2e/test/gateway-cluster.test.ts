@@ -86,8 +86,8 @@ class SimulatedDevice {
       ca,
       localAddress: address,
       logger: silent,
-      minBackoffMs: 100,
-      maxBackoffMs: 1_000,
+      backoffBaseMs: 100,
+      backoffMaxMs: 1_000,
       hello: () => ({
         type: 'hello',
         deviceId: id,
@@ -174,6 +174,7 @@ async function cluster(t: Test) {
     const p = spawnNode(name, 'gateway/src/main.ts', [
       ...['--port', String(port), '--host', '127.0.0.1', '--kafka', kafka.bootstrap],
       ...['--token-key', exportPublicKey(control.publicKey), '--gateway-id', name, '--proxy-protocol'],
+      ...['--signal-key', exportPublicKey(feed.publicKey)],
     ]);
     gateways.set(name, p);
     await p.waitForLog((l) => l.msg === 'listening', `${name} listening`);

@@ -6,7 +6,13 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export function createGatewayMetrics(
   gatewayId: string,
-  sizes: () => { connections: number; ready: number; queuedBytes: number },
+  sizes: () => {
+    connections: number;
+    ready: number;
+    queuedBytes: number;
+    streams: number;
+    controlScopes: number;
+  },
 ) {
   const registry = new Registry();
   registry.setDefaultLabels({ gateway: gatewayId });
@@ -35,6 +41,22 @@ export function createGatewayMetrics(
       registers: [registry],
       collect() {
         this.set(sizes().queuedBytes);
+      },
+    }),
+    streams: new Gauge({
+      name: 'gateway_streams',
+      help: 'Signal streams held (one ring each); only verified records create one, up to maxStreams',
+      registers: [registry],
+      collect() {
+        this.set(sizes().streams);
+      },
+    }),
+    controlScopes: new Gauge({
+      name: 'gateway_control_scopes',
+      help: 'Control scopes held; only verified messages create one, up to maxControlScopes',
+      registers: [registry],
+      collect() {
+        this.set(sizes().controlScopes);
       },
     }),
     relayed: new Counter({

@@ -11,6 +11,8 @@ import {
   exportPublicKey,
   generateSigner,
   issueDeviceToken,
+  partitionForKey,
+  TOPIC_PARTITIONS,
   type BusMessage,
 } from '@appliance/protocol';
 import { telemetryFrame, waitFor } from '@appliance/test-kit';
@@ -26,6 +28,7 @@ async function setup(t: Test, options = {}) {
   const gateway = await createGateway({
     bus,
     tokenKeys: KeyRing.of(exportPublicKey(control.publicKey)),
+    signalKeys: KeyRing.of(exportPublicKey(feed.publicKey)),
     logger,
     options,
   });
@@ -224,7 +227,8 @@ t.test('malformed frames close only that connection, each with its code and reas
     ['not JSON', (ws) => ws.send('{nope'), 1007, 'frame is not valid JSON'],
     ['unknown type', (ws) => ws.send('{"type":"buy-everything"}'), 1008, /^malformed frame: type: /],
     ['binary', (ws) => ws.send(Buffer.from([1, 2, 3])), 1003, 'binary frames are not accepted'],
-    ['too big', (ws) => ws.send('x'.repeat(2048)), 1009, ''],
+    ['too big', (ws) => ws.send('x'.repeat(2048)), 1009, 'frame larger than maxPayload'],
+    ['too big even for a hello', (ws) => ws.send('x'.repeat(2 * 1024 * 1024)), 1009, ''],
     [
       "someone else's id",
       (ws) => ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-9', version: '1', resume: {} })),
@@ -418,6 +422,11 @@ t.test(
   },
 );
 
+/** A stream that lives in the same partition of the signals topic as ema.1h. */
+const SAME_PARTITION = Array.from({ length: 100 }, (_, i) => `other-${i}.1h`).find(
+  (s) => partitionForKey(s, TOPIC_PARTITIONS.signals) === partitionForKey('ema.1h', TOPIC_PARTITIONS.signals),
+)!;
+
 t.test(
   'a resume older than the ring is read back from the bus: nothing missed, nothing repeated',
   async (t) => {
@@ -426,12 +435,12 @@ t.test(
     for (let i = 1; i <= 20; i++) {
       const s = signal(1000 + i);
       ours.push(s.id);
-      // Another stream on the same topic, interleaved: it must not leak into this resume.
+      // Another stream in the same partition, interleaved: it must not leak into this resume.
       const { v: _v, id: _id, kid: _kid, sig: _sig, ...draft } = s;
-      const other = createSignal({ ...draft, stream: 'other.1h', candleTime: 5000 + i }, feed);
+      const other = createSignal({ ...draft, stream: SAME_PARTITION, candleTime: 5000 + i }, feed);
       await bus.publish(TOPICS.signals, [
         { key: 'ema.1h', value: JSON.stringify(s) },
-        { key: 'ema.1h', value: JSON.stringify(other) },
+        { key: SAME_PARTITION, value: JSON.stringify(other) },
       ]);
     }
     await new Promise((r) => setTimeout(r, 50));

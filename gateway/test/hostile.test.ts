@@ -49,6 +49,7 @@ async function setup(t: Test, options: object = {}) {
   const gateway = await createGateway({
     bus,
     tokenKeys: KeyRing.of(exportPublicKey(control.publicKey)),
+    signalKeys: KeyRing.of(exportPublicKey(feed.publicKey)),
     logger: pino({ level: 'silent' }),
     options,
   });
@@ -247,6 +248,12 @@ t.test('a large resume goes out at the pace the device reads it, with live signa
       TOPICS.signals,
       Array.from({ length: 1000 }, () => ({ key: 'ema.1h', value: signal() })),
     );
+  // The gateway verifies each record before its ring takes it: let it read them all first.
+  await waitFor(
+    () => gateway.stats().streams['ema.1h']?.size === backlog,
+    'the gateway to read the backlog',
+    60_000,
+  );
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token('dev-resume')}` } });
   const frames: { type: string; offset?: string }[] = [];
   ws.on('message', (d) => frames.push(JSON.parse(d.toString())));

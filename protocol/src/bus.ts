@@ -3,8 +3,10 @@
  * for deployments, and an embedded in-memory bus for one process and for unit tests.
  *
  * Semantics both adapters keep:
- * - a topic has a fixed number of partitions; a record goes to the partition chosen by its key,
- *   so records with one key keep their order;
+ * - a topic has a fixed number of partitions; a record goes to partition
+ *   `partitionForKey(key, partitionCount(topic))` on both adapters, so records with one key keep
+ *   their order, and a reader can tell a record that is not on its key's partition (written
+ *   there by hand, bypassing the adapters) from a genuine one;
  * - offsets are per partition, decimal strings, increasing;
  * - a subscription reads every partition of its topic (no consumer-group sharing: each
  *   subscriber sees everything) starting at `offsets[partition]` if given (the offset of the
@@ -50,13 +52,23 @@ export interface Bus {
   readonly kind: 'embedded' | 'kafka';
   /** Creates the topic with this many partitions if it does not exist. */
   ensureTopic(topic: string, partitions: number): Promise<void>;
+  /**
+   * The number of partitions of `topic`, creating the topic as a first publish would if it does
+   * not exist. Records are placed by `partitionForKey(key, partitionCount(topic))`.
+   */
+  partitionCount(topic: string): Promise<number>;
   /** Resolves once every record is durably accepted (acks=all on Kafka). */
   publish(topic: string, records: readonly BusRecord[]): Promise<void>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   close(): Promise<void>;
 }
 
-/** A stable 32-bit FNV-1a hash, so the embedded bus partitions the same way on every run. */
+/**
+ * The partition of a record with `key`: a stable 32-bit FNV-1a hash of the key's UTF-16 code
+ * units, modulo the partition count. Both adapters place records with it (the Kafka adapter
+ * through a kafkajs partitioner, instead of kafkajs's murmur2 default), so a gateway can check
+ * that a signal sits on its stream's own partition.
+ */
 export function partitionForKey(key: string, partitions: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) {

@@ -100,6 +100,10 @@ export class EmbeddedBus implements Bus {
     this.#topic(topic, partitions);
   }
 
+  async partitionCount(topic: string): Promise<number> {
+    return this.#topic(topic).length;
+  }
+
   #topic(topic: string, partitions?: number): Partition[] {
     let t = this.#topics.get(topic);
     if (!t) {

@@ -9,7 +9,8 @@ export const PROTOCOL_ERROR_CODES = {
   E_EXPIRED: 'the message is past its validity window',
   E_NOT_YET_VALID: 'the message claims a time in the future',
   E_REPLAYED: 'the message was seen before',
-  E_BAD_ID: 'the signal id does not match its stream, symbol and candle time',
+  E_BAD_ID:
+    'the message id is not derived from its content (a signal: stream, symbol, candle time; a candle: origin, symbol, timeframe, time)',
   E_BAD_TOKEN: 'the device token is malformed or its signature does not verify',
   E_TOKEN_EXPIRED: 'the device token has expired',
 } as const;

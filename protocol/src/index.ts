@@ -5,6 +5,7 @@ export * from './topics.js';
 export * from './keys.js';
 export * from './signing.js';
 export * from './signal.js';
+export * from './candle.js';
 export * from './control.js';
 export * from './device-token.js';
 export * from './replay-guard.js';
@@ -15,6 +16,8 @@ export {
   KafkaBusError,
   createKafkaBus,
   type KafkaBusOptions,
+  type KafkaTlsOptions,
+  type KafkaSaslOptions,
   type KafkaBusErrorCode,
   type BusLogger,
 } from './kafka-bus.js';

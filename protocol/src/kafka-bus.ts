@@ -5,13 +5,17 @@ import type {
   Consumer,
   EachMessagePayload,
   Kafka,
+  KafkaConfig,
   LogEntry,
   Message,
+  PartitionerArgs,
   Producer,
   RetryOptions,
+  SASLOptions,
   TopicMessages,
 } from 'kafkajs';
 import type { Bus, BusMessage, BusRecord, SubscribeOptions, Subscription } from './bus.js';
+import { partitionForKey } from './bus.js';
 import { TOPIC_PARTITIONS } from './topics.js';
 
 /** The logging calls the bus makes; a pino logger fits. */
@@ -48,6 +52,33 @@ export interface KafkaBusOptions {
   fetchMaxWaitMs?: number;
   /** kafkajs's retry for every request, merged over `DEFAULT_KAFKA_RETRY`. */
   retry?: RetryOptions;
+  /**
+   * TLS to the brokers: `true` trusts the system's CAs; an object gives PEM text (the runtime's
+   * `kafkaSecurityFromEnv` reads files). Default: plaintext. See docs/bus-security.md.
+   */
+  ssl?: boolean | KafkaTlsOptions;
+  /** SASL/SCRAM: the principal this process writes and reads as (its ACLs). Default: none. */
+  sasl?: KafkaSaslOptions;
+  /** Builds the kafkajs client from its config. Default `new Kafka(config)`; tests inspect the config here. */
+  createClient?: (config: KafkaConfig) => Kafka;
+}
+
+/** TLS to the brokers, as PEM text. */
+export interface KafkaTlsOptions {
+  /** The CA(s) the brokers' certificates chain to. Default: the system's. */
+  ca?: string;
+  /** A client certificate and its key, for brokers that authenticate clients by certificate (mTLS). */
+  cert?: string;
+  key?: string;
+  /** Default true. Only ever false against a test cluster: anyone on the path could then read and write. */
+  rejectUnauthorized?: boolean;
+}
+
+/** SCRAM only: the password never crosses the wire (PLAIN would send it, and is refused). */
+export interface KafkaSaslOptions {
+  mechanism: 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  password: string;
 }
 
 export const DEFAULT_KAFKA_REQUEST_TIMEOUT_MS = 30_000;
@@ -74,7 +105,18 @@ export class KafkaBusError extends Error {
   }
 }
 
-const { Kafka: KafkaClient, logLevel, Partitioners } = kafkajs;
+const { Kafka: KafkaClient, logLevel } = kafkajs;
+
+/**
+ * Places each record on `partitionForKey(key, partitions)`, as the embedded bus does, instead of
+ * kafkajs's murmur2 default: readers (the gateway) check a signal is on its stream's partition
+ * with the same function. Every writer of a topic must use it (a topic first written with
+ * another partitioner has its streams elsewhere: recreate it).
+ */
+export function protocolPartitioner() {
+  return ({ partitionMetadata, message }: PartitionerArgs): number =>
+    partitionForKey(message.key?.toString() ?? '', partitionMetadata.length);
+}
 
 /** We bound retries on purpose: a publish must settle, and the caller decides what to do next. */
 const IGNORED_KAFKAJS_WARNINGS = new Set([
@@ -103,9 +145,13 @@ export class KafkaBus implements Bus {
   constructor(options: KafkaBusOptions) {
     this.#options = options;
     const logger = options.logger;
-    this.#kafka = new KafkaClient({
+    const createClient = options.createClient ?? ((config: KafkaConfig) => new KafkaClient(config));
+    this.#kafka = createClient({
       clientId: options.clientId,
       brokers: options.brokers,
+      ...(options.ssl ? { ssl: options.ssl } : {}),
+      // A copy, since kafkajs adds its authenticator to it; its types list each mechanism apart.
+      ...(options.sasl ? { sasl: { ...options.sasl } as SASLOptions } : {}),
       requestTimeout: options.requestTimeoutMs ?? DEFAULT_KAFKA_REQUEST_TIMEOUT_MS,
       retry: this.#retry(),
       logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
@@ -148,6 +194,15 @@ export class KafkaBus implements Bus {
     } else {
       await admin.fetchTopicMetadata({ topics: [topic] });
     }
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    this.#assertOpen();
+    await this.#knownTopic(topic);
+    const { topics } = await (await this.#adminClient()).fetchTopicMetadata({ topics: [topic] });
+    const count = topics.find((m) => m.name === topic)?.partitions.length ?? 0;
+    if (count < 1) throw new Error(`the cluster reports no partitions for topic ${topic}`);
+    return count;
   }
 
   /**
@@ -297,7 +352,7 @@ export class KafkaBus implements Bus {
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
         retry: this.#retry(),
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: protocolPartitioner,
       });
       return connectOrForget(producer, () => {});
     })();

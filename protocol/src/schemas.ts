@@ -6,6 +6,12 @@ export const PROTOCOL_VERSION = 1 as const;
 /** Longest validity window any signed message may claim: a day. */
 export const MAX_TTL_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * Highest price (quote per base unit) a signal or candle may carry; far above any real market.
+ * A signature proves who sent a number, not that it is sane: 1e308 must not become a valuation.
+ */
+export const MAX_PRICE = 1e9;
+
 const streamName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'stream: lowercase letters, digits, . _ -');
@@ -13,7 +19,7 @@ const symbol = z
   .string()
   .regex(/^[A-Z0-9]{1,20}\/[A-Z0-9]{1,20}$/, 'symbol: unified ccxt form such as BTC/USDT');
 const epochMs = z.number().int().nonnegative();
-const positive = z.number().positive().finite();
+const price = z.number().positive().max(MAX_PRICE);
 const kid = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 const sig = z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'sig: base64url Ed25519 signature');
 const offset = z.string().regex(/^\d{1,19}$/, 'offset: decimal Kafka offset');
@@ -31,7 +37,7 @@ export const UnsignedSignal = z.strictObject({
   stream: streamName,
   symbol,
   side: Side,
-  price: positive,
+  price,
   /** Open time of the candle that produced the signal; the id is derived from it. */
   candleTime: epochMs,
   /** When the signal was issued (the origin's clock). */
@@ -172,6 +178,30 @@ export const DecisionReport = z.strictObject({
 });
 export type DecisionReport = z.infer<typeof DecisionReport>;
 
+/** Most decision reports one `decisions` frame may carry. */
+export const MAX_DECISION_BATCH = 50;
+
+/**
+ * Decision reports, batched: the device keeps each in an outbox until the gateway acknowledges
+ * it, so reports made while disconnected (or while the bus is down) are sent again, and a
+ * catch-up burst of decisions is a few frames, not hundreds. `seq` numbers the first report;
+ * the rest follow it by one. The gateway answers `ack` once all have reached the bus.
+ */
+export const DecisionBatch = z.strictObject({
+  type: z.literal('decisions'),
+  deviceId,
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  decisions: z.array(DecisionRecord).min(1).max(MAX_DECISION_BATCH),
+});
+export type DecisionBatch = z.infer<typeof DecisionBatch>;
+
+/** A decision report as the gateway writes it on the telemetry topic (one record per decision). */
+export const DecisionBusRecord = DecisionReport.extend({
+  /** The device's sequence number of this report; absent from devices that do not batch. */
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+});
+export type DecisionBusRecord = z.infer<typeof DecisionBusRecord>;
+
 export const Telemetry = z.strictObject({
   type: z.literal('telemetry'),
   deviceId,
@@ -187,7 +217,7 @@ export const Telemetry = z.strictObject({
 });
 export type Telemetry = z.infer<typeof Telemetry>;
 
-export const DeviceFrame = z.discriminatedUnion('type', [Hello, Telemetry, DecisionReport]);
+export const DeviceFrame = z.discriminatedUnion('type', [Hello, Telemetry, DecisionReport, DecisionBatch]);
 export type DeviceFrame = z.infer<typeof DeviceFrame>;
 
 // ---- gateway -> device -----------------------------------------------------------------
@@ -204,18 +234,38 @@ export const GatewayFrame = z.discriminatedUnion('type', [
     /** Per partition, the gateway's position as the device goes live: its next hello's `since`. */
     partitions: z.record(partitionKey, offset).default({}),
   }),
+  /** Every decision report up to and including `seq` has reached the bus: the device may forget them. */
+  z.strictObject({
+    type: z.literal('ack'),
+    seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  }),
 ]);
 export type GatewayFrame = z.infer<typeof GatewayFrame>;
 
-/** Market data as the datafeed shares it on the bus (unsigned: it cannot move money by itself). */
-export const CandleMessage = z.strictObject({
+/**
+ * Market data as the datafeed shares it on the `candles` topic, signed by the datafeed with the
+ * key that signs its signals (domain `candle`). The paper exchange fills from candles, and the
+ * breaker and simulator will act on them: a forged candle could move money, so everything that
+ * reads one verifies it (`verifyCandle`). No validity window: see `protocol/src/candle.ts`.
+ */
+export const UnsignedCandleMessage = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  /** Derived from (origin, symbol, timeframe, time): see `candleId`. */
+  id: z.string().regex(/^[0-9a-f]{32}$/),
+  origin: z.string().min(1).max(64),
   symbol,
-  timeframe: z.string().regex(/^\d+[mhd]$/),
+  timeframe: z.string().regex(/^\d{1,4}[mhd]$/),
+  /** The bar's open time. */
   time: epochMs,
-  open: positive,
-  high: positive,
-  low: positive,
-  close: positive,
+  open: price,
+  high: price,
+  low: price,
+  close: price,
   volume: z.number().nonnegative().finite(),
+  /** When the datafeed published it (its clock): orders two versions of one bar. */
+  ts: epochMs,
+  kid,
 });
+export type UnsignedCandleMessage = z.infer<typeof UnsignedCandleMessage>;
+export const CandleMessage = UnsignedCandleMessage.extend({ sig });
 export type CandleMessage = z.infer<typeof CandleMessage>;

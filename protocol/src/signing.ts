@@ -9,7 +9,7 @@ import type { KeyRing, Signer } from './keys.js';
  * the canonical JSON of the message without `sig`, so a signature made for one kind of
  * message can never verify as another.
  */
-export type SignDomain = 'signal' | 'control' | 'device-token';
+export type SignDomain = 'signal' | 'control' | 'device-token' | 'candle';
 
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 5_000;
 
@@ -48,19 +48,22 @@ export function verifyMessage<S extends z.ZodType<{ kid: string; sig: string; ts
   keys: KeyRing,
   opts: VerifyOptions,
 ): z.infer<S> {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    const where = first?.path.length ? first.path.join('.') : 'message';
-    throw new ProtocolError('E_MALFORMED', `malformed ${domain}: ${where}: ${first?.message ?? 'invalid'}`, {
-      issues: parsed.error.issues.slice(0, 5),
-    });
-  }
-  const msg = parsed.data;
+  const msg = parseMessage(domain, schema, input);
   const { sig, ...unsigned } = msg;
   verifySignature(domain, unsigned, sig, keys);
   checkWindow(domain, msg.ts, msg.ttlMs, opts);
   return msg;
+}
+
+/** Checks a message's shape, naming the first field that is wrong. Throws ProtocolError E_MALFORMED. */
+export function parseMessage<S extends z.ZodType>(domain: SignDomain, schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const first = parsed.error.issues[0];
+  const where = first?.path.length ? first.path.join('.') : 'message';
+  throw new ProtocolError('E_MALFORMED', `malformed ${domain}: ${where}: ${first?.message ?? 'invalid'}`, {
+    issues: parsed.error.issues.slice(0, 5),
+  });
 }
 
 /** Checks that `sig` is the pinned key `unsigned.kid`'s signature over `unsigned`. */

@@ -6,7 +6,7 @@ export const TOPICS = {
   control: 'control',
   /** Device telemetry and decision reports, keyed by device id. Never carries keys. */
   telemetry: 'device-telemetry',
-  /** Unsigned market data shared by datafeeds, keyed by symbol. */
+  /** Market data shared by datafeeds, signed like their signals (`createCandle`), keyed by symbol. */
   candles: 'candles',
 } as const;
 

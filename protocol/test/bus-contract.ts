@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Test } from 'tap';
-import type { Bus, BusMessage, SubscribeOptions, Subscription } from '../src/bus.js';
+import {
+  partitionForKey,
+  type Bus,
+  type BusMessage,
+  type SubscribeOptions,
+  type Subscription,
+} from '../src/bus.js';
 
 export type MakeBus = () => Promise<{ bus: Bus; cleanup: () => Promise<void> }>;
 
@@ -93,6 +99,26 @@ export function busContract(t: Test, name: string, makeBus: MakeBus): Promise<un
           `offsets increase in partition ${p}`,
         );
       }
+    });
+
+    await t.test('every record lands on partitionForKey(key, partitionCount(topic))', async (t) => {
+      const { bus, topic } = await fresh(t);
+      const count = await bus.partitionCount(topic);
+      t.ok(count >= 1, `the topic has ${count} partitions`);
+      const c = await collect(bus, { topic, from: 'earliest' });
+      await c.sub.ready;
+      const keys = [...Array.from({ length: 40 }, (_, k) => `stream-${k}.1h`), 'ema-cross.1h', '', 'ü-é'];
+      await bus.publish(
+        topic,
+        keys.map((key) => ({ key, value: key })),
+      );
+      const got = await c.waitFor(keys.length);
+      t.same(
+        got.filter((m) => m.partition !== partitionForKey(m.key, count)).map((m) => m.key),
+        [],
+        'no record elsewhere, so a reader can check a record is on its key’s partition',
+      );
+      t.ok(new Set(got.map((m) => m.partition)).size > 1, 'and the keys spread over the partitions');
     });
 
     await t.test("'earliest' sees what was published before it subscribed", async (t) => {

@@ -20,6 +20,10 @@ export const REDACT_PATHS = [
   '*.*.apiKey',
   '*.*.secret',
   '*.*.token',
+  '*.*.password',
+  // A Kafka TLS client key (runtime's KafkaSecurity), logged alone or inside an options object.
+  'ssl.key',
+  '*.ssl.key',
   'headers.authorization',
   'headers["x-mbx-apikey"]',
   'req.headers.authorization',

@@ -1,46 +1,78 @@
 import { z } from 'zod';
 import { UserSettings } from '@appliance/trading-core';
 import { KeystoreConfig } from './keystore/config.js';
+import { MAX_RESUME_STREAMS, isStreamName } from './state.js';
 
 const publicKey = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'base64url Ed25519 public key (43 characters)');
+/** A host name, an IPv4 address or a bracketed IPv6 address, as a `Host` header names it (no port). */
+const hostName = z
+  .string()
+  .regex(
+    /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)$/,
+    'a host name, IPv4 address or [IPv6] address, without a port',
+  )
+  .transform((h) => h.toLowerCase());
 
 /** The device's configuration file. Secrets are never in it: API keys come from the keystore. */
-export const ClientConfig = z.strictObject({
-  deviceId: z.string().regex(/^[a-z0-9][a-z0-9-]{2,63}$/),
-  gatewayUrl: z.string().regex(/^wss?:\/\//, 'gatewayUrl: ws:// or wss:// URL'),
-  /** Device token issued by the control server at provisioning. */
-  token: z.string().min(10),
-  quote: z.string().default('USDT'),
-  /** Which central spending policy applies: `family`, or `mandate:<name>`. */
-  profile: z.string().default('family'),
-  /** Keys pinned at provisioning: datafeed nodes (signals) and the control server (control). */
-  signalKeys: z.array(publicKey).min(1),
-  controlKeys: z.array(publicKey).min(1),
-  /**
-   * The person's own settings: time zone, streams followed, pause, and limits that can only
-   * tighten the central policy (trading-core's UserSettings).
-   */
-  settings: UserSettings.prefault({ timeZone: 'UTC' }),
-  stateFile: z.string().min(1),
-  exchange: z
-    .strictObject({
-      paperUrl: z.string().url().optional(),
-      timeoutMs: z.number().int().positive().default(10_000),
-    })
-    .prefault({}),
-  /** How an order whose outcome is unknown is settled (see signal-client/src/execution.ts). */
-  execution: z
-    .strictObject({
-      notFoundGraceMs: z.number().int().min(0).default(30_000),
-      notFoundLookups: z.number().int().min(1).default(3),
-      lookupIntervalMs: z.number().int().min(10).default(1_000),
-    })
-    .prefault({}),
-  /** Where the exchange API keys are kept; env (EXCHANGE_API_KEY / EXCHANGE_API_SECRET) is for development. */
-  keystore: KeystoreConfig.default({ backend: 'env' }),
-  telemetryIntervalMs: z.number().int().min(100).default(5_000),
-  /** Port of the read-only status page on 127.0.0.1 (0: none). */
-  statusPort: z.number().int().min(0).max(65535).default(8765),
-  maxClockSkewMs: z.number().int().min(0).default(5_000),
-});
+export const ClientConfig = z
+  .strictObject({
+    deviceId: z.string().regex(/^[a-z0-9][a-z0-9-]{2,63}$/),
+    gatewayUrl: z.string().regex(/^wss?:\/\//, 'gatewayUrl: ws:// or wss:// URL'),
+    /** Device token issued by the control server at provisioning. */
+    token: z.string().min(10),
+    quote: z.string().default('USDT'),
+    /** Which central spending policy applies: `family`, or `mandate:<name>`. */
+    profile: z.string().default('family'),
+    /** Keys pinned at provisioning: datafeed nodes (signals) and the control server (control). */
+    signalKeys: z.array(publicKey).min(1),
+    controlKeys: z.array(publicKey).min(1),
+    /**
+     * The person's own settings: time zone, streams followed, pause, and limits that can only
+     * tighten the central policy (trading-core's UserSettings).
+     */
+    settings: UserSettings.prefault({ timeZone: 'UTC' }),
+    stateFile: z.string().min(1),
+    exchange: z
+      .strictObject({
+        paperUrl: z.string().url().optional(),
+        timeoutMs: z.number().int().positive().default(10_000),
+      })
+      .prefault({}),
+    /** How an order whose outcome is unknown is settled (see signal-client/src/execution.ts). */
+    execution: z
+      .strictObject({
+        notFoundGraceMs: z.number().int().min(0).default(30_000),
+        notFoundLookups: z.number().int().min(1).default(3),
+        lookupIntervalMs: z.number().int().min(10).default(1_000),
+      })
+      .prefault({}),
+    /** Where the exchange API keys are kept; env (EXCHANGE_API_KEY / EXCHANGE_API_SECRET) is for development. */
+    keystore: KeystoreConfig.default({ backend: 'env' }),
+    telemetryIntervalMs: z.number().int().min(100).default(5_000),
+    /** Port of the read-only status page on 127.0.0.1 (0: none). */
+    statusPort: z.number().int().min(0).max(65535).default(8765),
+    /**
+     * Further `Host` names the status page answers to (any port), e.g. the device's name on the
+     * home network behind a local proxy. `localhost`, `127.0.0.1` and `[::1]` always are; any
+     * other Host is refused (421), so a web page using DNS rebinding cannot read the page.
+     */
+    statusAllowedHosts: z.array(hostName).max(32).default([]),
+    maxClockSkewMs: z.number().int().min(0).default(5_000),
+  })
+  // Each followed stream keeps a resume point, and every one of them goes in each hello.
+  .superRefine((c, ctx) => {
+    if (c.settings.streams.length > MAX_RESUME_STREAMS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['settings', 'streams'],
+        message: `at most ${MAX_RESUME_STREAMS} streams`,
+      });
+    for (const [i, stream] of c.settings.streams.entries())
+      if (!isStreamName(stream))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['settings', 'streams', i],
+          message: 'stream: lowercase letters, digits, . _ -',
+        });
+  });
 export type ClientConfig = z.infer<typeof ClientConfig>;

@@ -29,11 +29,16 @@ export function controlView(controls: ReadonlyMap<string, Control>, profile: str
   return { breaker, eligibility, policy, lastHeartbeatAt };
 }
 
-/** The device's holdings and equity as `decide` sees them: free balances valued at marks. */
+/**
+ * The device's holdings and equity as `decide` sees them: free balances valued at marks (the
+ * exchange's prices). The signal's own base asset is kept even without a mark, so a sell is
+ * never refused for want of a price (a buy then stops with R_NO_MARK or R_NO_MARKET_PRICE).
+ */
 export function portfolioView(
   quote: string,
   free: Record<string, number>,
   marks: ReadonlyMap<string, number>,
+  signalSymbol?: string,
 ): Pick<DecisionState, 'quoteFree' | 'holdings' | 'marks'> & { equity: number } {
   const holdings: Record<string, number> = {};
   const markRecord: Record<string, number> = {};
@@ -43,7 +48,10 @@ export function portfolioView(
     const symbol = `${asset}/${quote}`;
     const mark = marks.get(symbol);
     // An asset with no market on our quote is not something signals can trade: left out.
-    if (mark === undefined) continue;
+    if (mark === undefined) {
+      if (symbol === signalSymbol) holdings[asset] = qty;
+      continue;
+    }
     holdings[asset] = qty;
     markRecord[symbol] = mark;
     equity += qty * mark;

@@ -1,6 +1,6 @@
 import ccxt, { type Exchange } from 'ccxt';
 import { createBinance } from '@appliance/runtime';
-import type { MarketRules } from '@appliance/trading-core';
+import { MAX_PRICE, type MarketRules } from '@appliance/trading-core';
 
 /**
  * What the device must do about a failed exchange call. `indeterminate` means the order may
@@ -64,12 +64,21 @@ export interface Executor {
   balances(): Promise<Balances>;
   /** The market's precision and minimums, as the decision needs them; undefined if unlisted. */
   marketRules(symbol: string): MarketRules | undefined;
-  /** Latest prices of these symbols (listed ones only), to value holdings. */
+  /**
+   * The exchange's latest prices of these symbols (listed ones only; a symbol without a usable
+   * price is left out), to value holdings and to check a signal's price before a buy.
+   */
   prices(symbols: string[]): Promise<Record<string, number>>;
+  /**
+   * A market order. A buy is sized by `quote` (Binance `quoteOrderQty`): the exchange spends at
+   * most that much, whatever the price. A sell sells `amount`. A buy without `quote` is refused
+   * here, never sent (an intent journalled by an older version, sized at a signal's price).
+   */
   placeMarketOrder(o: {
     symbol: string;
     side: 'buy' | 'sell';
     amount: number;
+    quote?: number;
     clientOrderId: string;
   }): Promise<OrderResult>;
   findOrder(o: { symbol: string; clientOrderId: string }): Promise<OrderResult | null>;
@@ -132,18 +141,23 @@ export function createBinanceExecutor(opts: BinanceExecutorOptions): Executor {
         const out: Record<string, number> = {};
         for (const symbol of symbols.filter((s) => exchange.markets?.[s])) {
           const last = (await exchange.fetchTicker(symbol)).last;
-          if (typeof last === 'number' && last > 0) out[symbol] = last;
+          if (typeof last === 'number' && last > 0 && last <= MAX_PRICE) out[symbol] = last;
         }
         return out;
       }),
-    placeMarketOrder: ({ symbol, side, amount, clientOrderId }) =>
-      call(async () =>
-        toResult(
-          (await exchange.createOrder(symbol, 'market', side, amount, undefined, {
-            newClientOrderId: clientOrderId,
-          })) as never,
-        ),
-      ),
+    placeMarketOrder: ({ symbol, side, amount, quote, clientOrderId }) =>
+      call(async () => {
+        const params = { newClientOrderId: clientOrderId };
+        if (side === 'sell')
+          return toResult(
+            (await exchange.createOrder(symbol, 'market', 'sell', amount, undefined, params)) as never,
+          );
+        if (!(typeof quote === 'number' && Number.isFinite(quote) && quote > 0)) {
+          throw new ExecutionError('E_ORDER_REJECTED', 'a buy without a quote amount is not sent', false);
+        }
+        // quoteOrderQty: ccxt truncates it to the market's precision, never rounding it up.
+        return toResult((await exchange.createMarketBuyOrderWithCost(symbol, quote, params)) as never);
+      }),
     recentTrades: (symbol, since) =>
       call(async () =>
         (await exchange.fetchMyTrades(symbol, since, 1000)).map((t) => ({

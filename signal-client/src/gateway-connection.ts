@@ -1,6 +1,17 @@
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 
+/** Ceiling of the first reconnect delay: each retry waits a random time in [0, ceiling). */
+export const DEFAULT_BACKOFF_BASE_MS = 250;
+/** The ceiling doubles with each failed attempt up to this. */
+export const DEFAULT_BACKOFF_MAX_MS = 10_000;
+/** A connection open this long (or that got `caught-up`) was healthy: the backoff starts over. */
+export const DEFAULT_HEALTHY_AFTER_MS = 30_000;
+/** Largest frame accepted from the gateway (bytes). */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/** The same failure this many times in a row is reported as an error (then at 2×, 4×, … as many). */
+export const REPEATED_FAILURE_REPORT = 3;
+
 export interface GatewayConnectionOptions {
   url: string;
   token: string;
@@ -9,25 +20,50 @@ export interface GatewayConnectionOptions {
   hello: () => object;
   onFrame: (frame: unknown) => void;
   onState?: (connected: boolean) => void;
-  minBackoffMs?: number;
-  maxBackoffMs?: number;
-  /** Largest frame accepted from the gateway. */
+  /**
+   * Called with a plain-language description of a failure a person should see (a frame too
+   * large for one side, or the same failure again and again); it is logged at error level too.
+   */
+  onProblem?: (text: string) => void;
+  /** First retry's ceiling; default DEFAULT_BACKOFF_BASE_MS (250 ms). */
+  backoffBaseMs?: number;
+  /** Largest ceiling; default DEFAULT_BACKOFF_MAX_MS (10 s). */
+  backoffMaxMs?: number;
+  /** Open this long without trouble counts as healthy; default DEFAULT_HEALTHY_AFTER_MS (30 s). */
+  healthyAfterMs?: number;
+  /** Largest frame accepted from the gateway; default DEFAULT_MAX_PAYLOAD (1 MiB). */
   maxPayload?: number;
   /** PEM of the CA that signed HAProxy's certificate (a private CA); default: the system roots. */
   ca?: string;
   /** Source address of the connection, e.g. the WireGuard tunnel address; default: the kernel's choice. */
   localAddress?: string;
+  /** Injected for tests: randomness in [0, 1), the clock and the reconnect timer. */
+  random?: () => number;
+  now?: () => number;
+  setTimer?: (run: () => void, delayMs: number) => NodeJS.Timeout | undefined;
 }
 
 /**
- * One logical connection to the gateway cluster: reconnects forever with bounded exponential
- * backoff and full jitter, so a fleet does not reconnect in lock-step after a gateway dies.
+ * Full-jitter exponential backoff: a random delay in [0, min(max, base · 2^attempt)). Spreads a
+ * fleet's reconnects over the whole window, from the first retry on.
+ */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
+  return Math.floor(random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30)));
+}
+
+/**
+ * One logical connection to the gateway cluster: reconnects forever with full-jitter exponential
+ * backoff, so a fleet does not reconnect in lock-step after a gateway dies. The backoff starts
+ * over only after a healthy connection (`caught-up` received, or open for `healthyAfterMs`): a
+ * gateway that accepts the socket and then refuses the device keeps the delays growing.
  */
 export class GatewayConnection {
   #ws: WebSocket | undefined;
   #attempt = 0;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
+  /** The failure that ended the last connections, and how many times in a row. */
+  #failure: { what: string; times: number } | undefined;
   connected = false;
 
   constructor(private readonly o: GatewayConnectionOptions) {}
@@ -59,17 +95,25 @@ export class GatewayConnection {
   }
 
   #open(): void {
+    const now = this.o.now ?? Date.now;
+    const maxPayload = this.o.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     const ws = new WebSocket(this.o.url, {
       headers: { authorization: `Bearer ${this.o.token}` },
-      maxPayload: this.o.maxPayload ?? 1024 * 1024,
+      maxPayload,
       handshakeTimeout: 10_000,
       ...(this.o.ca !== undefined ? { ca: this.o.ca } : {}),
       ...(this.o.localAddress !== undefined ? { localAddress: this.o.localAddress } : {}),
     });
     this.#ws = ws;
+    let openedAt: number | undefined;
+    let healthy = false;
+    let tooBig = false;
+    let refused: number | undefined;
+    let error: string | undefined;
     ws.on('open', () => {
-      this.#attempt = 0;
+      openedAt = now();
       this.connected = true;
+      this.o.logger.info({ url: this.o.url, attempt: this.#attempt }, 'connected to gateway');
       ws.send(JSON.stringify(this.o.hello())); // the gateway refuses anything before hello
       this.o.onState?.(true);
     });
@@ -81,29 +125,79 @@ export class GatewayConnection {
         this.o.logger.warn('gateway sent a frame that is not JSON: ignored');
         return;
       }
+      if (!healthy && (frame as { type?: unknown } | null)?.type === 'caught-up') healthy = true;
       this.o.onFrame(frame);
     });
     ws.on('unexpected-response', (_req, res) => {
+      refused = res.statusCode;
       this.o.logger.error(
         { status: res.statusCode },
         'gateway refused the connection (is the device token valid?)',
       );
       ws.terminate();
     });
-    ws.on('error', (err) => this.o.logger.debug({ err: err.message }, 'gateway socket error'));
-    ws.on('close', (code, reason) => {
-      if (this.connected)
-        this.o.logger.info({ code, reason: reason.toString() }, 'disconnected from gateway');
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws's receiver refuses a frame over maxPayload, then closes the socket with 1009 itself.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') tooBig = true;
+      error = err.code ?? err.message;
+      this.o.logger.debug({ err: err.message }, 'gateway socket error');
+    });
+    ws.on('close', (code, reasonBytes) => {
+      const reason = reasonBytes.toString();
+      if (this.connected) this.o.logger.info({ code, reason }, 'disconnected from gateway');
       this.connected = false;
       this.o.onState?.(false);
-      if (!this.#stopped) this.#scheduleReconnect();
+      if (this.#stopped) return;
+      if (
+        !healthy &&
+        openedAt !== undefined &&
+        now() - openedAt >= (this.o.healthyAfterMs ?? DEFAULT_HEALTHY_AFTER_MS)
+      )
+        healthy = true;
+      // A frame too large is no sign of health: the same frame comes back at the next resume.
+      const oversize = tooBig || code === 1009;
+      if (healthy && !oversize) {
+        this.#attempt = 0;
+        this.#failure = undefined;
+        return this.#scheduleReconnect(`closed ${code}`);
+      }
+      const what = tooBig
+        ? `the gateway sent a frame larger than this device accepts (maxPayload ${maxPayload} bytes): what follows it cannot arrive`
+        : code === 1009
+          ? 'the gateway refused a frame from this device as too large (1009)'
+          : refused !== undefined
+            ? `the gateway refused the connection (HTTP ${refused})`
+            : openedAt === undefined
+              ? `could not connect to the gateway (${error ?? `closed ${code}`})`
+              : `the gateway closed the connection (${code}${reason ? ` ${reason}` : ''})`;
+      const times = this.#failure?.what === what ? this.#failure.times + 1 : 1;
+      this.#failure = { what, times };
+      if (oversize) this.#problem({ code, times }, times > 1 ? `${what} (${times} times in a row)` : what);
+      else if (
+        times >= REPEATED_FAILURE_REPORT &&
+        Number.isInteger(Math.log2(times / REPEATED_FAILURE_REPORT))
+      )
+        this.#problem({ code, times }, `${what}, ${times} times in a row`);
+      this.#scheduleReconnect(what);
     });
   }
 
-  #scheduleReconnect(): void {
-    const min = this.o.minBackoffMs ?? 250;
-    const max = this.o.maxBackoffMs ?? 10_000;
-    const ceiling = Math.min(max, min * 2 ** this.#attempt++);
-    this.#timer = setTimeout(() => this.#open(), min + Math.random() * (ceiling - min));
+  #problem(fields: object, text: string): void {
+    this.o.logger.error(fields, text);
+    this.o.onProblem?.(text);
+  }
+
+  #scheduleReconnect(after: string): void {
+    const delayMs = backoffDelay(
+      this.#attempt++,
+      this.o.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
+      this.o.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS,
+      this.o.random ?? Math.random,
+    );
+    this.o.logger.info({ delayMs, attempt: this.#attempt, after }, 'reconnecting to gateway');
+    const run = () => {
+      if (!this.#stopped) this.#open();
+    };
+    this.#timer = this.o.setTimer ? this.o.setTimer(run, delayMs) : setTimeout(run, delayMs);
   }
 }

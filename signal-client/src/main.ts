@@ -55,10 +55,15 @@ program
     }
     let store;
     try {
-      store = await openStateStore(config.stateFile, config.deviceId);
+      store = await openStateStore(config.stateFile, config.deviceId, {
+        streams: config.settings.streams,
+        logger,
+      });
     } catch (err) {
+      // Unreadable, a folder, corrupt, off-schema or another device's: refuse to trade, say why.
       if (err instanceof StateError) {
         logger.fatal({ code: err.code }, err.message);
+        process.stderr.write(`${err.code}: ${err.message}\n`);
         process.exit(3);
       }
       throw err;
@@ -82,7 +87,9 @@ program
     // The page is a convenience: a port already taken must not stop the device trading safely.
     const page =
       config.statusPort > 0
-        ? await startStatusServer(view, config.statusPort, config.settings.timeZone).catch((err: Error) => {
+        ? await startStatusServer(view, config.statusPort, config.settings.timeZone, {
+            allowedHosts: config.statusAllowedHosts,
+          }).catch((err: Error) => {
             logger.warn({ port: config.statusPort, err: err.message }, 'status page not started');
             return undefined;
           })

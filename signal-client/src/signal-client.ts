@@ -23,7 +23,18 @@ import type { Balances, Executor, OrderResult } from './exchange.js';
 import { createExecution } from './execution.js';
 import { failpoint } from './failpoints.js';
 import { GatewayConnection } from './gateway-connection.js';
-import { KEEP_DECISIONS, KEEP_FINISHED_INTENTS, KEEP_SPENDS_MS, type Intent } from './state.js';
+import { DecisionOutbox } from './outbox.js';
+import {
+  KEEP_DECISIONS,
+  KEEP_FINISHED_INTENTS,
+  KEEP_SPENDS_MS,
+  MAX_RESUME_STREAMS,
+  MAX_SINCE_PARTITIONS,
+  isOffset,
+  isPartitionKey,
+  isStreamName,
+  type Intent,
+} from './state.js';
 import type { StateStore } from './state-store.js';
 
 export interface SignalClientDeps {
@@ -47,6 +58,13 @@ export interface SignalClient extends EventEmitter {
   journalHealth(): JournalHealth;
   decisionsToday(): number;
 }
+
+/**
+ * Refusals that come only after the signature verified against a pinned key: the record is
+ * genuine, so the device moves its resume point past it (if it was relayed under its own
+ * stream's name). Anything else (malformed, unknown key, bad signature) never creates or moves one.
+ */
+const REFUSED_AFTER_SIGNATURE = new Set(['E_EXPIRED', 'E_NOT_YET_VALID', 'E_BAD_ID', 'E_REPLAYED']);
 
 export function createSignalClient(deps: SignalClientDeps): SignalClient {
   const { config, store, exchange, logger } = deps;
@@ -84,14 +102,31 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     },
     onState: (up) => {
       events.emit(up ? 'connected' : 'disconnected');
-      if (up) sendTelemetry();
+      if (up) {
+        sendTelemetry();
+        outbox.connected(); // right after the hello: every report not yet acknowledged, again
+      } else outbox.disconnected();
     },
+    onProblem: (text) => recordError(text),
   });
 
-  function noteError(what: string, err: unknown): void {
-    const text = `${what}: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300);
-    errors.push(text);
+  const outbox = new DecisionOutbox({
+    deviceId: config.deviceId,
+    state: state.outbox,
+    send: (frame) => connection.send(frame),
+    logger,
+    now,
+    onLoss: (text) => recordError(text),
+  });
+
+  /** For the `errors` of telemetry (the caller has logged it). */
+  function recordError(text: string): void {
+    errors.push(text.slice(0, 300));
     if (errors.length > 20) errors.shift();
+  }
+
+  function noteError(what: string, err: unknown): void {
+    recordError(`${what}: ${err instanceof Error ? err.message : String(err)}`);
     logger.error({ err: err instanceof Error ? err.message : String(err) }, what);
   }
 
@@ -119,8 +154,13 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       signal?: unknown;
       control?: unknown;
     };
-    if (f.type === 'signal' && typeof f.stream === 'string' && typeof f.offset === 'string') {
+    if (f.type === 'signal') {
+      // Only names and offsets a hello can carry: anything else would poison the state file.
+      if (!isStreamName(f.stream) || !isOffset(f.offset))
+        return void logger.warn('gateway sent a signal frame with a bad stream or offset: ignored');
       await onSignal(f.stream, f.offset, f.signal);
+    } else if (f.type === 'ack') {
+      if (outbox.ack((frame as { seq?: unknown }).seq)) await persist();
     } else if (f.type === 'control') {
       onControl(f.control);
     } else if (f.type === 'caught-up') {
@@ -131,21 +171,21 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
   }
 
   /**
-   * Streams this device has no resume point for start where the gateway says it now stands; and
-   * where it stands per partition becomes the next hello's `since`, so a stream that starts while
-   * this device is offline is sent from its beginning. Every signal before this frame has been
-   * handled and persisted (frames are handled in order), so neither can run ahead of the device.
+   * Followed streams this device has no resume point for start where the gateway says it now
+   * stands (only followed ones: the gateway's list is not signed, and following every stream,
+   * `since` covers them); and where it stands per partition becomes the next hello's `since`, so
+   * a stream that starts while this device is offline is sent from its beginning. Every signal
+   * before this frame has been handled and persisted (frames are handled in order), so neither
+   * can run ahead of the device.
    */
   async function adoptPositions(positions: unknown, partitions: unknown): Promise<void> {
-    const offsets = (v: unknown) =>
+    const entries = (v: unknown) =>
       v && typeof v === 'object'
-        ? Object.entries(v as Record<string, unknown>).filter(
-            (e): e is [string, string] => typeof e[1] === 'string' && /^\d{1,19}$/.test(e[1]),
-          )
+        ? Object.entries(v as Record<string, unknown>).filter((e): e is [string, string] => isOffset(e[1]))
         : [];
     let changed = false;
-    for (const [stream, offset] of offsets(positions)) {
-      if (state.resume[stream] === undefined) {
+    for (const [stream, offset] of entries(positions)) {
+      if (followed.has(stream) && state.resume[stream] === undefined) {
         state.resume[stream] = offset;
         changed = true;
       }
@@ -154,14 +194,42 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       state.since = {}; // live once: from now on a new stream is owed from its start
       changed = true;
     }
-    for (const [partition, offset] of offsets(partitions)) {
-      const held = state.since?.[partition];
-      if (state.since && /^\d{1,5}$/.test(partition) && (held === undefined || offsetGreater(offset, held))) {
-        state.since[partition] = offset;
+    for (const [partition, offset] of entries(partitions)) {
+      const since = state.since;
+      if (!since || !isPartitionKey(partition)) continue;
+      const held = since[partition];
+      if (held === undefined && Object.keys(since).length >= MAX_SINCE_PARTITIONS) continue;
+      if (held === undefined || offsetGreater(offset, held)) {
+        since[partition] = offset;
         changed = true;
       }
     }
     if (changed) await persist();
+  }
+
+  let resumeFullReported = false;
+
+  /**
+   * The only writer of resume points besides adoptPositions: for streams this device follows,
+   * from genuine signals only (the callers see to that), so no outsider can grow the hello.
+   * Following every stream, at most MAX_RESUME_STREAMS streams get one; a stream past that is
+   * still handled, and after a reconnect is sent again from `since` (refused as replays).
+   */
+  function advanceResume(stream: string, offset: string): void {
+    const held = state.resume[stream];
+    if (held === undefined) {
+      if (followed.size > 0 && !followed.has(stream)) return;
+      if (Object.keys(state.resume).length >= MAX_RESUME_STREAMS) {
+        if (!resumeFullReported) {
+          resumeFullReported = true;
+          const text = `more than ${MAX_RESUME_STREAMS} signed streams: no resume point kept for ${stream} and any further stream (follow fewer streams in settings.streams)`;
+          logger.error({ stream }, text);
+          recordError(text);
+        }
+        return;
+      }
+    }
+    state.resume[stream] = maxOffset(held, offset);
   }
 
   function onControl(raw: unknown): void {
@@ -180,10 +248,9 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     // Already handled before a reconnect or restart: the gateway resent it, skip quietly.
     const handled = state.resume[stream];
     if (handled !== undefined && !offsetGreater(offset, handled)) return;
-    if (followed.size > 0 && !followed.has(stream)) {
-      state.resume[stream] = offset;
-      return persist();
-    }
+    // Not followed: nothing to do and nothing to keep (a resume point per stream name someone
+    // put on the bus would grow every hello).
+    if (followed.size > 0 && !followed.has(stream)) return;
     // A signal this device already made an order for (sent before a crash, its outcome not yet
     // known): the order's reconciliation settles it and moves the resume point; deciding it
     // again would reject it as a replay and leave the books without that order's fill.
@@ -195,7 +262,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
         'signal already has an order: left to reconciliation',
       );
       if (ordered.status !== 'pending') {
-        state.resume[stream] = offset;
+        advanceResume(stream, offset);
         await persist();
       }
       return;
@@ -205,6 +272,8 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     guard.prune(t);
     try {
       signal = verifySignal(raw, signalKeys, { now: t, maxClockSkewMs: config.maxClockSkewMs });
+      if (signal.stream !== stream)
+        throw new ProtocolError('E_MALFORMED', `signal of stream ${signal.stream} relayed as ${stream}`);
       guard.admit(signal.id, signal.ts + signal.ttlMs);
       // The replay guard forgets ids after their ttl; a re-signed old candle must still not trade.
       const key = `${signal.stream} ${signal.symbol}`;
@@ -219,7 +288,9 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     } catch (err) {
       const pe = err instanceof ProtocolError ? err : new ProtocolError('E_MALFORMED', String(err));
       const r = raw as Partial<Signal> | null;
-      return finish(stream, offset, {
+      // Genuine, and of this stream (its signed name): only then is the offset one to move past.
+      const genuine = REFUSED_AFTER_SIGNATURE.has(pe.code) && r?.stream === stream;
+      return finish(stream, genuine ? offset : undefined, {
         signalId: String(r?.id ?? 'unknown').slice(0, 64),
         stream,
         symbol:
@@ -233,9 +304,12 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
         ts: t,
       });
     }
-    marks.set(signal.symbol, signal.price);
+    // The exchange's own price, asked now: decide checks the signal's price against it and sizes
+    // a buy at it. Marks come only from the exchange, never from a signal (a signed price of
+    // 1e308 once became a holding's valuation).
+    const marketPrice = await exchangePrice(signal.symbol);
     const view = controlView(controls, config.profile);
-    const portfolio = portfolioView(config.quote, balances.free, marks);
+    const portfolio = portfolioView(config.quote, balances.free, marks, signal.symbol);
     const day = localTime(t, config.settings.timeZone).day;
     if (state.dayStart?.day !== day) state.dayStart = { day, equity: portfolio.equity };
     state.spends = state.spends.filter((x) => x.ts > t - KEEP_SPENDS_MS);
@@ -250,6 +324,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
         lastHeartbeatAt: view.lastHeartbeatAt,
         breaker: view.breaker,
         eligibility: view.eligibility,
+        marketPrice,
         market: exchange.marketRules(signal.symbol),
       },
       view.policy,
@@ -274,6 +349,8 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       symbol: signal.symbol,
       side: signal.side,
       amount,
+      // A buy spends at most what decide approved, whatever the price (quoteOrderQty).
+      ...(signal.side === 'buy' ? { quote: decision.quote } : {}),
       expiresAt: signal.ts + signal.ttlMs,
       createdAt: t,
       status: 'pending',
@@ -313,14 +390,18 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     };
   }
 
-  async function finish(stream: string, offset: string, decision: DecisionRecord): Promise<void> {
-    state.resume[stream] = offset;
+  /** Records a decision and moves the stream's resume point past a genuine signal (`offset`). */
+  async function finish(stream: string, offset: string | undefined, decision: DecisionRecord): Promise<void> {
+    if (offset !== undefined) advanceResume(stream, offset);
     recordDecision(decision);
     pruneIntents();
     await persist();
   }
 
-  /** Keeps the decision for status and telemetry and reports it (the caller persists). */
+  /**
+   * Keeps the decision for status and telemetry and puts its report in the outbox, which sends
+   * it until the gateway acknowledges it (the caller persists both).
+   */
   function recordDecision(decision: DecisionRecord): void {
     state.decisions.push(decision);
     if (state.decisions.length > KEEP_DECISIONS)
@@ -329,7 +410,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       { signal: decision.signalId, outcome: decision.outcome, code: decision.code, reason: decision.reason },
       'decision',
     );
-    connection.send({ type: 'decision', deviceId: config.deviceId, decision });
+    outbox.add(decision);
     events.emit('decision', decision);
   }
 
@@ -389,7 +470,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       if (intent.status !== 'pending') continue;
       await execution.reconcile(intent);
       if (intent.status !== 'pending') {
-        state.resume[intent.stream] = maxOffset(state.resume[intent.stream], intent.offset);
+        advanceResume(intent.stream, intent.offset);
         const base = {
           signalId: intent.signalId,
           stream: intent.stream,
@@ -406,6 +487,22 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
 
   function maxOffset(a: string | undefined, b: string): string {
     return a === undefined || offsetGreater(b, a) ? b : a;
+  }
+
+  /**
+   * The exchange's current price of `symbol`, which also becomes its mark; null when the
+   * exchange cannot tell (decide then places no buy; a sell still goes through).
+   */
+  async function exchangePrice(symbol: string): Promise<number | null> {
+    try {
+      const price = (await exchange.prices([symbol]))[symbol];
+      if (price === undefined) return null;
+      marks.set(symbol, price);
+      return price;
+    } catch (err) {
+      noteError(`could not read the exchange's price of ${symbol}`, err);
+      return null;
+    }
   }
 
   /** Balances, and prices for what is held (a holding with no price would stop all buys). */
@@ -482,6 +579,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     },
     async stop() {
       clearInterval(telemetryTimer);
+      outbox.stop();
       await connection.stop();
       await queue;
       await persist();

@@ -2,16 +2,42 @@ import { createServer, type Server } from 'node:http';
 import type { StatusView } from './status.js';
 import { renderStatusHtml } from './status.js';
 
+/** Names that only ever mean this machine: the page always answers to them, with any port. */
+export const LOOPBACK_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
+
+const HOST_HEADER = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/;
+
+/** The host name a `Host` header names (lower case, no port, no trailing dot), or undefined. */
+export function hostNameOf(header: string | undefined): string | undefined {
+  const m = header === undefined ? null : HOST_HEADER.exec(header.trim().toLowerCase());
+  return m ? m[1]!.replace(/\.$/, '') : undefined;
+}
+
+export interface StatusServerOptions {
+  /** Further host names (no port) the page answers to, besides LOOPBACK_HOSTS. */
+  allowedHosts?: readonly string[];
+}
+
 /**
  * The read-only status page, on loopback only: nobody else on the home network can read it,
- * and it has no route that changes anything.
+ * and it has no route that changes anything. A web page elsewhere can still point its own
+ * domain at 127.0.0.1 (DNS rebinding) and read the page as same-origin; the one thing it cannot
+ * change is the `Host` header, which names its domain. So a Host not on the list gets 421 and
+ * nothing else, whatever the method or path.
  */
 export async function startStatusServer(
   view: () => StatusView,
   port: number,
   timeZone: string,
+  options: StatusServerOptions = {},
 ): Promise<{ url: string; server: Server }> {
+  const allowed = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()));
   const server = createServer((req, res) => {
+    const host = hostNameOf(req.headers.host);
+    if (host === undefined || !allowed.has(host))
+      return void res
+        .writeHead(421, { 'content-type': 'text/plain; charset=utf-8' })
+        .end('misdirected request: this page answers only to its own host names\n');
     if (req.method !== 'GET') return void res.writeHead(405, { allow: 'GET' }).end();
     if (req.url === '/status.json') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(view()));

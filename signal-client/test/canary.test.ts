@@ -129,7 +129,7 @@ t.test(
       30_000,
     );
     await stack.signal('buy', 40_000);
-    await stack.signal('sell', 40_500);
+    await stack.signal('sell', 40_200); // within 1 %: the buy may already see this price
     await waitFor(
       () => device.out.filter((l) => l.includes('"outcome":"executed"')).length === 2,
       'two executed orders',

@@ -63,11 +63,10 @@ t.test(
         }),
       );
       const env = { EXCHANGE_API_KEY: keys.apiKey, EXCHANGE_API_SECRET: keys.secret, LOG_LEVEL: 'warn' };
-      // Provisioning: the device connects once and learns where the stream stands.
+      // Provisioning: the device connects once and learns where the gateway stands (its `since`).
       const first = spawnNode(id, 'signal-client/src/main.ts', ['run', '--config', configFile], env);
       await waitFor(
-        async () =>
-          (await openStateStore(stateFile, id).catch(() => undefined))?.data.resume['ema.1h'] !== undefined,
+        async () => (await openStateStore(stateFile, id).catch(() => undefined))?.data.since !== undefined,
         `${id} to connect`,
         60_000,
         100,

@@ -5,6 +5,7 @@ import { Ledger } from '@appliance/trading-core';
 import { createBinance } from '@appliance/runtime';
 import { rejectionOf, waitFor } from '@appliance/test-kit';
 import { clientOrderId, openStateStore } from '../src/index.js';
+import { startFakeGateway } from './fake-gateway.js';
 import { startStack } from './stack.js';
 
 /** A short not-found grace so the tests run quickly; the exchange's lag is set below it. */
@@ -50,19 +51,31 @@ t.test(
     await stack.signal('buy', 40_000, {}, generateSigner()); // a key nobody pinned
     await stack.signal('buy', 40_000, { ts: Date.now() - 120_000 }); // expired
     await stack.publishRaw({ stream: 'ema.1h', hello: 'world' }); // not a signal at all
-    await dev.until(6);
+    await dev.until(3);
+    // The gateway verifies too: the forged, unknown-key and malformed records never reach the device.
     t.same(
       dev.decisions.slice(1).map((d) => `${d.outcome} ${d.code}`),
-      [
-        'rejected E_BAD_SIGNATURE',
-        'rejected E_REPLAYED',
-        'rejected E_UNKNOWN_KEY',
-        'rejected E_EXPIRED',
-        'rejected E_MALFORMED',
-      ],
+      ['rejected E_REPLAYED', 'rejected E_EXPIRED'],
     );
-    t.match(dev.decisions[4]!.reason, /^signal expired \d+ ms ago$/);
+    t.match(dev.decisions[2]!.reason, /^signal expired \d+ ms ago$/);
+    // A gateway that relays anything (compromised, or older): the device refuses them itself.
+    const relay = await startFakeGateway(t);
+    const direct = await stack.device({ id: 'dev-2', config: { gatewayUrl: relay.url } });
+    const { v: _v, id: _id, kid: _kid, sig: _sig, ...draft } = good;
+    for (const [offset, signal] of [
+      { ...good, price: 1 },
+      createSignal({ ...draft, ts: Date.now() }, generateSigner()),
+      { stream: 'ema.1h', hello: 'world' },
+    ].entries())
+      relay.send({ type: 'signal', stream: 'ema.1h', offset: String(offset + 1), signal });
+    await direct.until(3);
+    t.same(
+      direct.decisions.map((d) => `${d.outcome} ${d.code}`),
+      ['rejected E_BAD_SIGNATURE', 'rejected E_UNKNOWN_KEY', 'rejected E_MALFORMED'],
+    );
+    t.same(direct.store.data.resume, {}, 'and none of them is a resume point');
     t.equal(stack.paper.orders(dev.keys.apiKey).length, 1, 'only the genuine signal traded');
+    t.equal(stack.paper.orders(direct.keys.apiKey).length, 0);
   },
 );
 
@@ -97,7 +110,7 @@ t.test('sells sell what is held, and the daily limit caps buys', async (t) => {
   await stack.signal('buy', 40_000);
   await stack.signal('buy', 40_000);
   await stack.signal('buy', 40_000);
-  await stack.signal('sell', 41_000);
+  await stack.signal('sell', 40_100); // within 1 % of the buys: the buys may see this price
   await dev.until(5);
   t.same(
     dev.decisions.map((d) => `${d.side} ${d.outcome} ${d.code}`),
@@ -109,7 +122,11 @@ t.test('sells sell what is held, and the daily limit caps buys', async (t) => {
       'sell executed OK',
     ],
   );
-  t.match(dev.decisions[3]!.reason, /^Today's spending limit is used up: 1\d\d\.\d\d of 150\.00 USDT spent$/);
+  // Buys are sized by quote; the exchange spends a little less (its lot step), so a little is left.
+  t.match(
+    dev.decisions[3]!.reason,
+    /^Only \d\.\d\d USDT of today's 150\.00 USDT spending limit is left, below the exchange's minimum order for BTC\/USDT \(5\.\d\d USDT\)$/,
+  );
   const orders = stack.paper.orders(dev.keys.apiKey);
   t.equal(
     Number(orders[4 - 3]!.origQty) < Number(orders[0]!.origQty),
@@ -137,11 +154,12 @@ t.test('a restarted device resumes where it left off: nothing missed, nothing re
   const stack = await startStack(t);
   const keys = stack.account(10_000);
   const first = await stack.device({ keys });
+  // Prices within 1 % of each other: a buy decided late sees a later price on the exchange.
   await stack.signal('buy', 40_000);
-  await stack.signal('sell', 41_000);
+  await stack.signal('sell', 40_100);
   await first.until(2);
   await first.client.stop();
-  const missed = [await stack.signal('buy', 42_000), await stack.signal('sell', 43_000)];
+  const missed = [await stack.signal('buy', 40_200), await stack.signal('sell', 40_300)];
   const second = await stack.device({ keys, stateFile: first.stateFile });
   await second.until(2);
   t.same(
@@ -149,7 +167,7 @@ t.test('a restarted device resumes where it left off: nothing missed, nothing re
     missed.map((s) => s.id),
     'exactly the signals published while it was down',
   );
-  const live = await stack.signal('buy', 44_000);
+  const live = await stack.signal('buy', 40_400);
   await second.until(3);
   t.equal(second.decisions[2]!.signalId, live.id);
   const orders = stack.paper.orders(keys.apiKey);
@@ -205,6 +223,7 @@ t.test('on start, pending intents are settled with the exchange before the devic
       symbol: 'BTC/USDT',
       side: 'buy',
       amount: 0.001,
+      quote: 40,
       expiresAt: Date.now() + 60_000,
       createdAt: Date.now(),
       status: 'pending',

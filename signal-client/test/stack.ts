@@ -55,6 +55,7 @@ export async function startStack(
   const gateway = await createGateway({
     bus,
     tokenKeys: KeyRing.of(exportPublicKey(control.publicKey)),
+    signalKeys: KeyRing.of(exportPublicKey(feed.publicKey)),
     logger,
   });
   const gatewayUrl = await gateway.listen(0);
@@ -79,20 +80,24 @@ export async function startStack(
   let candleTime = 1_700_000_000_000;
   let accounts = 0;
 
-  /** Publishes a candle at `price` (so the exchange can fill) and a signal for it. */
+  /**
+   * Publishes a candle at `market` (the exchange's price, by default the signal's: so the
+   * exchange can fill) and a signal at `price` for it.
+   */
   async function signal(
     side: 'buy' | 'sell',
     price: number,
     over: Partial<Signal> = {},
     signer: Signer = feed,
+    market = price,
   ): Promise<Signal> {
     candleTime += 3_600_000;
     paper.onCandle('BTC/USDT', {
       time: candleTime,
-      open: price,
-      high: price,
-      low: price,
-      close: price,
+      open: market,
+      high: market,
+      low: market,
+      close: market,
       volume: 1,
     });
     const s = createSignal(
@@ -206,6 +211,7 @@ export async function startStack(
       symbol: 'BTC/USDT',
       side: 'buy',
       amount: 0.001,
+      quote: 40,
       expiresAt: Date.now() + 60_000,
       createdAt: Date.now(),
       sentAt: Date.now(),

@@ -29,6 +29,7 @@ t.test('the policy defaults what it may leave out', async (t) => {
   t.equal(policy.maxExposurePct, 0.1);
   t.equal(policy.maxDrawdownPct, 0.25);
   t.equal(policy.costBufferBps, 50);
+  t.equal(policy.maxPriceDeviationPct, 0.01);
   t.strictSame(policy.schedule.tue, [], 'a missing weekday has no windows');
 });
 
@@ -45,6 +46,7 @@ t.test('without local values the policy applies as it is', async (t) => {
     dailyLossLimitPct: 0.05,
     heartbeatTimeoutMs: 300_000,
     costBufferBps: 50,
+    maxPriceDeviationPct: 0.01,
   });
   t.strictSame(schedules, [{ owner: 'central', schedule: policy.schedule }]);
 });
@@ -61,6 +63,7 @@ const CASES: [LimitName, number, number][] = [
   ['dailyLossLimitPct', 0.02, 0.2],
   ['heartbeatTimeoutMs', 60_000, 3_600_000],
   ['costBufferBps', 100, 0],
+  ['maxPriceDeviationPct', 0.005, 0.05],
 ];
 
 for (const [name, tighter, looser] of CASES) {
@@ -86,6 +89,12 @@ t.test('settings are checked by their schema', async (t) => {
   t.notOk(UserSettings.safeParse({ timeZone: 'UTC', maxExposurePct: 2 }).success, 'a share above 1');
   t.notOk(UserSettings.safeParse({ timeZone: 'UTC', orderQuote: NaN }).success, 'NaN');
   t.notOk(UserSettings.safeParse({ timeZone: 'UTC', extra: 1 }).success, 'an unknown key');
+  t.notOk(UserSettings.safeParse({ timeZone: 'UTC', orderQuote: 1e13 }).success, 'an order above 1e12');
+  t.notOk(
+    UserSettings.safeParse({ timeZone: 'UTC', maxPriceDeviationPct: 0 }).success,
+    'no deviation at all',
+  );
+  t.notOk(UserSettings.safeParse({ timeZone: 'UTC', maxPriceDeviationPct: 0.21 }).success, 'above 20%');
   t.ok(UserSettings.safeParse({ timeZone: 'America/New_York' }).success);
 });
 
@@ -112,4 +121,5 @@ t.test('schedule windows are checked by their schema', async (t) => {
   t.notOk(ok({ start: '7:00', end: '09:00' }), 'a one-digit hour');
   t.notOk(ok({ start: '09:00', end: '09:00' }), 'start equal to end');
   t.notOk(ok({ start: '09:00', end: '10:00', maxSpend: -1 }), 'a negative maxSpend');
+  t.notOk(ok({ start: '09:00', end: '10:00', maxSpend: 1e13 }), 'a maxSpend above 1e12');
 });

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import t from 'tap';
 import {
@@ -81,6 +82,7 @@ const limitsArb = {
   dailyLossLimitPct: fc.double({ min: 0.05, max: 1, noNaN: true }),
   heartbeatTimeoutMs: fc.integer({ min: 1_000, max: 600_000 }),
   costBufferBps: fc.integer({ min: 0, max: 200 }),
+  maxPriceDeviationPct: fc.double({ min: 0.002, max: 0.2, noNaN: true }),
 };
 
 const money = (max: number) => fc.integer({ min: 0, max: max * 100 }).map((c) => c / 100);
@@ -107,6 +109,13 @@ const inputArb = fc
       { weight: 1, arbitrary: fc.constant(true) },
     ),
     price: priceArb,
+    /** The exchange's price relative to the signal's: mostly close, sometimes far, sometimes unknown. */
+    marketFactor: fc.oneof(
+      { weight: 4, arbitrary: fc.constant(1) },
+      { weight: 4, arbitrary: fc.double({ min: 0.995, max: 1.005, noNaN: true }) },
+      { weight: 2, arbitrary: fc.double({ min: 0.5, max: 2, noNaN: true }) },
+      { weight: 1, arbitrary: fc.constant(null) },
+    ),
     age: fc.integer({ min: 0, max: 60_000 }),
     policy: fc.record({ ...limitsArb, schedule: scheduleArb }),
     local: fc.record({ ...limitsArb, schedule: scheduleArb }, { requiredKeys: [] }),
@@ -177,13 +186,16 @@ const inputArb = fc
       Object.entries(o).filter((e): e is [string, number] => e[1] !== undefined);
     const holdings = Object.fromEntries(present(g.holdings));
     const marks = Object.fromEntries(present(g.marks).map(([a, p]) => [`${a}/USDT`, p]));
+    const marketPrice = g.marketFactor === null ? null : g.price * g.marketFactor;
     let equity = g.quoteFree;
-    for (const [a, h] of Object.entries(holdings)) equity += h * (marks[`${a}/USDT`] ?? g.price);
+    for (const [a, h] of Object.entries(holdings))
+      equity += h * (marks[`${a}/USDT`] ?? marketPrice ?? g.price);
     const state: DecisionState = {
       quote: 'USDT',
       quoteFree: g.quoteFree,
       holdings,
       marks,
+      marketPrice,
       seedEquity: Math.max(1, equity * g.seedFactor),
       dayStartEquity: Math.max(1, equity * g.dayStartFactor),
       spends: g.spends.map((s) => ({ ts: g.now + s.dt, quote: s.quote })),
@@ -224,7 +236,9 @@ t.test('an accepted buy never exceeds an effective limit nor goes below the mark
       const base = signal.symbol.split('/')[0]!;
       const held = state.holdings[base] ?? 0;
       if (!(d.amount > 0 && d.amount >= m.minAmount && onGrid(d.amount, m.amountStep))) return false;
-      if (!(onGrid(d.price, m.priceTick) && Math.abs(d.price - signal.price) <= m.priceTick / 2 + 1e-9))
+      // Priced at the exchange's price; only a sell without one falls back to the signal's.
+      const reference = state.marketPrice ?? (d.side === 'sell' ? signal.price : NaN);
+      if (!(onGrid(d.price, m.priceTick) && Math.abs(d.price - reference) <= m.priceTick / 2 + 1e-9))
         return false;
       if (!(Math.abs(d.quote - d.amount * d.price) <= 1e-8 * Math.max(1, d.quote))) return false;
       if (!le(m.minNotional, d.quote)) return false;
@@ -238,7 +252,12 @@ t.test('an accepted buy never exceeds an effective limit nor goes below the mark
       if (settings.paused || state.breaker === null || state.breaker.level === 'halt') return false;
       if (state.lastHeartbeatAt === null || now - state.lastHeartbeatAt > L.heartbeatTimeoutMs) return false;
       if (!state.eligibility?.ema?.includes(signal.symbol)) return false;
-      const markOf = (a: string) => state.marks[`${a}/USDT`] ?? (a === base ? signal.price : NaN);
+      // the signal's price agrees with the exchange's
+      if (state.marketPrice === null) return false;
+      const deviation = Math.abs(signal.price - state.marketPrice) / state.marketPrice;
+      if (deviation > L.maxPriceDeviationPct) return false;
+      const markOf = (a: string) =>
+        state.marks[`${a}/USDT`] ?? (a === base ? (state.marketPrice as number) : NaN);
       const values = Object.fromEntries(
         Object.entries(state.holdings)
           .filter(([, h]) => h > 0)
@@ -289,6 +308,41 @@ t.test('an accepted buy never exceeds an effective limit nor goes below the mark
   t.ok(sells > 100, `${sells} accepted sells checked`);
 });
 
+t.test(
+  "the signal's price cannot move money: within the deviation it changes nothing, beyond it refuses",
+  async (t) => {
+    let checked = 0;
+    fc.assert(
+      fc.property(
+        inputArb,
+        fc.double({ min: -1, max: 1, noNaN: true }),
+        fc.double({ min: 0.001, max: 0.7, noNaN: true }),
+        fc.boolean(),
+        ({ signal, state, policy, settings, now }, within, beyond, above) => {
+          if (signal.side !== 'buy') return true;
+          const d = decide(signal, state, policy, settings, now);
+          if (!d.accept) return true;
+          checked++;
+          const m = state.marketPrice as number;
+          const max = effectiveLimits(policy, settings).maxPriceDeviationPct;
+          // Any other price the check lets through gives exactly the same order.
+          const near = m * (1 + within * max * 0.999);
+          if (!isDeepStrictEqual(decide({ ...signal, price: near }, state, policy, settings, now), d)) {
+            return false;
+          }
+          // Any price beyond it is refused with R_PRICE_DEVIATION, however good it looks.
+          const far = above ? m * (1 + max + beyond) : m * (1 - max - beyond * (1 - max));
+          if (!(far > 0)) return true;
+          const r = decide({ ...signal, price: far }, state, policy, settings, now);
+          return !r.accept && r.code === 'R_PRICE_DEVIATION';
+        },
+      ),
+      { numRuns: 10_000, seed: 20260410 },
+    );
+    t.ok(checked > 100, `${checked} accepted buys re-decided at other signal prices`);
+  },
+);
+
 t.test('decide never throws, whatever numbers it is given', async (t) => {
   const anyNumber = fc.oneof(fc.double(), fc.constantFrom(NaN, Infinity, -Infinity, 0, -1));
   fc.assert(
@@ -296,6 +350,7 @@ t.test('decide never throws, whatever numbers it is given', async (t) => {
       const state = {
         ...input.state,
         quoteFree: a,
+        marketPrice: c,
         marks: { ...input.state.marks, 'BTC/USDT': b },
         market: { ...input.state.market!, amountStep: c },
       };

@@ -66,6 +66,7 @@ const STATE: DecisionState = {
   quoteFree: 10_000,
   holdings: {},
   marks: { 'BTC/USDT': 50_000 },
+  marketPrice: 50_000,
   seedEquity: 10_000,
   dayStartEquity: 10_000,
   spends: [],
@@ -87,6 +88,7 @@ const POLICY = {
   dailyLossLimitPct: 0.05,
   heartbeatTimeoutMs: 300_000,
   costBufferBps: 50,
+  maxPriceDeviationPct: 0.01,
   schedule: SCHEDULE,
 };
 
@@ -370,6 +372,178 @@ const CASES: Case[] = [
     expect: no(
       'R_NO_MARK',
       "Buying is off: there is no current price for ETH, so the portfolio's value is unknown",
+    ),
+  },
+
+  // the signal's price against the exchange's (issue #8: caps must bind what is paid)
+  {
+    name: "a buy signed at a tenth of the exchange's price is refused, not sized at it",
+    signal: { price: 5_000 },
+    state: { marketPrice: 50_000 },
+    expect: no(
+      'R_PRICE_DEVIATION',
+      "The signal's price of 5000 USDT is 90% below the exchange's current price of 50000 USDT; the most allowed is 1%, so it was not acted on",
+    ),
+  },
+  {
+    name: "a buy signed 2% above the exchange's price is refused",
+    signal: { price: 51_000 },
+    state: { marketPrice: 50_000 },
+    expect: no(
+      'R_PRICE_DEVIATION',
+      "The signal's price of 51000 USDT is 2% above the exchange's current price of 50000 USDT; the most allowed is 1%, so it was not acted on",
+    ),
+  },
+  {
+    name: "a buy signed exactly 1% from the exchange's price is accepted, at the exchange's price",
+    signal: { price: 49_500 },
+    state: { marketPrice: 50_000 },
+    expect: buy(0.002, 100),
+  },
+  {
+    name: 'a deviation a hair over the limit is refused and never reads as the limit itself',
+    signal: { price: 49_499.99 },
+    state: { marketPrice: 50_000 },
+    expect: no(
+      'R_PRICE_DEVIATION',
+      "The signal's price of 49499.99 USDT is more than 1% below the exchange's current price of 50000 USDT; the most allowed is 1%, so it was not acted on",
+    ),
+  },
+  {
+    name: "a buy is sized and priced at the exchange's price, not the signal's",
+    signal: { price: 40_300 },
+    state: { marketPrice: 40_000 },
+    expect: buy(0.0025, 100, [], 40_000),
+  },
+  {
+    name: "without the exchange's price no buy is placed",
+    state: { marketPrice: null },
+    expect: no(
+      'R_NO_MARKET_PRICE',
+      "Buying is off: the exchange's current price for BTC/USDT is not known, so the signal's price cannot be checked against it",
+    ),
+  },
+  {
+    name: 'a tighter local price deviation applies',
+    signal: { price: 49_700 },
+    state: { marketPrice: 50_000 },
+    settings: { maxPriceDeviationPct: 0.005 },
+    expect: no(
+      'R_PRICE_DEVIATION',
+      "The signal's price of 49700 USDT is 0.6% below the exchange's current price of 50000 USDT; the most allowed is 0.5%, so it was not acted on",
+    ),
+  },
+  {
+    name: 'a looser local price deviation is ignored',
+    signal: { price: 48_000 },
+    state: { marketPrice: 50_000 },
+    settings: { maxPriceDeviationPct: 0.05 },
+    expect: no(
+      'R_PRICE_DEVIATION',
+      "The signal's price of 48000 USDT is 4% below the exchange's current price of 50000 USDT; the most allowed is 1%, so it was not acted on",
+    ),
+  },
+  {
+    name: "a wider deviation in the policy applies, and the buy is still at the exchange's price",
+    signal: { price: 48_000 },
+    state: { marketPrice: 50_000 },
+    policy: { maxPriceDeviationPct: 0.05 },
+    expect: buy(0.002, 100),
+  },
+  {
+    name: 'a policy deviation above 20% is bad input',
+    policy: { maxPriceDeviationPct: 0.5 },
+    expect: no(
+      'R_BAD_INPUT',
+      `${BAD}the spending policy is invalid (maxPriceDeviationPct: Too big: expected number to be <=0.2)`,
+    ),
+  },
+  {
+    name: "a held coin is valued at the exchange's price, never at the signal's",
+    signal: { price: 50_400 },
+    state: {
+      quoteFree: 10_000,
+      holdings: { BTC: 0.1 },
+      marks: {},
+      marketPrice: 50_000,
+      seedEquity: 15_000,
+      dayStartEquity: 15_000,
+    },
+    expect: no(
+      'R_EXPOSURE',
+      'BTC already makes up 33.33% of the portfolio; the most allowed per coin is 10%',
+    ),
+  },
+  {
+    name: "a sell signed far below the exchange's price still sells, valued at the exchange's price",
+    signal: { ...SELL, price: 5_000 },
+    state: { ...HOLD_BTC, marketPrice: 50_000 },
+    expect: SOLD,
+  },
+  {
+    name: "a sell without the exchange's price still sells, at the signal's price",
+    signal: SELL,
+    state: { ...HOLD_BTC, marketPrice: null },
+    expect: SOLD,
+  },
+  {
+    name: "a sell with an unusable exchange price still sells, at the signal's price",
+    signal: { ...SELL, price: 30_000 },
+    state: { ...HOLD_BTC, marketPrice: NaN },
+    expect: sell(0.05, 1500, [], 30_000),
+  },
+
+  // numbers beyond any real market are bad input, never an order size or a valuation
+  {
+    name: 'a signal price of 1e308 is bad input',
+    signal: { price: 1e308 },
+    expect: no('R_BAD_INPUT', `${BAD}the signal price 1e+308 is above the largest accepted (1000000000)`),
+  },
+  {
+    name: 'a sell signal price above 1e9 is bad input too',
+    signal: { ...SELL, price: 1_000_000_001 },
+    state: HOLD_BTC,
+    expect: no('R_BAD_INPUT', `${BAD}the signal price 1000000001 is above the largest accepted (1000000000)`),
+  },
+  {
+    name: 'an exchange price that is not a usable number is bad input for a buy',
+    state: { marketPrice: Infinity },
+    expect: no(
+      'R_BAD_INPUT',
+      `${BAD}the exchange's price is not a positive number of at most 1000000000 (Infinity)`,
+    ),
+  },
+  {
+    name: 'a mark above 1e9 is bad input',
+    state: { marks: { 'BTC/USDT': 2e9 } },
+    expect: no(
+      'R_BAD_INPUT',
+      `${BAD}the price of BTC/USDT 2000000000 is above the largest accepted (1000000000)`,
+    ),
+  },
+  {
+    name: 'a free balance above 1e12 is bad input',
+    state: { quoteFree: 2e12 },
+    expect: no(
+      'R_BAD_INPUT',
+      `${BAD}the free USDT balance 2000000000000 is above the largest accepted (1000000000000)`,
+    ),
+  },
+  {
+    name: 'a holding above 1e15 is bad input, for a sell too',
+    signal: SELL,
+    state: { holdings: { BTC: 2e15 } },
+    expect: no(
+      'R_BAD_INPUT',
+      `${BAD}the held amount of BTC 2000000000000000 is above the largest accepted (1000000000000000)`,
+    ),
+  },
+  {
+    name: 'an order size above 1e12 in the policy is bad input',
+    policy: { orderQuote: 2e12 },
+    expect: no(
+      'R_BAD_INPUT',
+      `${BAD}the spending policy is invalid (orderQuote: Too big: expected number to be <=1000000000000)`,
     ),
   },
 
@@ -1073,7 +1247,13 @@ t.test('decide: the table', async (t) => {
   for (const c of CASES) {
     const now = c.now ?? NOW;
     const signal: DecisionSignal = { ...SIGNAL, ts: now - 1_000, ...c.signal };
-    const state: DecisionState = { ...STATE, lastHeartbeatAt: now - 10_000, ...c.state };
+    // The exchange's price is the signal's unless a case says otherwise.
+    const state: DecisionState = {
+      ...STATE,
+      lastHeartbeatAt: now - 10_000,
+      marketPrice: signal.price,
+      ...c.state,
+    };
     const policy = 'policyIs' in c ? (c.policyIs ?? null) : ({ ...POLICY, ...c.policy } as ReceivedPolicy);
     const settings: UserSettings = { ...SETTINGS, ...c.settings };
     t.strictSame(decide(signal, state, policy, settings, now), c.expect, c.name);
@@ -1090,7 +1270,13 @@ t.test('decide changes none of its inputs', async (t) => {
 });
 
 t.test('decide accepts a policy and settings as they come from a file, before defaults', async (t) => {
-  const { maxExposurePct: _e, maxDrawdownPct: _d, costBufferBps: _c, ...raw } = POLICY;
+  const {
+    maxExposurePct: _e,
+    maxDrawdownPct: _d,
+    costBufferBps: _c,
+    maxPriceDeviationPct: _p,
+    ...raw
+  } = POLICY;
   const d = decide(SIGNAL, STATE, raw as ReceivedPolicy, { timeZone: 'Europe/Berlin' } as UserSettings, NOW);
   t.strictSame(d, buy(0.002, 100));
 });

@@ -19,12 +19,19 @@ export interface Faults {
    * exchange outage: the client cannot learn an order's fate. Default false.
    */
   lookupsUnavailable: boolean;
+  /**
+   * While true, the price tickers (GET /api/v3/ticker/24hr and /ticker/price) answer 503, as
+   * during an outage of the market-data side: a client cannot learn the current price (a
+   * device then places no buy, and still sells). Default false.
+   */
+  tickerUnavailable: boolean;
 }
 
 export const DEFAULT_FAULTS: Readonly<Faults> = {
   loseResponseRate: 0,
   notFoundAfterCreateMs: 0,
   lookupsUnavailable: false,
+  tickerUnavailable: false,
 };
 
 /** Whether to lose this response; draws from `random` only while the fault is on. */

@@ -1,7 +1,7 @@
 import { limitFill, marketFill, type Candle, type Fill, type FillCosts } from '@appliance/trading-core';
 import type { Account } from './accounts.js';
 import type { CandleStore } from './candles.js';
-import { ONE, toUnits, unitsToNumber, type Units } from './decimal.js';
+import { mulUnits, ONE, toUnits, unitsToNumber, type Units } from './decimal.js';
 import { binanceErrors } from './errors.js';
 import {
   checkNotional,
@@ -83,9 +83,28 @@ export interface OrdersDeps {
 const lower = (side: Side) => (side === 'BUY' ? 'buy' : 'sell');
 const point = (price: number) => ({ open: price, high: price, low: price });
 
+/** A whole fill in exact units, as the balances move: price, quantity x price, and the fee (quote). */
+interface UnitFill {
+  price: Units;
+  notional: Units;
+  fee: Units;
+}
+
+/** The fill model's floats at the 1e-8 border, rounded to the nearest unit. */
+function inUnits(fill: Fill): UnitFill {
+  return { price: toUnits(fill.price), notional: toUnits(fill.notional), fee: toUnits(fill.fee) };
+}
+
+/** A fill of `quantity` at a price already in units: notional rounded down, fee as the fill model's. */
+function exactFill(quantity: Units, price: Units, costs: FillCosts): UnitFill {
+  const notional = mulUnits(quantity, price);
+  return { price, notional, fee: toUnits((unitsToNumber(notional) * costs.feeBps) / 10_000) };
+}
+
 /**
  * Every account's orders and trades, and the matching of them: market orders at the latest
- * close through the fill model's `marketFill`, limit orders through `limitFill` at placement
+ * close through the fill model's `marketFill` (by quantity, or by quoteOrderQty: never more
+ * quote than asked, see checkFilters), limit orders through `limitFill` at placement
  * (against the latest close) and then against each new candle. Only whole fills: the fill
  * model works at bar level. Fees are charged in the quote asset.
  */
@@ -106,7 +125,7 @@ export class Orders {
   place(account: Account, req: NewOrder): PaperOrder {
     const { market } = req;
     const latest = this.deps.candles.latest(market.id);
-    const { quantity, price, reference } = this.checkFilters(req, latest);
+    const { quantity, price, reference, fillPrice } = this.checkFilters(req, latest);
     const orderId = this.nextOrderId;
     const clientOrderId = req.clientOrderId ?? `paper-${orderId}`;
     const clientKey = key(account.apiKey, market.id, clientOrderId);
@@ -135,7 +154,10 @@ export class Orders {
     };
 
     if (req.type === 'MARKET') {
-      const fill = marketFill(lower(req.side), unitsToNumber(quantity), reference, this.deps.costs);
+      const fill =
+        fillPrice === undefined
+          ? inUnits(marketFill(lower(req.side), unitsToNumber(quantity), reference, this.deps.costs))
+          : exactFill(quantity, fillPrice, this.deps.costs); // quoteOrderQty: never above what was asked
       this.requireFunds(account, order, fill);
       this.settle(account, market, order, fill, false);
     } else {
@@ -144,14 +166,14 @@ export class Orders {
       // A buy reserves what a fill at the limit would cost, fee included; a fill is never worse.
       const reserve =
         order.side === 'BUY'
-          ? cost(limitFill('buy', qty, limit, point(limit), this.deps.costs) as Fill)
+          ? cost(inUnits(limitFill('buy', qty, limit, point(limit), this.deps.costs) as Fill))
           : quantity;
       account.requireFree(order.lockedAsset, reserve);
       // Marketable on arrival: it takes at the latest close, never beyond its limit.
       const immediate =
         latest && limitFill(lower(req.side), qty, limit, point(latest.close), this.deps.costs);
       if (immediate) {
-        this.settle(account, market, order, immediate, false);
+        this.settle(account, market, order, inUnits(immediate), false);
       } else if (order.timeInForce !== 'GTC') {
         order.status = 'EXPIRED';
       } else {
@@ -218,18 +240,21 @@ export class Orders {
         this.deps.costs,
       );
       if (!fill) continue;
-      this.settle(accountOf(order.apiKey), market, order, fill, true);
+      this.settle(accountOf(order.apiKey), market, order, inUnits(fill), true);
       this.resting.delete(order.orderId);
       filled.push(order);
     }
     return filled;
   }
 
-  /** The order's quantity and limit on the filters' grids, and for a market order its reference close. */
+  /**
+   * The order's quantity and limit on the filters' grids, and for a market order its reference
+   * close; for a quoteOrderQty order also its exact fill price.
+   */
   private checkFilters(
     req: NewOrder,
     latest: Candle | undefined,
-  ): { quantity: Units; price: Units; reference: number } {
+  ): { quantity: Units; price: Units; reference: number; fillPrice?: Units } {
     const { market } = req;
     if (req.type === 'LIMIT') {
       const { price, quantity } = req;
@@ -239,27 +264,38 @@ export class Orders {
       return { quantity, price, reference: 0 };
     }
     if (!latest) throw binanceErrors.noPrice(market.id);
-    let quantity: Units;
     if (req.quantity !== undefined) {
-      quantity = req.quantity;
-    } else {
-      // quoteOrderQty buys (or sells) as much as that much quote pays for at the fill price.
-      const fillPrice = toUnits(marketFill(lower(req.side), 1, latest.close, this.deps.costs).price);
-      quantity = floorToStep(market, (req.quoteOrderQty * ONE) / fillPrice);
+      checkQuantity(market, req.quantity);
+      checkNotional(market, toUnits(latest.close), req.quantity);
+      return { quantity: req.quantity, price: 0n, reference: latest.close };
     }
+    // quoteOrderQty, as on Binance: the most base on the LOT_SIZE grid that quote pays for (a
+    // buy) or brings in (a sell) at the fill price, so cummulativeQuoteQty <= quoteOrderQty.
+    // The fill price is rounded to the unit against the taker, so the exact notional
+    // (quantity x price, rounded down) can never pass quoteOrderQty. The fee comes on top.
+    const fillPrice = adverseUnits(
+      marketFill(lower(req.side), 1, latest.close, this.deps.costs).price,
+      req.side,
+    );
+    const quantity = floorToStep(market, (req.quoteOrderQty * ONE) / fillPrice);
     checkQuantity(market, quantity);
     checkNotional(market, toUnits(latest.close), quantity);
-    return { quantity, price: 0n, reference: latest.close };
+    return { quantity, price: 0n, reference: latest.close, fillPrice };
   }
 
-  private requireFunds(account: Account, order: PaperOrder, fill: Fill): void {
+  private requireFunds(account: Account, order: PaperOrder, fill: UnitFill): void {
     account.requireFree(order.lockedAsset, order.side === 'BUY' ? cost(fill) : order.origQty);
   }
 
   /** Moves the money of a whole fill: from the locked reserve for a resting order, else from free. */
-  private settle(account: Account, market: Market, order: PaperOrder, fill: Fill, fromLocked: boolean): void {
-    const notional = toUnits(fill.notional);
-    const fee = toUnits(fill.fee);
+  private settle(
+    account: Account,
+    market: Market,
+    order: PaperOrder,
+    fill: UnitFill,
+    fromLocked: boolean,
+  ): void {
+    const { notional, fee } = fill;
     if (order.side === 'BUY') {
       const spent = notional + fee;
       if (fromLocked) {
@@ -280,7 +316,7 @@ export class Orders {
       id: this.nextTradeId++,
       orderId: order.orderId,
       symbol: market.id,
-      price: toUnits(fill.price),
+      price: fill.price,
       qty: order.origQty,
       quoteQty: notional,
       commission: fee,
@@ -299,8 +335,16 @@ export class Orders {
   }
 }
 
-function cost(fill: Fill): Units {
-  return toUnits(fill.notional) + toUnits(fill.fee);
+function cost(fill: UnitFill): Units {
+  return fill.notional + fill.fee;
+}
+
+/** A float price in units, rounded against the taker: up for a buy, down for a sell. */
+function adverseUnits(price: number, side: Side): Units {
+  const nearest = toUnits(price);
+  const back = unitsToNumber(nearest);
+  if (side === 'BUY') return back < price ? nearest + 1n : nearest;
+  return back > price ? nearest - 1n : nearest;
 }
 
 function key(apiKey: string, symbol: string, clientOrderId: string): string {

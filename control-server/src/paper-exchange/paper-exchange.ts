@@ -44,6 +44,8 @@ export interface OrderSnapshot {
   /** The limit; 0 for market orders. */
   price: number;
   origQty: number;
+  /** The quote a quoteOrderQty market order asked to spend (or bring in); 0 otherwise. */
+  origQuoteOrderQty: number;
   executedQty: number;
   cummulativeQuoteQty: number;
   locked: number;
@@ -107,6 +109,7 @@ function orderSnapshot(o: PaperOrder): OrderSnapshot {
     status: o.status,
     price: unitsToNumber(o.price),
     origQty: unitsToNumber(o.origQty),
+    origQuoteOrderQty: unitsToNumber(o.origQuoteOrderQty),
     executedQty: unitsToNumber(o.executedQty),
     cummulativeQuoteQty: unitsToNumber(o.cummulativeQuoteQty),
     locked: unitsToNumber(o.locked),

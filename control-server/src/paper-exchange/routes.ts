@@ -120,13 +120,19 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       .map(klineToWire);
   });
 
-  app.get('/api/v3/ticker/24hr', async (req) => {
+  const tickerDown = (reply: FastifyReply) =>
+    reply.code(503).type('text/html').send('<html><body>503 Service Unavailable</body></html>');
+
+  // The tickers a device asks before each buy: the latest close (0 before any candle).
+  app.get('/api/v3/ticker/24hr', async (req, reply: FastifyReply) => {
+    if (faults.tickerUnavailable) return tickerDown(reply);
     const one = optionalMarket(publicParams(req));
     const ticker = (m: Market) => ticker24hToWire(m, candles.lastDay(m.id), candles.intervalMs);
     return one ? ticker(one) : markets.all().map(ticker);
   });
 
-  app.get('/api/v3/ticker/price', async (req) => {
+  app.get('/api/v3/ticker/price', async (req, reply: FastifyReply) => {
+    if (faults.tickerUnavailable) return tickerDown(reply);
     const one = optionalMarket(publicParams(req));
     const ticker = (m: Market) => ({ symbol: m.id, price: (candles.latest(m.id)?.close ?? 0).toFixed(8) });
     return one ? ticker(one) : markets.all().map(ticker);

@@ -1,7 +1,8 @@
 /**
  * The buy path, in the order that picks the reason shown: the user's pause, then what must
- * be known (policy, valid settings and state, breaker, heartbeat, prices), the kill
- * switches, then the limits (eligibility, schedule, market, positions), then sizing.
+ * be known (policy, valid settings and state, breaker, heartbeat, the exchange's price and
+ * the signal's agreement with it, prices of holdings), the kill switches, then the limits
+ * (eligibility, schedule, market, positions), then sizing at the exchange's price.
  */
 import { buyContext, type BuyContext } from './context.js';
 import { breakerKnownRule, haltRule } from './rules/breaker.js';
@@ -10,6 +11,7 @@ import { eligibilityRule } from './rules/eligibility.js';
 import { heartbeatRule } from './rules/heartbeat.js';
 import { settingsInput, stateInputRule } from './rules/inputs.js';
 import { marketRule } from './rules/market.js';
+import { marketPriceRule, priceDeviationRule } from './rules/market-price.js';
 import { openPositionsRule } from './rules/open-positions.js';
 import { pausedRule } from './rules/paused.js';
 import { policyRule } from './rules/policy.js';
@@ -24,6 +26,8 @@ const BUY_RULES: readonly ((ctx: BuyContext) => RuleResult)[] = [
   breakerKnownRule,
   haltRule,
   heartbeatRule,
+  marketPriceRule,
+  priceDeviationRule,
   portfolioValueRule,
   drawdownRule,
   dailyLossRule,
@@ -56,7 +60,8 @@ export function decideBuy(
     const r = rule(ctx);
     if (!r.allowed) return reject(r);
   }
-  const m = marketRule(signal, state.market);
+  // Sized at the exchange's price (known by now), never at the price the signal carries.
+  const m = marketRule(signal, state.market, state.marketPrice as number);
   if (!m.allowed) return reject(m);
   const sizing = { ...ctx, market: m.market, price: m.price };
   const positions = openPositionsRule(sizing);

@@ -13,6 +13,9 @@ export const REJECT_CODES = {
   R_BREAKER_UNKNOWN: 'the state of the central circuit breaker is not known',
   R_HALT: 'the central circuit breaker halts buying',
   R_NO_HEARTBEAT: 'the control server has not been heard from in time (dead-man switch)',
+  R_NO_MARKET_PRICE:
+    "the exchange's current price for the symbol is not known, so the signal's price cannot be checked",
+  R_PRICE_DEVIATION: "the signal's price is too far from the exchange's current price",
   R_NO_MARK: 'a held asset has no current price, so the portfolio value is unknown',
   R_DRAWDOWN: 'the portfolio has lost more than the maximum drawdown since provisioning',
   R_DAILY_LOSS: 'the portfolio has lost more than the daily loss limit since the start of the day',

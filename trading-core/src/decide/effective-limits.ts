@@ -17,6 +17,7 @@ const STRICTER: Record<LimitName, 'min' | 'max'> = {
   dailyLossLimitPct: 'min',
   heartbeatTimeoutMs: 'min', // give up on a silent server sooner
   costBufferBps: 'max', // set more aside for costs
+  maxPriceDeviationPct: 'min', // trust a signal's price less far from the market
 };
 const NAMES = Object.keys(STRICTER) as LimitName[];
 

@@ -20,6 +20,11 @@ export function amount(x: number): string {
   return s === '-0' ? '0' : s;
 }
 
+/** A price: up to 8 decimals and the currency, `'50000 USDT'`, `'0.00001234 USDT'`. */
+export function price(x: number, currency: string): string {
+  return `${amount(x)} ${currency}`;
+}
+
 /** A fraction as a percentage: 0.1 -> '10%', 0.055 -> '5.5%'. */
 export function percent(f: number): string {
   return `${Number((f * 100).toFixed(2))}%`;

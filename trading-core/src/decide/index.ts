@@ -20,6 +20,7 @@ export {
   DEFAULT_COST_BUFFER_BPS,
   DEFAULT_MAX_DRAWDOWN_PCT,
   DEFAULT_MAX_EXPOSURE_PCT,
+  DEFAULT_MAX_PRICE_DEVIATION_PCT,
   FuturePolicy,
   POLICY_SCHEMA_VERSION,
   ReceivedPolicy,
@@ -31,6 +32,7 @@ export {
   type Weekday,
 } from './policy.js';
 export { UserSettings } from './settings.js';
+export { MAX_HELD, MAX_PRICE, MAX_PRICE_DEVIATION_PCT, MAX_QUOTE } from './bounds.js';
 export {
   effectiveLimits,
   type EffectiveLimits,

@@ -4,6 +4,7 @@
  * `ReceivedPolicy`, and `decide` re-checks it with `CentralPolicy` (a bad policy stops buying).
  */
 import { z } from 'zod';
+import { MAX_PRICE_DEVIATION_PCT, MAX_QUOTE } from './bounds.js';
 
 /** The policy format this code reads. A policy with another `schema` stops buying. */
 export const POLICY_SCHEMA_VERSION = 1 as const;
@@ -27,7 +28,7 @@ export const ScheduleWindow = z
     start: z.string().regex(HHMM, 'start: HH:MM, 00:00..23:59'),
     end: z.string().regex(HHMM_END, 'end: HH:MM, 00:01..24:00'),
     /** Most quote all buys in one instance of this window may spend; null: no window limit. */
-    maxSpend: z.number().nonnegative().nullable(),
+    maxSpend: z.number().nonnegative().max(MAX_QUOTE).nullable(),
     /** false: buying is off during this window. */
     buying: z.boolean(),
   })
@@ -53,15 +54,15 @@ export const Schedule = z.strictObject({
 });
 export type Schedule = z.infer<typeof Schedule>;
 
-const quote = z.number().nonnegative();
+const quote = z.number().nonnegative().max(MAX_QUOTE);
 const fraction = z.number().gt(0).max(1);
 
 /** Numeric limits, shared by the policy and (optional, tighter) by the user's settings. */
 export const limitFields = {
   /** Quote a buy spends by default. */
-  orderQuote: z.number().positive(),
+  orderQuote: z.number().positive().max(MAX_QUOTE),
   /** Most quote a single buy may spend. */
-  maxOrderQuote: z.number().positive(),
+  maxOrderQuote: z.number().positive().max(MAX_QUOTE),
   /** Most quote all buys of one local calendar day may spend. */
   maxSpendPerDay: quote,
   /** Most of equity one asset may make up after a buy (0.10 = 10 %). */
@@ -78,12 +79,19 @@ export const limitFields = {
   heartbeatTimeoutMs: z.number().int().positive(),
   /** Kept aside for the fee and slippage of a market buy, basis points of the order. */
   costBufferBps: z.number().min(0).max(1000),
+  /**
+   * Most a buy signal's price may differ from the exchange's current price (its ticker, asked
+   * just before the buy), as a fraction of the exchange's price: 0.01 = 1 %. Beyond it the
+   * buy is refused (`R_PRICE_DEVIATION`): a stale or wrong price is not acted on.
+   */
+  maxPriceDeviationPct: z.number().gt(0).max(MAX_PRICE_DEVIATION_PCT),
 };
 export type LimitName = keyof typeof limitFields;
 
 export const DEFAULT_MAX_EXPOSURE_PCT = 0.1;
 export const DEFAULT_MAX_DRAWDOWN_PCT = 0.25;
 export const DEFAULT_COST_BUFFER_BPS = 50;
+export const DEFAULT_MAX_PRICE_DEVIATION_PCT = 0.01;
 
 export const CentralPolicy = z.strictObject({
   schema: z.literal(POLICY_SCHEMA_VERSION),
@@ -91,6 +99,7 @@ export const CentralPolicy = z.strictObject({
   maxExposurePct: limitFields.maxExposurePct.default(DEFAULT_MAX_EXPOSURE_PCT),
   maxDrawdownPct: limitFields.maxDrawdownPct.default(DEFAULT_MAX_DRAWDOWN_PCT),
   costBufferBps: limitFields.costBufferBps.default(DEFAULT_COST_BUFFER_BPS),
+  maxPriceDeviationPct: limitFields.maxPriceDeviationPct.default(DEFAULT_MAX_PRICE_DEVIATION_PCT),
   schedule: Schedule,
 });
 /** A parsed policy of the current format (defaults applied). */

@@ -10,12 +10,15 @@ export interface Valuation {
   unpriced: string | null;
 }
 
-/** The price of `asset` in the device's quote: its mark, or for the signal's symbol the signal price. */
+/**
+ * The price of `asset` in the device's quote: its mark, or for the signal's symbol the
+ * exchange's current price. Never the signal's price: a signed price is not a valuation.
+ */
 export function markOf(asset: string, state: DecisionState, signal: DecisionSignal): number | undefined {
   const symbol = `${asset}/${state.quote}`;
   const mark = state.marks[symbol];
   if (mark !== undefined) return mark;
-  return symbol === signal.symbol ? signal.price : undefined;
+  return symbol === signal.symbol && state.marketPrice !== null ? state.marketPrice : undefined;
 }
 
 export function valuePortfolio(state: DecisionState, signal: DecisionSignal): Valuation {

@@ -76,12 +76,21 @@ export interface DecisionState {
   /** Free base balances by asset (`{ BTC: 0.01 }`), without the quote currency. */
   holdings: Record<string, number>;
   /**
-   * Latest prices by symbol (`{ 'BTC/USDT': 50_000 }`), for every held asset: equity is
-   * `quoteFree + sum(holdings[a] x marks['a/QUOTE'])`. For the signal's own symbol the
-   * signal's price is used when no mark is known. A held asset with no mark leaves equity
-   * unknown, and then buying stops (`R_NO_MARK`).
+   * Latest EXCHANGE prices by symbol (`{ 'BTC/USDT': 50_000 }`), for every held asset: equity
+   * is `quoteFree + sum(holdings[a] x marks['a/QUOTE'])`. For the signal's own symbol
+   * `marketPrice` is used when no mark is known. Never a signal's price: a signed but wrong
+   * price must not become a valuation. A held asset with no mark leaves equity unknown, and
+   * then buying stops (`R_NO_MARK`).
    */
   marks: Record<string, number>;
+  /**
+   * The exchange's current price of the signal's symbol (its ticker's last price), asked just
+   * before deciding; null when the exchange could not tell. A buy needs it: the signal's
+   * price is checked against it (`maxPriceDeviationPct`, `R_PRICE_DEVIATION`), and the buy is
+   * sized and valued at it; without it no buy is placed (`R_NO_MARKET_PRICE`). A sell does
+   * not need it (it uses it for the market minimums when known, else the signal's price).
+   */
+  marketPrice: number | null;
   /** Equity when the device was provisioned (the drawdown kill switch's reference). */
   seedEquity: number;
   /** Equity at the start of the local day (the daily loss limit's reference). */
@@ -108,7 +117,10 @@ export interface DecisionState {
 /**
  * The outcome. An accepted order is already rounded to the market (amount down to the
  * step, price to the nearest tick) and fits every limit; `quote` is `amount x price`
- * rounded to 1e-8. `notes` say what shaped the size (`'caution: size x0.5'`, ...).
+ * rounded to 1e-8. `price` is the exchange's price (`marketPrice`) when known, and the
+ * signal's only for a sell without it. A buy is placed as that `quote` (Binance
+ * `quoteOrderQty`), so what it pays never exceeds `quote`, whatever price the signal carries;
+ * `amount` is then only an estimate. `notes` say what shaped the size (`'caution: size x0.5'`, ...).
  * A rejection carries a stable `code` (see `REJECT_CODES`) and a `reason` in plain words for
  * the person at home.
  */

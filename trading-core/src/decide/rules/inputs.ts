@@ -3,6 +3,7 @@
  * exception. A sell checks only what a sell uses (signal, holdings, market), so broken
  * settings or a broken policy can never trap the user in a position.
  */
+import { MAX_HELD, MAX_PRICE, MAX_QUOTE } from '../bounds.js';
 import { isTimestamp, isKnownTimeZone } from '../local-time.js';
 import { UserSettings } from '../settings.js';
 import { ALLOW, badInput, type Denial, type RuleResult } from '../rule.js';
@@ -11,8 +12,8 @@ import type { DecisionSignal, DecisionState } from '../types.js';
 const SYMBOL = /^[A-Z0-9]{1,20}\/[A-Z0-9]{1,20}$/;
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const isNonNeg = (x: unknown): boolean => isNum(x) && x >= 0;
-const isPos = (x: unknown): boolean => isNum(x) && x > 0;
+const isNonNeg = (x: unknown): x is number => isNum(x) && x >= 0;
+const isPos = (x: unknown): x is number => isNum(x) && x > 0;
 
 /** The first zod issue as `path: message`. */
 export function firstIssue(error: {
@@ -35,6 +36,7 @@ export function signalInputRule(signal: DecisionSignal, state: DecisionState, no
   }
   if (!isPos(signal.price))
     return badInput(`the signal price is not a positive number (${String(signal.price)})`);
+  if (signal.price > MAX_PRICE) return badInput(tooLarge('the signal price', signal.price, MAX_PRICE));
   if (!isTimestamp(signal.ts) || !isNonNeg(signal.ttlMs)) {
     return badInput(
       `the signal's time or validity is not a number (ts ${String(signal.ts)}, ttlMs ${String(signal.ttlMs)})`,
@@ -44,6 +46,16 @@ export function signalInputRule(signal: DecisionSignal, state: DecisionState, no
   if (quote !== state.quote)
     return badInput(`the signal is priced in ${quote}, but this device trades in ${state.quote}`);
   return ALLOW;
+}
+
+function tooLarge(what: string, x: number, max: number): string {
+  return `${what} ${String(x)} is above the largest accepted (${String(max)})`;
+}
+
+/** The exchange's price as a sell reads it: a usable number, or null (unknown or unusable). */
+export function usableMarketPrice(state: DecisionState): number | null {
+  const p: unknown = state.marketPrice;
+  return isPos(p) && p <= MAX_PRICE ? p : null;
 }
 
 /** The settings, parsed (defaults applied), or why they are unusable. */
@@ -58,9 +70,11 @@ export function settingsInput(settings: UserSettings): { allowed: true; settings
 
 /** Holdings of one asset, for a sell. */
 export function heldInput(asset: string, held: unknown): RuleResult {
-  return held === undefined || isNonNeg(held)
-    ? ALLOW
-    : badInput(`the held amount of ${asset} is not a number of at least 0 (${String(held)})`);
+  if (held === undefined) return ALLOW;
+  if (!isNonNeg(held)) {
+    return badInput(`the held amount of ${asset} is not a number of at least 0 (${String(held)})`);
+  }
+  return held > MAX_HELD ? badInput(tooLarge(`the held amount of ${asset}`, held, MAX_HELD)) : ALLOW;
 }
 
 /** Everything of the state a buy reads (the market is checked by the market rule). */
@@ -70,12 +84,22 @@ export function stateInputRule(state: DecisionState): RuleResult {
       `the free ${state.quote} balance is not a number of at least 0 (${String(state.quoteFree)})`,
     );
   }
+  if (state.quoteFree > MAX_QUOTE) {
+    return badInput(tooLarge(`the free ${state.quote} balance`, state.quoteFree, MAX_QUOTE));
+  }
   for (const [asset, held] of Object.entries(state.holdings ?? {})) {
     const r = heldInput(asset, held);
     if (!r.allowed) return r;
   }
   for (const [symbol, mark] of Object.entries(state.marks ?? {})) {
     if (!isPos(mark)) return badInput(`the price of ${symbol} is not a positive number (${String(mark)})`);
+    if (mark > MAX_PRICE) return badInput(tooLarge(`the price of ${symbol}`, mark, MAX_PRICE));
+  }
+  const mp: unknown = state.marketPrice;
+  if (mp !== null && mp !== undefined && !(isPos(mp) && mp <= MAX_PRICE)) {
+    return badInput(
+      `the exchange's price is not a positive number of at most ${String(MAX_PRICE)} (${String(mp)})`,
+    );
   }
   if (!isPos(state.seedEquity))
     return badInput(`the starting equity is not a positive number (${String(state.seedEquity)})`);
@@ -86,7 +110,7 @@ export function stateInputRule(state: DecisionState): RuleResult {
   }
   if (!Array.isArray(state.spends)) return badInput('the recorded spends are not a list');
   for (const s of state.spends) {
-    if (!isTimestamp(s?.ts) || !isNonNeg(s.quote))
+    if (!isTimestamp(s?.ts) || !isNonNeg(s.quote) || s.quote > MAX_QUOTE)
       return badInput(`a recorded spend is invalid (${JSON.stringify(s)})`);
   }
   if (state.lastHeartbeatAt !== null && !isTimestamp(state.lastHeartbeatAt)) {

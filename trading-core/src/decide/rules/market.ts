@@ -3,9 +3,14 @@ import { roundToStep, validMarket } from '../precision.js';
 import { badInput, deny, type Denial } from '../rule.js';
 import type { DecisionSignal, MarketRules } from '../types.js';
 
+/**
+ * The market's rules, and `reference` (the price the order is sized and checked at) rounded
+ * to its tick.
+ */
 export function marketRule(
   signal: DecisionSignal,
   market: MarketRules | undefined,
+  reference: number,
 ): { allowed: true; market: MarketRules; price: number } | Denial {
   if (!market) {
     return deny(
@@ -15,11 +20,9 @@ export function marketRule(
   }
   const problem = validMarket(market);
   if (problem) return badInput(`the exchange's trading rules for ${signal.symbol} are invalid (${problem})`);
-  const price = roundToStep(signal.price, market.priceTick);
+  const price = roundToStep(reference, market.priceTick);
   if (!(price > 0)) {
-    return badInput(
-      `the signal price ${signal.price} rounds to 0 at the market's price tick of ${market.priceTick}`,
-    );
+    return badInput(`the price ${reference} rounds to 0 at the market's price tick of ${market.priceTick}`);
   }
   return { allowed: true, market, price };
 }
