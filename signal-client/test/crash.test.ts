@@ -21,6 +21,9 @@ const SEED = Number(process.env.CRASH_SEED ?? 20261121);
 /** The device's not-found grace; must exceed the exchange's lag (300 ms) for the test to pass. */
 const GRACE_MS = Number(process.env.CRASH_GRACE_MS ?? 600);
 
+// 200 process restarts take about 5 minutes on 2 busy cores: past tap's default per-file limit.
+t.setTimeout(15 * 60_000);
+
 t.test(
   `the device survives ${KILLS} kill -9 at random points without a duplicate or lost order`,
   async (t) => {
