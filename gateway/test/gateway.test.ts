@@ -1,14 +1,11 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import WebSocket from 'ws';
-import pino from 'pino';
 import {
   EmbeddedBus,
-  KeyRing,
   TOPICS,
   createControl,
   createSignal,
-  exportPublicKey,
   generateSigner,
   issueDeviceToken,
   partitionForKey,
@@ -17,25 +14,10 @@ import {
 } from '@appliance/protocol';
 import { telemetryFrame, waitFor } from '@appliance/test-kit';
 import { createConnection } from 'node:net';
-import { PROXY_V2_SIGNATURE, createGateway } from '../src/index.js';
+import { PROXY_V2_SIGNATURE } from '../src/index.js';
+import { control, feed, startGateway } from './fixtures.js';
 
-const control = generateSigner();
-const feed = generateSigner();
-const logger = pino({ level: 'silent' });
-
-async function setup(t: Test, options = {}) {
-  const bus = new EmbeddedBus();
-  const gateway = await createGateway({
-    bus,
-    tokenKeys: KeyRing.of(exportPublicKey(control.publicKey)),
-    signalKeys: KeyRing.of(exportPublicKey(feed.publicKey)),
-    logger,
-    options,
-  });
-  const url = await gateway.listen(0);
-  t.teardown(() => gateway.close());
-  return { bus, gateway, url };
-}
+const setup = (t: Test, options = {}) => startGateway(t, new EmbeddedBus(), options);
 
 const token = (sub: string, ttlMs = 60_000) =>
   issueDeviceToken({ sub, scope: 'family', iat: Date.now(), ttlMs }, control);
