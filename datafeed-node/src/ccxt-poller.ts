@@ -1,5 +1,7 @@
 import type { Exchange } from 'ccxt';
-import { candleProblem, type Candle } from '@appliance/trading-core';
+import type { Logger } from 'pino';
+import type { Candle } from '@appliance/trading-core';
+import { feedCandleProblem } from './candle-check.js';
 import { FeedError } from './errors.js';
 
 export interface PollOptions {
@@ -16,6 +18,17 @@ export interface PollOptions {
   /** Consecutive failures tolerated before giving up with E_SOURCE. */
   maxFailures?: number;
   onError?: (err: unknown) => void;
+  /** Where refused candles and gaps are reported (at warn). */
+  logger?: Pick<Logger, 'warn'>;
+  /** Counters, updated as the poller goes (pass one object to read them). */
+  stats?: PollStats;
+}
+
+export interface PollStats {
+  /** Closed candles refused because they are not sound (each counted once). */
+  refused: number;
+  /** Runs of missing candles between two emitted ones. */
+  gaps: number;
 }
 
 /**
@@ -28,6 +41,8 @@ export async function* pollCandles(o: PollOptions): AsyncGenerator<Candle> {
   const tfMs = o.exchange.parseTimeframe(o.timeframe) * 1000;
   let last = o.since === undefined ? undefined : o.since - 1;
   let failures = 0;
+  const stats = o.stats ?? { refused: 0, gaps: 0 };
+  const refusedTimes = new Set<number>();
   while (!o.signal?.aborted) {
     try {
       const since = last === undefined ? undefined : last + 1;
@@ -35,11 +50,43 @@ export async function* pollCandles(o: PollOptions): AsyncGenerator<Candle> {
       failures = 0;
       const closed = rows
         .map(([time, open, high, low, close, volume]) => ({ time, open, high, low, close, volume }) as Candle)
-        .filter((c) => c.time + tfMs <= now() && candleProblem(c) === null);
+        // A row without a usable time is kept here so that it is refused (and reported) below.
+        .filter((c) => !Number.isFinite(c.time) || c.time + tfMs <= now());
       // First poll with no `since`: start from the latest closed candle, not the whole history.
-      const fresh = last === undefined ? closed.slice(-1) : closed.filter((c) => c.time > last!);
+      const fresh =
+        last === undefined
+          ? closed.slice(-1)
+          : closed.filter((c) => !Number.isFinite(c.time) || c.time > last!);
       for (const c of fresh) {
+        const problem = feedCandleProblem(c);
+        if (problem !== null) {
+          // Not emitted; reported once even though later polls fetch it again.
+          if (!refusedTimes.has(c.time)) {
+            refusedTimes.add(c.time);
+            stats.refused++;
+            o.logger?.warn(
+              {
+                symbol: o.symbol,
+                timeframe: o.timeframe,
+                time: c.time,
+                reason: problem,
+                refused: stats.refused,
+              },
+              `refused ${o.symbol} ${o.timeframe} candle at ${String(c.time)}: ${problem}`,
+            );
+          }
+          continue;
+        }
+        if (last !== undefined && c.time - last > tfMs) {
+          stats.gaps++;
+          const missing = Math.round((c.time - last) / tfMs) - 1;
+          o.logger?.warn(
+            { symbol: o.symbol, timeframe: o.timeframe, after: last, before: c.time, missing },
+            `gap: ${missing} ${o.symbol} ${o.timeframe} candle${missing === 1 ? '' : 's'} missing between ${new Date(last).toISOString()} and ${new Date(c.time).toISOString()}`,
+          );
+        }
         last = c.time;
+        for (const t of refusedTimes) if (t <= last) refusedTimes.delete(t);
         yield c;
       }
     } catch (err) {

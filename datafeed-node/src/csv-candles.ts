@@ -1,27 +1,125 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
-import { candleProblem, type Candle } from '@appliance/trading-core';
+import type { Candle } from '@appliance/trading-core';
+import { feedCandleProblem } from './candle-check.js';
 import { FeedError } from './errors.js';
 
 export const CSV_HEADER = 'time,open,high,low,close,volume';
 
-/** `binance_BTC-USDT_1h.csv` names BTC/USDT on 1h; other names need --symbol. */
+const TIMEFRAME = /^(\d+)([mhd])$/;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `1m`, `15m`, `1h`, `4h`, `1d` in milliseconds; undefined for anything else. */
+export function timeframeMs(timeframe: string): number | undefined {
+  const m = TIMEFRAME.exec(timeframe);
+  if (!m || Number(m[1]) <= 0) return undefined;
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}
+
+/**
+ * `binance_BTC-USDT_1h.csv` names BTC/USDT on 1h. Other names need `--symbol` and
+ * `--timeframe` (see `resolveReplayFiles`).
+ */
 export function describeCsvFile(path: string): { symbol: string; timeframe: string } | undefined {
   const m = /^[a-z0-9]+_([A-Z0-9]+)-([A-Z0-9]+)_(\d+[mhd])\.csv$/.exec(basename(path));
   return m ? { symbol: `${m[1]}/${m[2]}`, timeframe: m[3]! } : undefined;
 }
 
-function parseNumber(text: string | undefined): number {
+export interface ReplayFile {
+  path: string;
+  symbol: string;
+  timeframe: string;
+}
+
+/**
+ * Symbol and timeframe of each replay file. `symbol` (`--symbol`) is for a single file only: with
+ * several files each one's symbol comes from its name, so `--symbol` is refused. `timeframe`
+ * (`--timeframe`) applies to every file. A name that says otherwise than an option is refused,
+ * and so are files of different timeframes. Throws FeedError E_FILE.
+ */
+export function resolveReplayFiles(
+  files: string[],
+  o: { symbol?: string; timeframe?: string } = {},
+): ReplayFile[] {
+  if (files.length === 0) throw new FeedError('E_FILE', 'no replay files given');
+  if (o.symbol !== undefined && files.length > 1)
+    throw new FeedError(
+      'E_FILE',
+      `--symbol ${o.symbol} names the pair of one file, but ${files.length} files were given: replay one file per --symbol, or name each file like binance_BTC-USDT_1h.csv`,
+    );
+  if (o.symbol !== undefined && !/^[A-Z0-9]+\/[A-Z0-9]+$/.test(o.symbol))
+    throw new FeedError('E_FILE', `--symbol ${o.symbol}: expected BASE/QUOTE, e.g. BTC/USDT`);
+  if (o.timeframe !== undefined && timeframeMs(o.timeframe) === undefined)
+    throw new FeedError('E_FILE', `--timeframe ${o.timeframe}: expected e.g. 1m, 15m, 1h, 4h or 1d`);
+  const out = files.map((path) => {
+    const named = describeCsvFile(path);
+    const symbol = o.symbol ?? named?.symbol;
+    const timeframe = o.timeframe ?? named?.timeframe;
+    if (symbol === undefined || timeframe === undefined)
+      throw new FeedError(
+        'E_FILE',
+        `${path}: cannot tell ${symbol === undefined ? 'symbol' : 'timeframe'} from the name (expected e.g. binance_BTC-USDT_1h.csv); give ${symbol === undefined ? '--symbol' : '--timeframe'}`,
+      );
+    if (named && named.symbol !== symbol)
+      throw new FeedError('E_FILE', `${path}: the name says ${named.symbol}, --symbol says ${symbol}`);
+    if (named && named.timeframe !== timeframe)
+      throw new FeedError(
+        'E_FILE',
+        `${path}: the name says ${named.timeframe}, --timeframe says ${timeframe}`,
+      );
+    return { path, symbol, timeframe };
+  });
+  const timeframes = new Set(out.map((d) => d.timeframe));
+  if (timeframes.size > 1)
+    throw new FeedError('E_FILE', `replay files mix timeframes: ${[...timeframes].join(', ')}`);
+  const symbols = out.map((d) => d.symbol);
+  const twice = symbols.find((s, i) => symbols.indexOf(s) !== i);
+  if (twice !== undefined) throw new FeedError('E_FILE', `two replay files are both ${twice}`);
+  return out;
+}
+
+/** A run of missing candles: none between `after` and `before`. */
+export interface CandleGap {
+  path: string;
+  /** Line of the candle after the gap. */
+  line: number;
+  after: number;
+  before: number;
+  missing: number;
+  timeframe: string;
+}
+
+export interface ReadCsvOptions {
+  /** The file's timeframe: enables gap detection and the grid check. */
+  timeframe?: string;
+  /** Called for each gap; the read goes on. */
+  onGap?: (gap: CandleGap) => void;
+}
+
+const FIELDS = ['time', 'open', 'high', 'low', 'close', 'volume'] as const;
+// Plain decimal only: Number() also takes 0x1A, 0b11, 0o7, Infinity and surrounding spaces.
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+function parseNumber(text: string | undefined, field: string, where: string): number {
   // Number('') is 0: an empty field must not become a zero price.
-  return text === undefined || text.trim() === '' ? Number.NaN : Number(text);
+  if (text === undefined || text.trim() === '') return Number.NaN;
+  if (DECIMAL.test(text)) return Number(text);
+  if (Number.isFinite(Number(text)))
+    throw new FeedError('E_BAD_ROW', `${where}: ${field} "${text.slice(0, 40)}" is not a decimal number`);
+  return Number.NaN;
 }
 
 /**
  * Reads a candle CSV row by row. Any bad row stops the read with an error naming the file and
- * line, because trading on silently skipped or misread data is worse than not trading.
+ * line, because trading on silently skipped or misread data is worse than not trading. Missing
+ * candles (a gap in the timeframe's grid) are reported through `onGap` and the read goes on:
+ * exchanges do have outages, and the real data has such gaps.
  */
-export async function* readCandleCsv(path: string): AsyncGenerator<Candle> {
+export async function* readCandleCsv(path: string, o: ReadCsvOptions = {}): AsyncGenerator<Candle> {
+  const tfMs = o.timeframe === undefined ? undefined : timeframeMs(o.timeframe);
+  if (o.timeframe !== undefined && tfMs === undefined)
+    throw new FeedError('E_FILE', `${path}: unknown timeframe ${o.timeframe}`);
   const stream = createReadStream(path, { encoding: 'utf8' });
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let lineNo = 0;
@@ -31,7 +129,7 @@ export async function* readCandleCsv(path: string): AsyncGenerator<Candle> {
       lineNo++;
       const line = raw.trim();
       if (lineNo === 1) {
-        if (line !== CSV_HEADER)
+        if (line.replace(/^\uFEFF/, '') !== CSV_HEADER)
           throw new FeedError(
             'E_BAD_HEADER',
             `${path}:1: header must be "${CSV_HEADER}", got "${line.slice(0, 80)}"`,
@@ -39,21 +137,39 @@ export async function* readCandleCsv(path: string): AsyncGenerator<Candle> {
         continue;
       }
       if (line === '') continue;
+      const where = `${path}:${lineNo}`;
       const f = line.split(',');
-      if (f.length !== 6)
-        throw new FeedError('E_BAD_ROW', `${path}:${lineNo}: expected 6 fields, got ${f.length}`);
-      const c: Candle = {
-        time: parseNumber(f[0]),
-        open: parseNumber(f[1]),
-        high: parseNumber(f[2]),
-        low: parseNumber(f[3]),
-        close: parseNumber(f[4]),
-        volume: parseNumber(f[5]),
-      };
-      const problem = candleProblem(c);
-      if (problem) throw new FeedError('E_BAD_ROW', `${path}:${lineNo}: ${problem}`);
+      if (f.length !== 6) throw new FeedError('E_BAD_ROW', `${where}: expected 6 fields, got ${f.length}`);
+      const [time, open, high, low, close, volume] = FIELDS.map((k, i) => parseNumber(f[i], k, where)) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      const c: Candle = { time, open, high, low, close, volume };
+      const problem = feedCandleProblem(c);
+      if (problem) throw new FeedError('E_BAD_ROW', `${where}: ${problem}`);
       if (c.time <= lastTime)
-        throw new FeedError('E_NOT_SORTED', `${path}:${lineNo}: time ${c.time} does not follow ${lastTime}`);
+        throw new FeedError('E_NOT_SORTED', `${where}: time ${c.time} does not follow ${lastTime}`);
+      if (tfMs !== undefined && lastTime >= 0) {
+        const step = c.time - lastTime;
+        if (step % tfMs !== 0)
+          throw new FeedError(
+            'E_BAD_ROW',
+            `${where}: time ${c.time} is ${step} ms after the previous candle, not a whole number of ${o.timeframe} candles (wrong --timeframe?)`,
+          );
+        if (step > tfMs)
+          o.onGap?.({
+            path,
+            line: lineNo,
+            after: lastTime,
+            before: c.time,
+            missing: step / tfMs - 1,
+            timeframe: o.timeframe!,
+          });
+      }
       lastTime = c.time;
       yield c;
     }
@@ -64,4 +180,10 @@ export async function* readCandleCsv(path: string): AsyncGenerator<Candle> {
     lines.close();
     stream.destroy();
   }
+}
+
+/** The warning logged for a gap: file, the two times, and how many candles are missing. */
+export function gapMessage(g: CandleGap): string {
+  const iso = (t: number) => new Date(t).toISOString();
+  return `${g.path}:${g.line}: gap: ${g.missing} ${g.timeframe} candle${g.missing === 1 ? '' : 's'} missing between ${iso(g.after)} and ${iso(g.before)}; replay goes on`;
 }

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { TOPICS, createCandle, createSignal, type Bus, type Signal, type Signer } from '@appliance/protocol';
 import { VirtualTrader, type Candle, type FillCosts, type Strategy } from '@appliance/trading-core';
+import { feedCandleProblem } from './candle-check.js';
+import { FeedError } from './errors.js';
 
 export interface DatafeedOptions {
   bus: Bus;
@@ -42,6 +44,7 @@ export interface DatafeedStats {
 export class Datafeed {
   readonly trader: VirtualTrader;
   readonly #strategies = new Map<string, Strategy>();
+  readonly #lastTime = new Map<string, number>();
   readonly #o: DatafeedOptions;
   readonly #now: () => number;
   #candles = 0;
@@ -68,6 +71,18 @@ export class Datafeed {
   async onCandle(symbol: string, candle: Candle): Promise<Signal | null> {
     const strategy = this.#strategies.get(symbol);
     if (!strategy) throw new RangeError(`symbol ${symbol} is not configured on this feed`);
+    // Checked before the candle is published or any strategy sees it: a strategy's state must
+    // not be moved by a candle the trader would then refuse.
+    const problem = feedCandleProblem(candle);
+    if (problem !== null)
+      throw new FeedError('E_BAD_CANDLE', `${symbol} candle at ${String(candle.time)}: ${problem}`);
+    const previous = this.#lastTime.get(symbol);
+    if (previous !== undefined && candle.time <= previous)
+      throw new FeedError(
+        'E_BAD_CANDLE',
+        `${symbol} candle at ${candle.time} is not after the previous one at ${previous}`,
+      );
+    this.#lastTime.set(symbol, candle.time);
     this.#candles++;
     const { time, open, high, low, close, volume } = candle;
     const signed = createCandle(

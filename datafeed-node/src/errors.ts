@@ -4,6 +4,7 @@ export const FEED_ERROR_CODES = {
   E_BAD_ROW: 'a CSV row is not a sound candle',
   E_NOT_SORTED: 'candle times do not strictly increase',
   E_SOURCE: 'the live market data source failed',
+  E_BAD_CANDLE: 'a candle handed to the feed is not sound, or not after the previous one of its symbol',
 } as const;
 export type FeedErrorCode = keyof typeof FEED_ERROR_CODES;
 

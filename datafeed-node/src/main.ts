@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { createKafkaBus, signerFromPem } from '@appliance/protocol';
 import { DEFAULT_FILL_COSTS, EmaCrossVolumeStrategy } from '@appliance/trading-core';
 import {
+  ConfigError,
   createBinance,
   createLogger,
   exitOnConfigError,
@@ -15,6 +16,8 @@ import {
 } from '@appliance/runtime';
 import { runFeed } from './run-feed.js';
 import { DEFAULT_SIGNAL_TTL_MS } from './datafeed.js';
+import { resolveReplayFiles } from './csv-candles.js';
+import { FeedError } from './errors.js';
 
 const Config = z.object({
   kafka: z.string().min(1, 'KAFKA_BROKERS (or --kafka) is required: signals go out on Kafka'),
@@ -27,7 +30,14 @@ const Config = z.object({
   limit: z.coerce.number().int().positive().optional(),
   live: z.boolean(),
   symbols: z.array(z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/)),
-  timeframe: z.string().regex(/^\d+[mhd]$/),
+  symbol: z
+    .string()
+    .regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, '--symbol: expected BASE/QUOTE, e.g. BTC/USDT')
+    .optional(),
+  timeframe: z
+    .string()
+    .regex(/^[1-9]\d*[mhd]$/, '--timeframe: expected e.g. 1m, 15m, 1h, 4h or 1d')
+    .optional(),
   ccxtUrl: z.string().url().optional(),
   seed: z.coerce.number().positive(),
   ttlMs: z.coerce.number().int().positive(),
@@ -50,8 +60,15 @@ const opts = new Command('datafeed-node')
   .option('--from <iso-time>', 'replay from this candle time')
   .option('--limit <n>', 'stop after this many candles')
   .option('--live', 'poll live candles with ccxt fetchOHLCV (needs network access to the exchange)', false)
+  .option(
+    '--symbol <pair>',
+    'pair of the one --replay file whose name does not tell it (e.g. BTC/USDT); refused with several files',
+  )
+  .option(
+    '--timeframe <tf>',
+    'candle timeframe: of every --replay file (default: from the names), or for --live (default 1h)',
+  )
   .option('--symbols <list>', 'symbols for --live, comma separated', 'BTC/USDT')
-  .option('--timeframe <tf>', 'candle timeframe for --live', '1h')
   .option('--ccxt-url <url>', 'point ccxt at another Binance-compatible base URL (e.g. the paper exchange)')
   .option('--seed <quote>', 'virtual balance in USDT', '10000')
   .option('--ttl-ms <ms>', 'signal validity after issue', String(DEFAULT_SIGNAL_TTL_MS))
@@ -69,6 +86,20 @@ try {
     { name: 'signingKeyFile', flag: '--signing-key-file' },
     config.signingKeyFile,
   );
+  if (config.replay.length === 0 && config.symbol !== undefined) {
+    const issue = 'symbol: --symbol is for --replay; --live takes --symbols';
+    throw new ConfigError(`invalid datafeed-node configuration:\n  - ${issue}`, [issue]);
+  }
+  if (config.replay.length > 0) {
+    try {
+      // Checked here so that a file name or option problem exits 2 before Kafka is reached.
+      resolveReplayFiles(config.replay, { symbol: config.symbol, timeframe: config.timeframe });
+    } catch (err) {
+      if (!(err instanceof FeedError)) throw err;
+      const issue = `replay: ${err.code}: ${err.message}`;
+      throw new ConfigError(`invalid datafeed-node configuration:\n  - ${issue}`, [issue]);
+    }
+  }
   // TLS and SASL/SCRAM from KAFKA_SSL_* / KAFKA_SASL_* (docs/bus-security.md).
   kafkaSecurity = kafkaSecurityFromEnv();
 } catch (err) {
@@ -107,12 +138,14 @@ const result = await runFeed({
           speed: config.speed,
           from: config.from ? Date.parse(config.from) : undefined,
           limit: config.limit,
+          symbol: config.symbol,
+          timeframe: config.timeframe,
         }
       : {
           kind: 'live',
           exchange: createBinance({ baseUrl: config.ccxtUrl }),
           symbols: config.symbols,
-          timeframe: config.timeframe,
+          timeframe: config.timeframe ?? '1h',
         },
 });
 logger.info(result, 'feed finished');

@@ -1,9 +1,11 @@
 import type { Candle } from '@appliance/trading-core';
-import { readCandleCsv } from './csv-candles.js';
+import { readCandleCsv, type CandleGap } from './csv-candles.js';
 
 export interface ReplaySource {
   symbol: string;
   path: string;
+  /** The file's timeframe; given, gaps are reported through `onGap`. */
+  timeframe?: string;
 }
 
 export interface ReplayOptions {
@@ -16,6 +18,8 @@ export interface ReplayOptions {
   signal?: AbortSignal;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Called for each run of missing candles in a file; the replay goes on. */
+  onGap?: (gap: CandleGap & { symbol: string }) => void;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -32,7 +36,12 @@ export async function* replayCandles(
   const sleep = o.sleep ?? defaultSleep;
   const iters = sources.map((s) => ({
     symbol: s.symbol,
-    it: readCandleCsv(s.path),
+    it: readCandleCsv(s.path, {
+      timeframe: s.timeframe,
+      // Gaps among candles skipped by `from` are not reported.
+      onGap: (g) =>
+        o.from === undefined || g.before > o.from ? o.onGap?.({ ...g, symbol: s.symbol }) : undefined,
+    }),
     head: undefined as Candle | undefined,
     done: false,
   }));

@@ -2,15 +2,25 @@ import type { Exchange } from 'ccxt';
 import type { Logger } from 'pino';
 import type { Bus, Signer } from '@appliance/protocol';
 import type { Candle, FillCosts, Strategy } from '@appliance/trading-core';
-import { pollCandles } from './ccxt-poller.js';
-import { describeCsvFile } from './csv-candles.js';
+import { pollCandles, type PollStats } from './ccxt-poller.js';
+import { gapMessage, resolveReplayFiles } from './csv-candles.js';
 import { Datafeed, type DatafeedStats } from './datafeed.js';
 import { FeedError } from './errors.js';
 import { replayCandles } from './replay.js';
 import { syntheticCandles } from './synthetic.js';
 
 export type FeedSource =
-  | { kind: 'replay'; files: string[]; speed: number | 'max'; from?: number; limit?: number }
+  | {
+      kind: 'replay';
+      files: string[];
+      speed: number | 'max';
+      from?: number;
+      limit?: number;
+      /** The pair of a file not named like binance_BTC-USDT_1h.csv; one file only. */
+      symbol?: string;
+      /** The timeframe of every file (a name that says another is refused). */
+      timeframe?: string;
+    }
   | { kind: 'live'; exchange: Exchange; symbols: string[]; timeframe: string; pollMs?: number }
   | {
       kind: 'synthetic';
@@ -40,11 +50,26 @@ export interface RunFeedOptions {
 
 export interface FeedResult extends DatafeedStats {
   error?: string;
+  /** Runs of missing candles reported (warn log each); the feed went on over them. */
+  gaps: number;
+  /** Live candles refused as unsound (warn log each). */
+  refused: number;
 }
 
 /** Wires a market data source to a Datafeed and runs it until the source ends or is aborted. */
 export async function runFeed(o: RunFeedOptions): Promise<FeedResult> {
-  const { symbols, timeframe, candles } = openSource(o.source, o.signal);
+  const counts: PollStats = { gaps: 0, refused: 0 };
+  let opened: ReturnType<typeof openSource>;
+  try {
+    opened = openSource(o.source, o.signal, o.logger, counts);
+  } catch (err) {
+    if (err instanceof FeedError) {
+      o.logger.error({ code: err.code }, err.message);
+      return { ...emptyStats(o.seed), ...counts, error: `${err.code}: ${err.message}` };
+    }
+    throw err;
+  }
+  const { symbols, timeframe, candles } = opened;
   if (o.source.kind === 'synthetic')
     o.logger.warn('SYNTHETIC market data: signals on this stream are not real');
   const feed = new Datafeed({ ...o, symbols, timeframe, quote: 'USDT', now: o.now });
@@ -59,51 +84,70 @@ export async function runFeed(o: RunFeedOptions): Promise<FeedResult> {
         o.logger.info({ ...s, at: new Date(candle.time).toISOString() }, 'replay progress');
       }
     }
-    return feed.stats();
+    return { ...feed.stats(), ...counts };
   } catch (err) {
     if (err instanceof FeedError) {
       o.logger.error({ code: err.code }, err.message);
-      return { ...feed.stats(), error: `${err.code}: ${err.message}` };
+      return { ...feed.stats(), ...counts, error: `${err.code}: ${err.message}` };
     }
     throw err;
   }
 }
 
+function emptyStats(seed: number): DatafeedStats {
+  return { candles: 0, signals: 0, fills: 0, equity: seed, ledgerBalanced: true };
+}
+
 function openSource(
   source: FeedSource,
   signal: AbortSignal | undefined,
+  logger: Logger,
+  counts: PollStats,
 ): { symbols: string[]; timeframe: string; candles: AsyncIterable<{ symbol: string; candle: Candle }> } {
   if (source.kind === 'replay') {
-    const described = source.files.map((path) => {
-      const d = describeCsvFile(path);
-      if (!d)
-        throw new FeedError(
-          'E_FILE',
-          `${path}: cannot tell symbol and timeframe from the name (expected e.g. binance_BTC-USDT_1h.csv)`,
-        );
-      return { path, ...d };
-    });
-    const timeframes = new Set(described.map((d) => d.timeframe));
-    if (timeframes.size > 1)
-      throw new FeedError('E_FILE', `replay files mix timeframes: ${[...timeframes].join(', ')}`);
+    const files = resolveReplayFiles(source.files, { symbol: source.symbol, timeframe: source.timeframe });
     return {
-      symbols: described.map((d) => d.symbol),
-      timeframe: described[0]!.timeframe,
-      candles: replayCandles(described, {
+      symbols: files.map((d) => d.symbol),
+      timeframe: files[0]!.timeframe,
+      candles: replayCandles(files, {
         speed: source.speed,
         from: source.from,
         limit: source.limit,
         signal,
+        // The documented rule: a gap is reported and the replay goes on.
+        onGap: (g) => {
+          counts.gaps++;
+          logger.warn(
+            {
+              file: g.path,
+              line: g.line,
+              symbol: g.symbol,
+              after: new Date(g.after).toISOString(),
+              before: new Date(g.before).toISOString(),
+              missing: g.missing,
+            },
+            gapMessage(g),
+          );
+        },
       }),
     };
   }
   if (source.kind === 'live') {
-    return { symbols: source.symbols, timeframe: source.timeframe, candles: mergeLive(source, signal) };
+    return {
+      symbols: source.symbols,
+      timeframe: source.timeframe,
+      candles: mergeLive(source, signal, logger, counts),
+    };
   }
   return { symbols: source.symbols, timeframe: '1h', candles: synthetic(source, signal) };
 }
 
-async function* mergeLive(source: Extract<FeedSource, { kind: 'live' }>, signal: AbortSignal | undefined) {
+async function* mergeLive(
+  source: Extract<FeedSource, { kind: 'live' }>,
+  signal: AbortSignal | undefined,
+  logger: Logger,
+  counts: PollStats,
+) {
   // One poller per symbol, interleaved round-robin; each poller only yields closed candles.
   const pollers = source.symbols.map((symbol) => ({
     symbol,
@@ -113,6 +157,8 @@ async function* mergeLive(source: Extract<FeedSource, { kind: 'live' }>, signal:
       timeframe: source.timeframe,
       pollMs: source.pollMs ?? 10_000,
       signal,
+      logger,
+      stats: counts,
     }),
   }));
   const pending = new Map(pollers.map((p) => [p.symbol, p.it.next().then((r) => ({ p, r }))]));

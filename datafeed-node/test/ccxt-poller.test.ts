@@ -1,9 +1,10 @@
 import t from 'tap';
+import type { Exchange } from 'ccxt';
 import pino from 'pino';
 import { DEFAULT_MARKETS, createPaperExchange } from '@appliance/control-server';
 import { DEFAULT_FILL_COSTS, type Candle } from '@appliance/trading-core';
 import { createBinance } from '@appliance/runtime';
-import { pollCandles } from '../src/index.js';
+import { pollCandles, type PollStats } from '../src/index.js';
 
 const MIN = 60_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % MIN);
@@ -105,4 +106,56 @@ t.test('a source that keeps failing ends with E_SOURCE after the allowed failure
   };
   await t.rejects(run(), { code: 'E_SOURCE', message: /^fetchOHLCV BTC\/USDT failed 3 times: / });
   t.equal(errors.length, 3);
+});
+
+t.test('refused closed candles are logged at warn with the reason and counted, once each', async (t) => {
+  const bad = { ...bar(1), high: bar(1).low - 1 };
+  const rows = [bar(0), bad, bar(2), { ...bar(3), time: Number.NaN }, bar(4)].map((c) => [
+    c.time,
+    c.open,
+    c.high,
+    c.low,
+    c.close,
+    c.volume,
+  ]);
+  // A stand-in for ccxt: the exchange keeps answering with the same rows, bar 4 still forming.
+  const exchange = {
+    parseTimeframe: () => 60,
+    fetchOHLCV: async () => rows,
+  } as unknown as Exchange;
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const stats: PollStats = { refused: 0, gaps: 0 };
+  const abort = new AbortController();
+  let polls = 0;
+  const got: number[] = [];
+  for await (const c of pollCandles({
+    exchange,
+    symbol: 'BTC/USDT',
+    timeframe: '1m',
+    pollMs: 1,
+    since: T0,
+    now: () => T0 + 4 * MIN + 30_000,
+    signal: abort.signal,
+    logger,
+    stats,
+    sleep: async () => void (++polls === 3 && abort.abort()),
+  }))
+    got.push((c.time - T0) / MIN);
+  t.same(got, [0, 2], 'sound closed candles only, once each');
+  t.same(stats, { refused: 2, gaps: 1 });
+  t.same(
+    lines.map((l) => [l.level, l.msg]),
+    [
+      [
+        40,
+        `refused BTC/USDT 1m candle at ${T0 + MIN}: low <= min(open, close) <= max(open, close) <= high does not hold`,
+      ],
+      [40, 'gap: 1 BTC/USDT 1m candle missing between 2023-11-14T22:13:00.000Z and 2023-11-14T22:15:00.000Z'],
+      [40, 'refused BTC/USDT 1m candle at NaN: time is not a finite number'],
+    ],
+    'each refusal logged once though every poll fetches it again',
+  );
+  t.match(lines[0], { symbol: 'BTC/USDT', time: T0 + MIN, reason: /does not hold/, refused: 1 });
+  t.match(lines[2], { reason: 'time is not a finite number', refused: 2 });
 });

@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import pino from 'pino';
@@ -13,8 +15,9 @@ import {
   verifySignal,
   type Signal,
 } from '@appliance/protocol';
-import { DEFAULT_FILL_COSTS, EmaCrossVolumeStrategy } from '@appliance/trading-core';
-import { runFeed } from '../src/index.js';
+import { DEFAULT_FILL_COSTS, EmaCrossVolumeStrategy, type Candle } from '@appliance/trading-core';
+import { rejectionOf } from '@appliance/test-kit';
+import { Datafeed, runFeed } from '../src/index.js';
 
 const DATA = new URL('../../../shared/data/ohlcv/', import.meta.url).pathname;
 const logger = pino({ level: 'silent' });
@@ -128,4 +131,108 @@ t.test('a bad file ends the feed with its error, after the candles before it', a
   });
   t.match(result.error, /^E_FILE: \/nonexistent\/binance_BTC-USDT_1h.csv: ENOENT/);
   t.equal(result.candles, 0);
+});
+
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  return { log, lines };
+}
+
+const feedOptions = (bus: EmbeddedBus, log: pino.Logger) => ({
+  bus,
+  signer,
+  logger: log,
+  stream: 's',
+  origin: 'o',
+  seed: 1000,
+  ttlMs: 1000,
+  costs: DEFAULT_FILL_COSTS,
+  strategy: () => new EmaCrossVolumeStrategy(),
+});
+
+t.test(
+  'a file with another name replays with --symbol/--timeframe; its gaps are logged and it goes on',
+  async (t) => {
+    const HOUR = 3_600_000;
+    const T0 = 1_699_999_200_000;
+    const dir = mkdtempSync(join(tmpdir(), 'feed-'));
+    const path = join(dir, 'prices.csv');
+    const at = (h: number) => `${T0 + h * HOUR},1,2,0.5,1.5,10\n`;
+    writeFileSync(path, 'time,open,high,low,close,volume\n' + at(0) + at(1) + at(4) + at(5));
+    const { log, lines } = capturingLogger();
+    const result = await runFeed({
+      ...feedOptions(new EmbeddedBus(), log),
+      source: { kind: 'replay', files: [path], speed: 'max', symbol: 'SOL/USDT', timeframe: '1h' },
+    });
+    t.equal(result.error, undefined);
+    t.equal(result.candles, 4, 'the replay went on past the gap');
+    t.equal(result.gaps, 1);
+    t.equal(lines.length, 1);
+    t.match(lines[0], {
+      level: 40,
+      msg: `${path}:4: gap: 2 1h candles missing between 2023-11-14T23:00:00.000Z and 2023-11-15T02:00:00.000Z; replay goes on`,
+      file: path,
+      symbol: 'SOL/USDT',
+      after: '2023-11-14T23:00:00.000Z',
+      before: '2023-11-15T02:00:00.000Z',
+      missing: 2,
+    });
+  },
+);
+
+t.test('--symbol with several files ends the feed with a clear E_FILE before any candle', async (t) => {
+  const { log } = capturingLogger();
+  const result = await runFeed({
+    ...feedOptions(new EmbeddedBus(), log),
+    source: {
+      kind: 'replay',
+      files: [join(DATA, 'binance_BTC-USDT_1h.csv'), join(DATA, 'binance_ETH-USDT_1h.csv')],
+      speed: 'max',
+      symbol: 'BTC/USDT',
+    },
+  });
+  t.equal(
+    result.error,
+    'E_FILE: --symbol BTC/USDT names the pair of one file, but 2 files were given: replay one file per --symbol, or name each file like binance_BTC-USDT_1h.csv',
+  );
+  t.equal(result.candles, 0);
+});
+
+t.test('an unsound candle is refused before it is published or any strategy sees it', async (t) => {
+  const bus = new EmbeddedBus();
+  const published: unknown[] = [];
+  await bus.subscribe({ topic: TOPICS.candles, from: 'earliest', onMessage: (m) => void published.push(m) });
+  const seen: number[] = [];
+  const feed = new Datafeed({
+    ...feedOptions(bus, logger),
+    symbols: ['BTC/USDT'],
+    timeframe: '1h',
+    quote: 'USDT',
+    strategy: () => ({ name: 'spy', version: 'spy/1', onCandle: (c) => (seen.push(c.time), null) }),
+  });
+  const T = 1_699_999_200_000;
+  const good = { time: T, open: 1, high: 2, low: 0.5, close: 1.5, volume: 1 };
+  const cases: [Candle, string][] = [
+    [
+      { ...good, high: 0.1 },
+      `E_BAD_CANDLE: BTC/USDT candle at ${T}: low <= min(open, close) <= max(open, close) <= high does not hold`,
+    ],
+    [
+      { ...good, time: 1_699_999_200 },
+      'E_BAD_CANDLE: BTC/USDT candle at 1699999200: time 1699999200 is in seconds, not milliseconds (times must be ms since 1970; below 100000000000 is taken as seconds)',
+    ],
+    [{ ...good, close: Number.NaN }, `E_BAD_CANDLE: BTC/USDT candle at ${T}: close is not a finite number`],
+  ];
+  for (const [candle, expected] of cases)
+    t.equal(await rejectionOf(feed.onCandle('BTC/USDT', candle)), expected);
+  await feed.onCandle('BTC/USDT', good);
+  t.equal(
+    await rejectionOf(feed.onCandle('BTC/USDT', good)),
+    `E_BAD_CANDLE: BTC/USDT candle at ${T} is not after the previous one at ${T}`,
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(seen, [T], 'the strategy saw only the sound candle');
+  t.equal(published.length, 1, 'only the sound candle went out');
+  t.equal(feed.stats().candles, 1);
 });

@@ -132,15 +132,15 @@ t.test(
 
     const signal = await stack.signal('buy', 40_000);
     await waitFor(() => logs.some((l) => l.msg === 'decision'), `a decision\n${seen()}`);
-    // Whether it buys is the decision rules' business (signal-client's own tests); here it is
-    // that the bundled verify -> decide -> ccxt path runs, and that what it says it did it did.
+    // A funded account and a buy at the market price (as in signal-client's own tests): the
+    // bundled verify -> decide -> ccxt path must place the order. A bundle that decides but
+    // cannot trade (say, ccxt's binance class missing) must fail here, not pass with no order.
     const decision = logs.find((l) => l.msg === 'decision') as { signal?: string; outcome?: string };
     t.equal(decision.signal, signal.id, 'decided on the signal it was sent');
-    t.equal(
-      stack.paper.orders(keys.apiKey).length,
-      decision.outcome === 'executed' ? 1 : 0,
-      `orders on the paper exchange match the decision (${JSON.stringify(decision)})`,
-    );
+    t.equal(decision.outcome, 'executed', `the order was executed (${JSON.stringify(decision)})`);
+    const orders = stack.paper.orders(keys.apiKey);
+    t.equal(orders.length, 1, 'exactly one order on the paper exchange');
+    t.equal(orders[0]?.side, 'BUY', 'the buy it was sent');
 
     // Idle: connected, nothing to do. `env` exec()s the client, so the pid is the client's.
     await new Promise((r) => setTimeout(r, 3_000));

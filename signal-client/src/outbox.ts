@@ -6,7 +6,7 @@ import { KEEP_OUTBOX, type Outbox } from './state.js';
 export const DEFAULT_OUTBOX_FLUSH_MS = 250;
 /**
  * Most `decisions` frames per flush: with the flush interval, at most 8 frames a second, and
- * only while more than a batch is waiting (the gateway's inbound budget is 10 a second, burst 30).
+ * only while more than a batch is waiting (the gateway's inbound budget: 10 a second, burst 60).
  */
 export const DEFAULT_OUTBOX_FRAMES_PER_FLUSH = 2;
 /**

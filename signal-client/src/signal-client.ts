@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import {
+  GatewayFrame,
   KeyRing,
   ProtocolError,
   ReplayGuard,
@@ -65,6 +66,9 @@ export interface SignalClient extends EventEmitter {
  * stream's name). Anything else (malformed, unknown key, bad signature) never creates or moves one.
  */
 const REFUSED_AFTER_SIGNATURE = new Set(['E_EXPIRED', 'E_NOT_YET_VALID', 'E_BAD_ID', 'E_REPLAYED']);
+
+/** Frames from the gateway that are ignored as malformed are logged at most once per this. */
+const BAD_FRAME_WARN_INTERVAL_MS = 10_000;
 
 export function createSignalClient(deps: SignalClientDeps): SignalClient {
   const { config, store, exchange, logger } = deps;
@@ -146,26 +150,45 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     }
   }
 
-  async function onFrame(frame: unknown): Promise<void> {
-    const f = frame as {
-      type?: string;
-      stream?: string;
-      offset?: string;
-      signal?: unknown;
-      control?: unknown;
-    };
-    if (f.type === 'signal') {
+  /** Frames that did not parse since the last warning about them (see `ignoreFrame`). */
+  let badFrames = { lastWarnAt: -Infinity, suppressed: 0 };
+
+  /**
+   * A frame that is not one the gateway sends changes nothing: it is counted and logged, at
+   * most once per BAD_FRAME_WARN_INTERVAL_MS (a broken or hostile gateway must not flood the log).
+   */
+  function ignoreFrame(what: string, detail: object = {}): void {
+    const t = now();
+    if (t - badFrames.lastWarnAt < BAD_FRAME_WARN_INTERVAL_MS) {
+      badFrames.suppressed++;
+      return;
+    }
+    logger.warn({ ...detail, suppressed: badFrames.suppressed }, `${what}: ignored`);
+    badFrames = { lastWarnAt: t, suppressed: 0 };
+  }
+
+  async function onFrame(raw: unknown): Promise<void> {
+    const parsed = GatewayFrame.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const type = (raw as { type?: unknown } | null)?.type;
+      return ignoreFrame('gateway sent a frame that is not a gateway frame', {
+        type: typeof type === 'string' ? type.slice(0, 32) : typeof type,
+        issue: `${issue?.path.join('.') || 'frame'}: ${issue?.message}`.slice(0, 200),
+      });
+    }
+    const frame = parsed.data;
+    if (frame.type === 'signal') {
       // Only names and offsets a hello can carry: anything else would poison the state file.
-      if (!isStreamName(f.stream) || !isOffset(f.offset))
-        return void logger.warn('gateway sent a signal frame with a bad stream or offset: ignored');
-      await onSignal(f.stream, f.offset, f.signal);
-    } else if (f.type === 'ack') {
-      if (outbox.ack((frame as { seq?: unknown }).seq)) await persist();
-    } else if (f.type === 'control') {
-      onControl(f.control);
-    } else if (f.type === 'caught-up') {
-      const c = frame as { positions?: unknown; partitions?: unknown };
-      await adoptPositions(c.positions, c.partitions);
+      if (!isStreamName(frame.stream) || !isOffset(frame.offset))
+        return ignoreFrame('gateway sent a signal frame with a bad stream or offset');
+      await onSignal(frame.stream, frame.offset, frame.signal);
+    } else if (frame.type === 'ack') {
+      if (outbox.ack(frame.seq)) await persist();
+    } else if (frame.type === 'control') {
+      onControl(frame.control);
+    } else if (frame.type === 'caught-up') {
+      await adoptPositions(frame.positions, frame.partitions);
       events.emit('caught-up');
     }
   }
@@ -178,11 +201,12 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
    * before this frame has been handled and persisted (frames are handled in order), so neither
    * can run ahead of the device.
    */
-  async function adoptPositions(positions: unknown, partitions: unknown): Promise<void> {
-    const entries = (v: unknown) =>
-      v && typeof v === 'object'
-        ? Object.entries(v as Record<string, unknown>).filter((e): e is [string, string] => isOffset(e[1]))
-        : [];
+  async function adoptPositions(
+    positions: Record<string, string>,
+    partitions: Record<string, string> | undefined,
+  ): Promise<void> {
+    const entries = (v: Record<string, string> | undefined) =>
+      v ? Object.entries(v).filter((e) => isOffset(e[1])) : [];
     let changed = false;
     for (const [stream, offset] of entries(positions)) {
       if (followed.has(stream) && state.resume[stream] === undefined) {
@@ -190,7 +214,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
         changed = true;
       }
     }
-    if (partitions && typeof partitions === 'object' && !state.since) {
+    if (partitions && !state.since) {
       state.since = {}; // live once: from now on a new stream is owed from its start
       changed = true;
     }
@@ -262,6 +286,8 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
         'signal already has an order: left to reconciliation',
       );
       if (ordered.status !== 'pending') {
+        // Settled, and killed before its decision was kept: record it now, once.
+        if (!ordered.reported) reportOutcome(ordered);
         advanceResume(stream, offset);
         await persist();
       }
@@ -358,6 +384,9 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     };
     state.intents[intent.clientOrderId] = intent;
     await execute(intent); // the intent is made durable before the order leaves the device
+    // Kept in the same write as the decision: a crash between the order's settlement and this
+    // write leaves a settled intent without `reported`, and its redelivery records it then.
+    if (intent.status !== 'pending') intent.reported = true;
     return finish(stream, offset, outcomeRecord(intent, record));
   }
 
@@ -396,6 +425,19 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     recordDecision(decision);
     pruneIntents();
     await persist();
+  }
+
+  /** Records the final decision of a settled intent (the caller persists). */
+  function reportOutcome(intent: Intent): void {
+    const base = {
+      signalId: intent.signalId,
+      stream: intent.stream,
+      symbol: intent.symbol,
+      side: intent.side,
+      ts: now(),
+    };
+    recordDecision(outcomeRecord(intent, base));
+    intent.reported = true;
   }
 
   /**
@@ -471,14 +513,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       await execution.reconcile(intent);
       if (intent.status !== 'pending') {
         advanceResume(intent.stream, intent.offset);
-        const base = {
-          signalId: intent.signalId,
-          stream: intent.stream,
-          symbol: intent.symbol,
-          side: intent.side,
-          ts: now(),
-        };
-        recordDecision(outcomeRecord(intent, base));
+        reportOutcome(intent);
       }
       await persist();
       logger.info({ clientOrderId: intent.clientOrderId, status: intent.status }, 'reconciled intent');

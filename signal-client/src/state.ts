@@ -92,6 +92,8 @@ export const Intent = z.strictObject({
     })
     .optional(),
   error: z.string().optional(),
+  /** The decision with this intent's final outcome has been kept (and queued for the fleet view). */
+  reported: z.boolean().optional(),
 });
 export type Intent = z.infer<typeof Intent>;
 

@@ -175,7 +175,7 @@ t.test(
       );
     }
     t.ok(
-      frames.some((f) => f.includes('"type":"decision"')) &&
+      frames.some((f) => f.includes('"type":"decisions"')) &&
         frames.some((f) => f.includes('"type":"telemetry"')),
       'the frames include decisions and telemetry',
     );

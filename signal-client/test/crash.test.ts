@@ -153,6 +153,11 @@ t.test(
         `${id}: every intent resolved`,
       );
       t.same(
+        intents.filter((x) => x.status !== 'pending' && !x.reported).map((x) => x.clientOrderId),
+        [],
+        `${id}: every settled order has its decision kept, even when killed right after it settled`,
+      );
+      t.same(
         intents
           .filter((x) => x.status === 'done')
           .map((x) => x.clientOrderId)

@@ -4,3 +4,4 @@ export * from './wait.js';
 export * from './process.js';
 export * from './tls.js';
 export * from './frames.js';
+export * from './clock.js';
