@@ -144,7 +144,12 @@ t.test(
           .join('\n')}`,
       );
     });
-    await waitFor(() => telemetry.length >= 3, 'telemetry', 30_000);
+    // Decision reports leave in batches (a quarter of a second after the decision): wait for one.
+    await waitFor(
+      () => telemetry.length >= 3 && frames.some((f) => f.includes('"type":"decisions"')),
+      'telemetry and a batch of decision reports',
+      30_000,
+    );
     const page = [
       await (await fetch(`http://127.0.0.1:${statusPort}/`)).text(),
       await (await fetch(`http://127.0.0.1:${statusPort}/status.json`)).text(),

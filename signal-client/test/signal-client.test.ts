@@ -18,6 +18,7 @@ t.test(
     const dev = await stack.device();
     const s = await stack.signal('buy', 40_000);
     await dev.until(1);
+    t.equal(dev.client.connected, true, 'connected, read live from outside');
     t.match(dev.decisions[0], { signalId: s.id, outcome: 'executed', code: 'OK', side: 'buy' });
     const orders = stack.paper.orders(dev.keys.apiKey);
     t.equal(orders.length, 1);

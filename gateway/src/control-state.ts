@@ -1,0 +1,76 @@
+import type { Logger } from 'pino';
+import { controlScope, type BusMessage, type Control, type KeyRing } from '@appliance/protocol';
+import { CLOSE } from './close-codes.js';
+import type { GatewayOptions } from './options.js';
+import type { DropRecord } from './record-drops.js';
+import { checkControlRecord, type ControlCheck } from './record-filter.js';
+import type { Sessions } from './session.js';
+
+export interface ControlStateDeps {
+  options: Pick<GatewayOptions, 'maxRecordBytes' | 'maxControlScopes'>;
+  /** The control server's public keys: control messages verify against these alone. */
+  keys: KeyRing;
+  sessions: Sessions;
+  logger: Logger;
+  drop: DropRecord;
+}
+
+export type ControlState = ReturnType<typeof createControlState>;
+
+/**
+ * What the control topic says: the newest verified control message per scope (at most
+ * `maxControlScopes`), sent to ready devices as it changes and to each at hello, and the devices
+ * whose credentials the control server has withdrawn.
+ */
+export function createControlState({ options, keys, sessions, logger, drop }: ControlStateDeps) {
+  /** Newest control message per scope, as the frame sent to devices. */
+  const controls = new Map<string, { version: number; frame: string }>();
+  /** Devices whose credentials the control server has withdrawn (the newest signed list). */
+  let revoked = new Set<string>();
+  let revokedVersion = -1;
+  const controlCheck: ControlCheck = { keys, maxRecordBytes: options.maxRecordBytes };
+
+  /**
+   * The control topic's handler. Control state only changes through a message signed by the
+   * control server: a forged one, whatever its version, is dropped before it is compared with
+   * anything. A verified message older than the one held for its scope is ignored; one of the
+   * same version replaces it (the same message read again). New scopes are bounded by
+   * `maxControlScopes`.
+   */
+  function onControl(m: BusMessage): void {
+    const checked = checkControlRecord(m, controlCheck);
+    if (!checked.ok) return drop(checked.reason, m, checked.detail);
+    const { control: c, frame } = checked;
+    if (c.kind === 'revocation') return onRevocation(c);
+    const scope = controlScope(c);
+    const held = controls.get(scope);
+    if (held && held.version > c.version)
+      return drop('stale-control', m, `${scope} version ${c.version} is older than ${held.version}`);
+    if (!held && controls.size >= options.maxControlScopes)
+      return drop('too-many-control-scopes', m, `${controls.size} scopes held; ${scope} is not taken`);
+    controls.set(scope, { version: c.version, frame });
+    for (const s of sessions.all) if (s.ready) sessions.deliver(s, frame);
+  }
+
+  /**
+   * A revocation moves no money but can cut devices off; it is verified like every control
+   * message. Its validity window is not checked either: the list is complete and versioned, and
+   * an old list must never let a revoked device back in while the control server is away.
+   */
+  function onRevocation(c: Control): void {
+    if (c.kind !== 'revocation' || c.version <= revokedVersion) return;
+    revokedVersion = c.version;
+    revoked = new Set(c.body.devices);
+    for (const s of sessions.all)
+      if (revoked.has(s.claims.sub)) sessions.refuse(s, CLOSE.POLICY, 'device revoked');
+    logger.info({ devices: revoked.size, version: c.version }, 'revocation list updated');
+  }
+
+  return {
+    onControl,
+    /** Whether the newest revocation list names `device`: it is refused at the upgrade. */
+    isRevoked: (device: string) => revoked.has(device),
+    /** Per scope, the newest verified message's version and frame. */
+    held: controls as ReadonlyMap<string, { version: number; frame: string }>,
+  };
+}
