@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { issueDeviceToken, exportPublicKey, type Signer } from '@appliance/protocol';
 import type { AdminToken } from './admin-auth.js';
-import { hostNameOf, type HostAllowList } from './allowed-hosts.js';
+import { hostNameOf, type HostAllowList } from '@appliance/runtime';
 import { originOf } from './audit.js';
 import type { ControlPublisher } from './control-publisher.js';
 import { API_CSP, DASHBOARD_CSP, DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';

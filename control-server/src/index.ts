@@ -8,7 +8,7 @@ export {
 export { DeviceRegistry, RegistryError, type Device } from './registry.js';
 export { FleetView, FleetBusRecord, type FleetEntry, type FleetStats } from './fleet.js';
 export { AdminToken, AdminTokenError, ADMIN_TOKEN_FILE } from './admin-auth.js';
-export { HostAllowList, DEFAULT_ALLOWED_HOSTS } from './allowed-hosts.js';
+export { HostAllowList, DEFAULT_ALLOWED_HOSTS } from '@appliance/runtime';
 export {
   CandleIntake,
   CANDLE_DROP_REASONS,

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { KeyRing, TOPICS, type Bus, type Signer, type Subscription } from '@appliance/protocol';
 import { DEFAULT_FILL_COSTS, type FillCosts } from '@appliance/trading-core';
 import { ADMIN_TOKEN_FILE, AdminToken } from './admin-auth.js';
-import { HostAllowList } from './allowed-hosts.js';
+import { HostAllowList } from '@appliance/runtime';
 import { buildApp } from './app.js';
 import { CandleIntake } from './candle-intake.js';
 import { ControlPublisher } from './control-publisher.js';

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { EmbeddedBus, generateSigner } from '@appliance/protocol';
 import { AdminToken } from '../src/admin-auth.js';
-import { HostAllowList } from '../src/allowed-hosts.js';
+import { HostAllowList } from '@appliance/runtime';
 import { buildApp, routeTable } from '../src/app.js';
 import { ControlPublisher, DeviceRegistry, FleetView } from '../src/index.js';
 import { ADMIN, logger, rawRequest, setup } from './helpers.js';

@@ -1,7 +1,7 @@
 // Finding 12 of issue 8: the control server answered any Host header, so a page on an
 // attacker's domain, rebound by DNS to 127.0.0.1, could read it as its own origin.
 import t from 'tap';
-import { HostAllowList } from '../src/allowed-hosts.js';
+import { HostAllowList } from '@appliance/runtime';
 import { ADMIN, rawRequest, setup } from './helpers.js';
 
 t.test('a request naming another host gets 421 before anything else, even with the token', async (t) => {

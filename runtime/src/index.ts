@@ -5,3 +5,4 @@ export * from './kafka-security.js';
 export * from './durable-file.js';
 export * from './shutdown.js';
 export * from './binance.js';
+export * from './allowed-hosts.js';

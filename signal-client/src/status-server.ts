@@ -1,20 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { StatusView } from './status.js';
 import { renderStatusHtml } from './status.js';
-
-/** Names that only ever mean this machine: the page always answers to them, with any port. */
-export const LOOPBACK_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
-
-const HOST_HEADER = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/;
-
-/** The host name a `Host` header names (lower case, no port, no trailing dot), or undefined. */
-export function hostNameOf(header: string | undefined): string | undefined {
-  const m = header === undefined ? null : HOST_HEADER.exec(header.trim().toLowerCase());
-  return m ? m[1]!.replace(/\.$/, '') : undefined;
-}
+import { HostAllowList } from '@appliance/runtime';
 
 export interface StatusServerOptions {
-  /** Further host names (no port) the page answers to, besides LOOPBACK_HOSTS. */
+  /** Further host names (no port) the page answers to, besides the loopback names. */
   allowedHosts?: readonly string[];
 }
 
@@ -31,10 +21,9 @@ export async function startStatusServer(
   timeZone: string,
   options: StatusServerOptions = {},
 ): Promise<{ url: string; server: Server }> {
-  const allowed = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()));
+  const allowed = new HostAllowList(options.allowedHosts ?? []);
   const server = createServer((req, res) => {
-    const host = hostNameOf(req.headers.host);
-    if (host === undefined || !allowed.has(host))
+    if (!allowed.allows(req.headers.host))
       return void res
         .writeHead(421, { 'content-type': 'text/plain; charset=utf-8' })
         .end('misdirected request: this page answers only to its own host names\n');

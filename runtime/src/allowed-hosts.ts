@@ -1,5 +1,6 @@
 /**
- * Which `Host` headers the control server answers. A page on an attacker's domain can make a
+ * Which `Host` headers a loopback server answers (the control server's API and dashboard, the
+ * device's status page). A page on an attacker's domain can make a
  * browser resolve that domain to 127.0.0.1 (DNS rebinding) and then read this server as if it
  * were its own origin; the one thing it cannot change is the `Host` header, which still names
  * the attacker's domain. So every request must name a host on this list.
