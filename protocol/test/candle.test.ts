@@ -2,19 +2,15 @@ import t from 'tap';
 import { errorOf } from '@appliance/test-kit';
 import {
   CandleSequence,
-  KeyRing,
   candleId,
   createCandle,
-  exportPublicKey,
   generateSigner,
   signMessage,
   verifyCandle,
   type CandleDraft,
 } from '../src/index.js';
+import { NOW, keys, signer as feed } from './fixtures.js';
 
-const NOW = 1_700_000_000_000;
-const feed = generateSigner();
-const keys = KeyRing.of(exportPublicKey(feed.publicKey));
 const draft: CandleDraft = {
   origin: 'feed-1',
   symbol: 'BTC/USDT',

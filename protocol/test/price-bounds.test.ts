@@ -1,34 +1,11 @@
 import t from 'tap';
 import { errorOf } from '@appliance/test-kit';
-import {
-  KeyRing,
-  MAX_PRICE,
-  UnsignedCandleMessage,
-  createSignal,
-  exportPublicKey,
-  generateSigner,
-  verifySignal,
-  type SignalDraft,
-} from '../src/index.js';
+import { MAX_PRICE, UnsignedCandleMessage, createSignal, verifySignal } from '../src/index.js';
+import { NOW, draft, keys, signer } from './fixtures.js';
 
 // A signature proves who sent a price, not that it is sane (issue #8: a signed 1e308 became a
 // holding's valuation). The schema bounds it, so such a signal never reaches `decide`.
 
-const NOW = 1_700_000_000_000;
-const signer = generateSigner();
-const keys = KeyRing.of(exportPublicKey(signer.publicKey));
-const draft: SignalDraft = {
-  stream: 'ema-cross.1h',
-  symbol: 'BTC/USDT',
-  side: 'buy',
-  price: 43_000.5,
-  candleTime: NOW - 3_600_000,
-  ts: NOW,
-  ttlMs: 60_000,
-  strength: 0.7,
-  algoVersion: 'ema-cross-volume/1',
-  origin: 'feed-1',
-};
 const verify = (price: number) => verifySignal(createSignal({ ...draft, price }, signer), keys, { now: NOW });
 
 t.test('a correctly signed signal priced above MAX_PRICE is malformed, naming the price', async (t) => {

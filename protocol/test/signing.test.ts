@@ -2,34 +2,16 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { errorOf } from '@appliance/test-kit';
 import {
-  KeyRing,
   createControl,
   createSignal,
   exportPrivateKeyPem,
-  exportPublicKey,
   generateSigner,
   signalId,
   signerFromPem,
   verifyControl,
   verifySignal,
-  type SignalDraft,
 } from '../src/index.js';
-
-const NOW = 1_700_000_000_000;
-const signer = generateSigner();
-const keys = KeyRing.of(exportPublicKey(signer.publicKey));
-const draft: SignalDraft = {
-  stream: 'ema-cross.1h',
-  symbol: 'BTC/USDT',
-  side: 'buy',
-  price: 43_000.5,
-  candleTime: NOW - 3_600_000,
-  ts: NOW,
-  ttlMs: 60_000,
-  strength: 0.7,
-  algoVersion: 'ema-cross-volume/1',
-  origin: 'feed-1',
-};
+import { NOW, draft, keys, signer } from './fixtures.js';
 
 function rejects(t: Test, fn: () => unknown, code: string, message: string | RegExp) {
   const got = errorOf(fn);

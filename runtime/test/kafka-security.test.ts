@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,8 @@ import { ConfigError, createLogger, kafkaSecurityFromEnv } from '../src/index.js
 const dir = mkdtempSync(join(tmpdir(), 'kafka-security-'));
 const CA = '-----BEGIN CERTIFICATE-----\nMIIBca\n-----END CERTIFICATE-----\n';
 const CERT = '-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n';
-const KEY = '-----BEGIN PRIVATE KEY-----\nMIIkey-secret-material\n-----END PRIVATE KEY-----\n';
+/** A throwaway client key, made per run: what must never reach a log line. */
+const KEY = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const PASSWORD = 'hunter2-correct-horse';
 const file = (name: string, text: string) => {
   const path = join(dir, name);

@@ -4,30 +4,16 @@
  * nothing. The gateway is a fake (the real `ws` server), so it can send what a real one never does.
  */
 import t from 'tap';
-import { createControl, createSignal, type Signal } from '@appliance/protocol';
+import { createControl, type Signal, type Signer } from '@appliance/protocol';
 import { waitFor } from '@appliance/test-kit';
 import { startFakeGateway } from './fake-gateway.js';
-import { STREAM, startStack } from './stack.js';
+import { STREAM, signedSignal, startStack } from './stack.js';
 
 let candle = 1_700_000_000_000;
 
-function fresh(signer: Parameters<typeof createSignal>[1], stream = STREAM, ts = Date.now()): Signal {
+function fresh(signer: Signer, stream = STREAM, ts = Date.now()): Signal {
   candle += 3_600_000;
-  return createSignal(
-    {
-      stream,
-      symbol: 'BTC/USDT',
-      side: 'buy',
-      price: 40_000,
-      candleTime: candle,
-      ts,
-      ttlMs: 60_000,
-      strength: 1,
-      algoVersion: 't/1',
-      origin: 'feed',
-    },
-    signer,
-  );
+  return signedSignal(signer, { stream, candleTime: candle, ts });
 }
 
 t.test(

@@ -5,33 +5,19 @@
  * the device must hold on its own.
  */
 import t from 'tap';
-import { createSignal, generateSigner, type Signal, type Signer } from '@appliance/protocol';
+import { generateSigner, type Signal, type Signer } from '@appliance/protocol';
 import { waitFor } from '@appliance/test-kit';
 import { ClientConfig } from '../src/index.js';
 import { MAX_RESUME_STREAMS } from '../src/state.js';
 import { startFakeGateway } from './fake-gateway.js';
-import { STREAM, startStack } from './stack.js';
+import { STREAM, signedSignal, startStack } from './stack.js';
 
 let candle = 1_700_000_000_000;
 
 /** A signed signal already past its validity: refused at once with E_EXPIRED, no exchange call. */
 function expired(signer: Signer, stream = STREAM, ts = Date.now() - 120_000): Signal {
   candle += 3_600_000;
-  return createSignal(
-    {
-      stream,
-      symbol: 'BTC/USDT',
-      side: 'buy',
-      price: 40_000,
-      candleTime: candle,
-      ts,
-      ttlMs: 60_000,
-      strength: 1,
-      algoVersion: 't/1',
-      origin: 'feed',
-    },
-    signer,
-  );
+  return signedSignal(signer, { stream, candleTime: candle, ts });
 }
 
 t.test(

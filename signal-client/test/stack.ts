@@ -12,6 +12,7 @@ import {
   generateSigner,
   issueDeviceToken,
   type Signal,
+  type SignalDraft,
   type Signer,
 } from '@appliance/protocol';
 import {
@@ -36,6 +37,26 @@ import {
 import type { DecisionRecord } from '@appliance/protocol';
 
 export const STREAM = 'ema.1h';
+
+/** A signed BTC/USDT buy on STREAM at 40,000, valid for a minute from now; `over` changes any field. */
+export function signedSignal(signer: Signer, over: Partial<SignalDraft> = {}): Signal {
+  return createSignal(
+    {
+      stream: STREAM,
+      symbol: 'BTC/USDT',
+      side: 'buy',
+      price: 40_000,
+      candleTime: 1_700_000_000_000,
+      ts: Date.now(),
+      ttlMs: 60_000,
+      strength: 1,
+      algoVersion: 't/1',
+      origin: 'feed',
+      ...over,
+    },
+    signer,
+  );
+}
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 /** Embedded bus, a real gateway and a real paper exchange over HTTP: everything but Kafka. */
@@ -100,22 +121,7 @@ export async function startStack(
       close: market,
       volume: 1,
     });
-    const s = createSignal(
-      {
-        stream: STREAM,
-        symbol: 'BTC/USDT',
-        side,
-        price,
-        candleTime,
-        ts: Date.now(),
-        ttlMs: 60_000,
-        strength: 1,
-        algoVersion: 't/1',
-        origin: 'feed',
-        ...over,
-      },
-      signer,
-    );
+    const s = signedSignal(signer, { side, price, candleTime, ...over });
     await bus.publish(TOPICS.signals, [{ key: s.stream, value: JSON.stringify(s) }]);
     return s;
   }
