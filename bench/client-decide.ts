@@ -20,10 +20,8 @@ import {
   verifySignal,
 } from '@appliance/protocol';
 import { createGateway } from '@appliance/gateway';
-import { writeFileDurable } from '@appliance/runtime';
-import { DEFAULT_FAMILY_POLICY } from '@appliance/control-server';
-import { createBinanceExecutor } from '@appliance/signal-client';
-import { decide, UserSettings } from '@appliance/trading-core';
+import { createBinanceExecutor, openStateStore } from '@appliance/signal-client';
+import { DEFAULT_FAMILY_POLICY, decide, UserSettings } from '@appliance/trading-core';
 import { REPO_ROOT } from './ipc.js';
 import { summarize as percentiles } from './stats.js';
 import type { Suite } from './suite.js';
@@ -123,8 +121,11 @@ export const clientDecideSuite: Suite = {
       const keys = KeyRing.of(exportPublicKey(feed.publicKey));
       const settings = UserSettings.parse({ timeZone: 'Europe/Berlin' });
       const market = exchange.marketRules('BTC/USDT');
-      const stateFile = join(mkdtempSync(join(tmpdir(), 'bench-client-')), 'state.json');
-      const state = { intents: {} as Record<string, unknown> };
+      // The device's own store: the intent goes to its journal before the order (intent-write suite).
+      const store = await openStateStore(
+        join(mkdtempSync(join(tmpdir(), 'bench-client-')), 'state.json'),
+        'bench-client',
+      );
       const parts = {
         verify: [] as number[],
         decide: [] as number[],
@@ -148,6 +149,10 @@ export const clientDecideSuite: Suite = {
       };
 
       ctx.log(`client: ${n} decide+submit and ${n} bare requests, interleaved`);
+      // What the device's buys actually got: a buy spends a quote amount, so after slippage it
+      // gets a little less than the decision's amount, and a sell must not take the bare
+      // requests' coins (they share the account).
+      let held = 0;
       for (let i = -20; i < n; i++) {
         const side = i % 2 ? 'sell' : 'buy';
         const now = Date.now();
@@ -178,7 +183,7 @@ export const clientDecideSuite: Suite = {
           {
             quote: 'USDT',
             quoteFree: 100_000_000,
-            holdings: side === 'sell' ? { BTC: 0.0025 } : {},
+            holdings: side === 'sell' ? { BTC: held } : {},
             marks: { 'BTC/USDT': 40_000 },
             marketPrice: 40_000,
             seedEquity: 100_000_000,
@@ -196,16 +201,32 @@ export const clientDecideSuite: Suite = {
         if (!decision.accept) throw new Error(`bench decision rejected: ${decision.code} ${decision.reason}`);
         const t2 = process.hrtime.bigint();
         const clientOrderId = `bc${i + 100}x${randomBytes(4).toString('hex')}`;
-        state.intents[clientOrderId] = { side, amount: decision.amount, status: 'pending' };
-        await writeFileDurable(stateFile, JSON.stringify(state));
+        const intent = {
+          clientOrderId,
+          signalId: signal.id,
+          stream: 'bench',
+          offset: String(i + 100),
+          symbol: 'BTC/USDT',
+          side,
+          amount: decision.amount,
+          ...(side === 'buy' ? { quote: decision.quote } : {}),
+          expiresAt: now + 60_000,
+          createdAt: now,
+          sentAt: now,
+          status: 'pending',
+          attempts: 1,
+        } as const;
+        store.data.intents[clientOrderId] = intent;
+        await store.writeIntent(intent);
         const t3 = process.hrtime.bigint();
-        await exchange.placeMarketOrder({
+        const placed = await exchange.placeMarketOrder({
           symbol: 'BTC/USDT',
           side,
           amount: decision.amount,
           quote: decision.quote,
           clientOrderId,
         });
+        held += side === 'buy' ? placed.filled : -placed.filled;
         const t4 = process.hrtime.bigint();
         const b0 = process.hrtime.bigint();
         await bare(i + 100);
@@ -218,6 +239,7 @@ export const clientDecideSuite: Suite = {
         parts.total.push(ms(t4 - t0));
         parts.bare.push(ms(b1 - b0));
       }
+      await store.close();
       const p = Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, percentiles(v)]));
       const excludingExchange = parts.total.map((x, i) => x - parts.bare[i]!);
       ctx.log('client: idle RSS of a running client');
@@ -238,7 +260,7 @@ export const clientDecideSuite: Suite = {
           'client: decide + submit (ms)        p50      p99',
           `  verify signature            ${f(p.verify!.p50).padStart(8)} ${f(p.verify!.p99).padStart(8)}`,
           `  decide                      ${f(p.decide!.p50).padStart(8)} ${f(p.decide!.p99).padStart(8)}`,
-          `  durable intent (fsync)      ${f(p.journal!.p50).padStart(8)} ${f(p.journal!.p99).padStart(8)}`,
+          `  durable intent (journal)    ${f(p.journal!.p50).padStart(8)} ${f(p.journal!.p99).padStart(8)}`,
           `  ccxt createOrder            ${f(p.submit!.p50).padStart(8)} ${f(p.submit!.p99).padStart(8)}`,
           `  total                       ${f(p.total!.p50).padStart(8)} ${f(p.total!.p99).padStart(8)}`,
           `  bare HTTP request (peer)    ${f(p.bare!.p50).padStart(8)} ${f(p.bare!.p99).padStart(8)}`,

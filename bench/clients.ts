@@ -25,7 +25,7 @@ export interface ClientPoolOptions {
  * Client c's own loopback source address: 127.10.0.2, 127.10.0.3, … (Linux routes all of
  * 127/8 to lo). Skips 127.0.0.1 so no client shares an address with the servers.
  */
-export function sourceAddress(c: number): string {
+function sourceAddress(c: number): string {
   const i = c + 2;
   return `127.${10 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createKafkaBus, type KafkaBus } from '@appliance/protocol';
+import { createKafkaBus, type KafkaBus } from '@appliance/protocol/kafka';
 import { startKafkaMock, type KafkaMock } from '@appliance/test-kit';
 import type { Receptions } from './clients.js';
 import { calibrate, now } from './clock.js';

@@ -1,6 +1,6 @@
 /** The paper exchange in a process of its own, for the client benchmark: prints its URL. */
 import pino from 'pino';
-import { DEFAULT_MARKETS, createPaperExchange } from '@appliance/control-server';
+import { DEFAULT_MARKETS, createPaperExchange } from '@appliance/paper-exchange';
 import { DEFAULT_FILL_COSTS } from '@appliance/trading-core';
 
 const [apiKey, secret] = process.argv.slice(2) as [string, string];

@@ -10,13 +10,23 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { clientDecideSuite } from './client-decide.js';
+import { csvSuite } from './csv.js';
 import { fanoutSuite } from './fanout.js';
+import { intentWriteSuite } from './intent-write.js';
+import { processesSuite } from './processes.js';
 import { REPO_ROOT } from './ipc.js';
 import { scaleSuite } from './scale.js';
 import type { Pinning, Suite } from './suite.js';
 
 /** Every suite, in run order. A new benchmark is one more module and one more entry here. */
-const SUITES: Suite[] = [fanoutSuite, clientDecideSuite, scaleSuite];
+const SUITES: Suite[] = [
+  fanoutSuite,
+  clientDecideSuite,
+  intentWriteSuite,
+  scaleSuite,
+  processesSuite,
+  csvSuite,
+];
 
 /** The whole run is bounded (`--timeout-s`): past this, stop and say so rather than hang. */
 const DEFAULT_RUN_TIMEOUT_S = 900;

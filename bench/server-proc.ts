@@ -6,7 +6,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
-import { EmbeddedBus, KeyRing, createKafkaBus, type Bus } from '@appliance/protocol';
+import { EmbeddedBus, KeyRing, type Bus } from '@appliance/protocol';
+import { createKafkaBus } from '@appliance/protocol/kafka';
 import { createGateway, type Gateway } from '@appliance/gateway';
 import { startBareServer, type BareServer } from './bare-ws-server.js';
 import { serve } from './ipc.js';

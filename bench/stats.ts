@@ -12,7 +12,7 @@ export interface Summary {
  * Nearest-rank percentile of ascending `sorted` values: the smallest value with at least p % of
  * the values at or below it. No interpolation, so every reported figure was actually observed.
  */
-export function percentile(sorted: ArrayLike<number>, p: number): number {
+function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return NaN;
   if (p <= 0) return sorted[0]!;
   const rank = Math.ceil((p / 100) * sorted.length);

@@ -46,13 +46,25 @@ export interface BuildOptions {
   name?: string;
 }
 
+export interface BundleInput {
+  path: string;
+  bytes: number;
+}
+
 export interface BuildResult {
   executable: string;
+  /** The bundled client, a CommonJS script (`node` runs it too, given the addons beside it). */
+  bundle: string;
   /** Native addons copied beside the executable, by file name. */
   addons: string[];
   bundleBytes: number;
   /** The ccxt exchange classes in the bundle (only `binance`: see CCXT_BINANCE_ONLY). */
   ccxtExchanges: string[];
+  /**
+   * What the bundle is made of: each input file (a path relative to the repository, as
+   * esbuild's metafile names it) with the bytes it contributes to the bundle, largest first.
+   */
+  inputs: BundleInput[];
   executableBytes: number;
   ms: number;
 }
@@ -163,7 +175,11 @@ function wrap(esm: string): string {
   ].join('\n');
 }
 
-async function bundle(entry: string, outFile: string, addons: Map<string, string>): Promise<string[]> {
+async function bundle(
+  entry: string,
+  outFile: string,
+  addons: Map<string, string>,
+): Promise<{ ccxtExchanges: string[]; inputs: BundleInput[] }> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
@@ -194,10 +210,14 @@ async function bundle(entry: string, outFile: string, addons: Map<string, string
     throw new Error('the bundle still uses import.meta, which a CommonJS script cannot');
   }
   writeFileSync(outFile, wrap(output.text));
-  return Object.keys(result.metafile.inputs)
+  const ccxtExchanges = Object.keys(result.metafile.inputs)
     .map((f) => /node_modules\/ccxt\/js\/src\/([a-z0-9]+)\.js$/.exec(f)?.[1])
     .filter((x): x is string => x !== undefined)
     .sort();
+  const inputs = Object.entries(meta.inputs)
+    .map(([path, { bytesInOutput }]) => ({ path, bytes: bytesInOutput }))
+    .sort((a, b) => b.bytes - a.bytes);
+  return { ccxtExchanges, inputs };
 }
 
 /** Runs a build step; on failure the error says which step and what it printed. */
@@ -228,7 +248,7 @@ export async function buildClient(options: BuildOptions = {}): Promise<BuildResu
   // Our own addon is loaded by path (signal-client/src/systemd/addon.ts), not imported.
   addons.set('sd_notify.node', buildNotifyAddon({ outFile: join(work, 'sd_notify.node'), force: true }));
   const script = join(work, `${basename(executable)}.cjs`);
-  const ccxtExchanges = await bundle(options.entry ?? ENTRY, script, addons);
+  const { ccxtExchanges, inputs } = await bundle(options.entry ?? ENTRY, script, addons);
 
   const blob = join(work, 'sea-prep.blob');
   const seaConfig = join(work, 'sea-config.json');
@@ -275,8 +295,10 @@ export async function buildClient(options: BuildOptions = {}): Promise<BuildResu
   return {
     executable,
     addons: [...addons.keys()],
+    bundle: script,
     bundleBytes: statSync(script).size,
     ccxtExchanges,
+    inputs,
     executableBytes: statSync(executable).size,
     ms: Date.now() - started,
   };

@@ -12,20 +12,23 @@ import {
   EmbeddedBus,
   KeyRing,
   TOPIC_PARTITIONS,
-  createKafkaBus,
   exportPublicKey,
   generateSigner,
   type Bus,
 } from '@appliance/protocol';
+import { createKafkaBus } from '@appliance/protocol/kafka';
 import { DEFAULT_FILL_COSTS, EmaCrossVolumeStrategy } from '@appliance/trading-core';
 import {
-  createBinance,
+  EXIT,
   createLogger,
   exitOnConfigError,
+  exitWith,
   handleShutdown,
   kafkaSecurityFromEnv,
   type KafkaSecurity,
+  usageErrorsExit2,
 } from '@appliance/runtime';
+import { createBinance } from '@appliance/runtime/ccxt';
 import { startControlServer } from '@appliance/control-server';
 import { createGateway } from '@appliance/gateway';
 import { runFeed, type FeedSource } from '@appliance/datafeed-node';
@@ -36,17 +39,23 @@ import {
   openStateStore,
 } from '@appliance/signal-client';
 
-const opts = new Command('npm start')
-  .description('Run the whole system locally with one demo device in paper mode')
-  .option('--replay <file...>', 'replay candle CSV files, e.g. ../shared/data/ohlcv/binance_BTC-USDT_1h.csv')
-  .option('--speed <x>', "replay speed: multiple of real time, or 'max'", '360000')
-  .option(
-    '--live',
-    'poll live Binance candles with ccxt (falls back to synthetic candles if unreachable)',
-    false,
-  )
-  .option('--port <n>', 'dashboard / API port', process.env.PORT ?? '8090')
-  .option('--data-dir <dir>', 'where state is kept (default: a new temporary folder each run)')
+// Usage errors (an unknown flag) exit 2, as in every process (docs/errors.md, "Exit codes").
+const opts = usageErrorsExit2(
+  new Command('npm start')
+    .description('Run the whole system locally with one demo device in paper mode')
+    .option(
+      '--replay <file...>',
+      'replay candle CSV files, e.g. ../shared/data/ohlcv/binance_BTC-USDT_1h.csv',
+    )
+    .option('--speed <x>', "replay speed: multiple of real time, or 'max'", '360000')
+    .option(
+      '--live',
+      'poll live Binance candles with ccxt (falls back to synthetic candles if unreachable)',
+      false,
+    )
+    .option('--port <n>', 'dashboard / API port', process.env.PORT ?? '8090')
+    .option('--data-dir <dir>', 'where state is kept (default: a new temporary folder each run)'),
+)
   .parse()
   .opts<{ replay?: string[]; speed: string; live: boolean; port: string; dataDir?: string }>();
 
@@ -55,8 +64,7 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 const dataDir = resolve(opts.dataDir ?? mkdtempSync(join(tmpdir(), 'signal-appliance-')));
 const speed = opts.speed === 'max' ? 'max' : Number(opts.speed);
 if (speed !== 'max' && !(speed > 0)) {
-  process.stderr.write(`--speed must be a positive number or 'max', got ${opts.speed}\n`);
-  process.exit(2);
+  exitWith(EXIT.config, `--speed must be a positive number or 'max', got ${opts.speed}`);
 }
 
 // TLS and SASL/SCRAM for Kafka from KAFKA_SSL_* / KAFKA_SASL_* (docs/bus-security.md); bad ones exit 2.

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { errorClass } from '@appliance/errors';
 import { readFileIfExists, writeFileDurable } from '@appliance/runtime';
 import { RequestOrigin } from './audit.js';
 
@@ -22,9 +23,12 @@ const AdminTokenFile = z.strictObject({
 });
 type AdminTokenFile = z.infer<typeof AdminTokenFile>;
 
-export class AdminTokenError extends Error {
-  override readonly name = 'AdminTokenError';
-  readonly code = 'E_ADMIN_TOKEN_CORRUPT';
+export class AdminTokenError extends errorClass('AdminTokenError', {
+  E_ADMIN_TOKEN_CORRUPT: 'the admin token file cannot be read or parsed',
+}) {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_ADMIN_TOKEN_CORRUPT', message, options);
+  }
 }
 
 /** Compares a bearer token in constant time (hashing first makes lengths equal). */

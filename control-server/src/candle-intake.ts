@@ -8,7 +8,7 @@ import {
   type KeyRing,
 } from '@appliance/protocol';
 import type { Candle } from '@appliance/trading-core';
-import { PaperExchangeError } from './paper-exchange/errors.js';
+import { PaperExchangeError } from '@appliance/paper-exchange';
 
 /** A signed candle is about 400 bytes; anything much larger is refused before it is parsed. */
 export const MAX_CANDLE_RECORD_BYTES = 4_096;

@@ -13,10 +13,8 @@ const GatewayStamp = {
   receivedAt: z.number().int().nonnegative(),
 };
 
-export const TelemetryBusRecord = Telemetry.extend(GatewayStamp);
-export type TelemetryBusRecord = z.infer<typeof TelemetryBusRecord>;
-export const DecisionBusRecordStamped = DecisionBusRecord.extend(GatewayStamp);
-export type DecisionBusRecordStamped = z.infer<typeof DecisionBusRecordStamped>;
+const TelemetryBusRecord = Telemetry.extend(GatewayStamp);
+const DecisionBusRecordStamped = DecisionBusRecord.extend(GatewayStamp);
 /** Every record the fleet view folds; anything else on the topic is counted and dropped. */
 export const FleetBusRecord = z.discriminatedUnion('type', [TelemetryBusRecord, DecisionBusRecordStamped]);
 export type FleetBusRecord = z.infer<typeof FleetBusRecord>;
@@ -63,11 +61,11 @@ interface Seen {
 }
 
 /** Default: a device is online while it reported within this window. */
-export const DEFAULT_ONLINE_WINDOW_MS = 15_000;
+const DEFAULT_ONLINE_WINDOW_MS = 15_000;
 /** Decisions kept per device. */
-export const MAX_DECISIONS_KEPT = 20;
+const MAX_DECISIONS_KEPT = 20;
 /** How many recent decision seqs per device are remembered to drop redelivered ones. */
-export const DECISION_SEQ_WINDOW = 1024;
+const DECISION_SEQ_WINDOW = 1024;
 
 export interface FleetViewOptions {
   onlineWindowMs?: number;

@@ -17,6 +17,3 @@ export {
   type CandleIntakeStats,
 } from './candle-intake.js';
 export { ControlPublisher } from './control-publisher.js';
-export { DEFAULT_MARKETS } from './default-markets.js';
-export { DEFAULT_FAMILY_POLICY } from './default-policy.js';
-export * from './paper-exchange/index.js';

@@ -1,14 +1,15 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { errorClass } from '@appliance/errors';
 import { readFileIfExists, writeFileDurable } from '@appliance/runtime';
 import { RequestOrigin } from './audit.js';
 
 const epochMs = z.number().int().nonnegative();
 
 /** Newest first is what the operator reads; older entries beyond these are dropped. */
-export const MAX_TOKEN_HISTORY = 50;
-export const MAX_PAPER_ACCOUNT_HISTORY = 20;
+const MAX_TOKEN_HISTORY = 50;
+const MAX_PAPER_ACCOUNT_HISTORY = 20;
 
 /** One device token as issued: when, until when, from where, and a fingerprint (never the token). */
 export const TokenIssue = z.strictObject({
@@ -46,15 +47,14 @@ export type Device = z.infer<typeof Device>;
 
 const RegistryFile = z.strictObject({ v: z.literal(1), devices: z.array(Device) });
 
-export class RegistryError extends Error {
-  override readonly name = 'RegistryError';
-  constructor(
-    readonly code: 'E_DEVICE_EXISTS' | 'E_DEVICE_UNKNOWN' | 'E_INVALID' | 'E_REGISTRY_CORRUPT',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const REGISTRY_ERROR_CODES = {
+  E_DEVICE_EXISTS: 'a device with this id exists',
+  E_DEVICE_UNKNOWN: 'no device has this id',
+  E_INVALID: 'the device does not match its schema',
+  E_REGISTRY_CORRUPT: 'the registry file cannot be read or parsed',
+} as const;
+
+export class RegistryError extends errorClass('RegistryError', REGISTRY_ERROR_CODES) {}
 
 /** The devices this control plane knows, in a JSON file written durably on every change. */
 export class DeviceRegistry {

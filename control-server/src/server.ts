@@ -1,17 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { errorClass } from '@appliance/errors';
 import { KeyRing, TOPICS, type Bus, type Signer, type Subscription } from '@appliance/protocol';
-import { DEFAULT_FILL_COSTS, type FillCosts } from '@appliance/trading-core';
+import { DEFAULT_FAMILY_POLICY, DEFAULT_FILL_COSTS, type FillCosts } from '@appliance/trading-core';
 import { ADMIN_TOKEN_FILE, AdminToken } from './admin-auth.js';
 import { HostAllowList } from '@appliance/runtime';
 import { buildApp } from './app.js';
 import { CandleIntake } from './candle-intake.js';
 import { ControlPublisher } from './control-publisher.js';
-import { DEFAULT_MARKETS } from './default-markets.js';
-import { DEFAULT_FAMILY_POLICY } from './default-policy.js';
 import { FleetView } from './fleet.js';
-import { createPaperExchange, type PaperExchange } from './paper-exchange/index.js';
+import { createPaperExchange, DEFAULT_MARKETS, type PaperExchange } from '@appliance/paper-exchange';
 import { DeviceRegistry } from './registry.js';
 
 export interface ControlServerOptions {
@@ -61,15 +60,13 @@ export const DEFAULT_CONTROL_OPTIONS = {
 };
 
 /** The API or the paper exchange could not listen: `option` names the setting to change. */
-export class ListenError extends Error {
-  override readonly name = 'ListenError';
-  readonly code = 'E_LISTEN';
+export class ListenError extends errorClass('ListenError', { E_LISTEN: 'a server could not listen' }) {
   constructor(
     readonly option: 'port' | 'paperPort' | 'host',
     message: string,
     cause: unknown,
   ) {
-    super(message, { cause });
+    super('E_LISTEN', message, { cause });
   }
 }
 

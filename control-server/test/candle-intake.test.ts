@@ -19,13 +19,9 @@ import {
   type CandleMessage,
 } from '@appliance/protocol';
 import { waitFor } from '@appliance/test-kit';
-import {
-  CandleIntake,
-  MAX_CANDLE_RECORD_BYTES,
-  PaperExchangeError,
-  paperExchangeCcxtConfig,
-  startControlServer,
-} from '../src/index.js';
+import { PaperExchangeError } from '@appliance/paper-exchange';
+import { paperExchangeCcxtConfig } from '@appliance/paper-exchange/ccxt';
+import { CandleIntake, MAX_CANDLE_RECORD_BYTES, startControlServer } from '../src/index.js';
 
 const HOUR = 3_600_000;
 const T0 = Math.floor(Date.now() / HOUR) * HOUR - 10 * HOUR;

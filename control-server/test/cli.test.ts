@@ -1,83 +1,131 @@
 // Finding 11 of issue 8: a missing, non-PEM or RSA signing key, or a port in use, made the
-// control server exit 1 with a stack trace. Now each exits 2 with one line naming the option.
-import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+// control server exit 1 with a stack trace. Now each exits 2 with one line naming the option
+// (flag and variable). Issue #9: every option is a flag, a variable and a --config file key.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { TOPIC_PARTITIONS, exportPublicKey, generateSigner } from '@appliance/protocol';
+import { createKafkaBus } from '@appliance/protocol/kafka';
 import {
-  TOPIC_PARTITIONS,
-  createKafkaBus,
-  exportPrivateKeyPem,
-  exportPublicKey,
-  generateSigner,
-} from '@appliance/protocol';
-import { REPO_ROOT, requireTool, spawnNode, startKafkaMock } from '@appliance/test-kit';
+  badSigningKeyFiles,
+  goodSigningKeyFile,
+  hasStackTrace,
+  requireTool,
+  cliRunner,
+  helpNamesEveryOption,
+  spawnNode,
+  startKafkaMock,
+} from '@appliance/test-kit';
 
 const ADMIN = 'admin-token-0123456789';
 const FEED_KEY = exportPublicKey(generateSigner().publicKey);
 const dir = mkdtempSync(join(tmpdir(), 'cs-cli-'));
 
-const run = (args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'control-server/src/main.ts', ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, CONTROL_ADMIN_TOKEN: ADMIN, KAFKA_BROKERS: '', CONTROL_SIGNING_KEY_FILE: '' },
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
+/** Every option and its variable, as README.md documents them. */
+const OPTIONS: [string, string][] = [
+  ['--port', 'PORT'],
+  ['--paper-port', 'PAPER_PORT'],
+  ['--host', 'HOST'],
+  ['--kafka', 'KAFKA_BROKERS'],
+  ['--signing-key-file', 'CONTROL_SIGNING_KEY_FILE'],
+  ['--data-dir', 'CONTROL_DATA_DIR'],
+  ['--eligibility', 'CONTROL_ELIGIBILITY'],
+  ['--no-paper', 'CONTROL_PAPER'],
+  ['--allowed-hosts', 'CONTROL_ALLOWED_HOSTS'],
+  ['--feed-key', 'CONTROL_FEED_KEYS'],
+  ['--config', 'CONTROL_CONFIG'],
+];
+const run = cliRunner('control-server/src/main.ts', OPTIONS, { env: { CONTROL_ADMIN_TOKEN: ADMIN } });
 
-/** Key files that are not an Ed25519 private key, and the line each must give. */
-function badKeys(): [string, string, string][] {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const ed = generateKeyPairSync('ed25519');
-  const write = (name: string, text: string) => {
-    writeFileSync(join(dir, name), text);
-    return join(dir, name);
-  };
-  return [
-    ['missing', join(dir, 'nope.pem'), 'no such file'],
-    [
-      'not PEM',
-      write('text.pem', 'hello\n'),
-      'not a PEM private key (an unencrypted Ed25519 PKCS#8 PEM key is needed)',
-    ],
-    [
-      'a public key',
-      write('public.pem', ed.publicKey.export({ type: 'spki', format: 'pem' }).toString()),
-      'not a PEM private key (an unencrypted Ed25519 PKCS#8 PEM key is needed)',
-    ],
-    [
-      'RSA',
-      write('rsa.pem', rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
-      'an rsa key; an Ed25519 key is needed',
-    ],
-  ];
-}
+t.test('--help lists every option with its environment variable, and the admin token', async (t) => {
+  const { status, help, missing } = helpNamesEveryOption(run, OPTIONS);
+  t.equal(status, 0);
+  t.same(missing, [], 'every option with its variable');
+  t.match(help, /Environment only: CONTROL_ADMIN_TOKEN /);
+});
 
 t.test('a signing key that is not an Ed25519 private key exits 2 naming the option', async (t) => {
-  for (const [name, file, problem] of badKeys()) {
+  for (const { name, file, problem } of badSigningKeyFiles(dir)) {
     const r = run(['--kafka', '127.0.0.1:1', '--signing-key-file', file, '--feed-key', FEED_KEY]);
     t.equal(r.status, 2, name);
     t.equal(
       r.stderr,
-      `invalid control-server configuration:\n  - signingKeyFile: --signing-key-file ${file}: ${problem}\n`,
+      `invalid control-server configuration:\n  - signingKeyFile (--signing-key-file, CONTROL_SIGNING_KEY_FILE): ${file}: ${problem}\n`,
       `${name}: one line, no stack trace`,
     );
     t.equal(r.stdout, '', 'nothing started');
   }
 });
 
-t.test('a bad --allowed-hosts entry exits 2 naming it', async (t) => {
-  const key = join(dir, 'ok.pem');
-  writeFileSync(key, exportPrivateKeyPem(generateSigner()));
+t.test('bad values exit 2 naming each option, its flag and its variable', async (t) => {
+  const key = goodSigningKeyFile(dir);
   const r = run([
     ...['--kafka', '127.0.0.1:1', '--signing-key-file', key, '--no-paper'],
-    ...['--allowed-hosts', 'control.lan,evil.example:80'],
+    ...['--allowed-hosts', 'control.lan,evil.example:80', '--port', 'http'],
   ]);
   t.equal(r.status, 2);
-  t.match(r.stderr, /allowedHosts\.1: allowed host: a host name or address, without a port/);
+  t.equal(
+    r.stderr,
+    [
+      'invalid control-server configuration:',
+      '  - port (--port, PORT): Invalid input: expected number, received NaN',
+      '  - allowedHosts.1 (--allowed-hosts, CONTROL_ALLOWED_HOSTS): allowed host: a host name or address, without a port',
+      '',
+    ].join('\n'),
+  );
+  const noToken = run(['--kafka', '127.0.0.1:1', '--signing-key-file', key, '--no-paper'], {
+    CONTROL_ADMIN_TOKEN: 'short',
+  });
+  t.equal(noToken.status, 2);
+  t.equal(
+    noToken.stderr,
+    'invalid control-server configuration:\n  - adminToken (CONTROL_ADMIN_TOKEN): must be set, at least 16 characters\n',
+  );
+  const noFeedKey = run(['--kafka', '127.0.0.1:1', '--signing-key-file', key]);
+  t.equal(noFeedKey.status, 2);
+  t.match(noFeedKey.stderr, /feedKeys \(--feed-key, CONTROL_FEED_KEYS\): required with the paper exchange/);
+  t.notOk(hasStackTrace(noFeedKey.stderr));
+});
+
+t.test('variables and a --config file are honoured: flag > variable > file > default', async (t) => {
+  const key = goodSigningKeyFile(dir);
+  const file = join(dir, 'control.json');
+  writeFileSync(
+    file,
+    JSON.stringify({ kafka: '127.0.0.1:1', signingKeyFile: key, paper: false, eligibility: ['BAD'] }),
+  );
+  const fromFile = run(['--config', file]);
+  t.equal(fromFile.status, 2);
+  t.equal(
+    fromFile.stderr,
+    'invalid control-server configuration:\n  - eligibility.0 (--eligibility, CONTROL_ELIGIBILITY): eligibility: stream=SYM/QUOTE,SYM/QUOTE\n',
+    'kafka, the key and --no-paper from the file; only its bad value is named',
+  );
+  const fromEnv = run([], {
+    CONTROL_CONFIG: file,
+    CONTROL_ELIGIBILITY: 'ema-cross.1h=BTC/USDT,ETH/USDT ema-cross.4h=BTC/USDT',
+    CONTROL_PAPER: '1',
+  });
+  t.equal(fromEnv.status, 2);
+  t.notMatch(fromEnv.stderr, /eligibility/, 'the variable, space separated, not the file');
+  t.match(
+    fromEnv.stderr,
+    /feedKeys \(--feed-key, CONTROL_FEED_KEYS\): required/,
+    'CONTROL_PAPER=1 over the file',
+  );
+  const flag = run(['--no-paper', '--data-dir', ''], {
+    CONTROL_CONFIG: file,
+    CONTROL_ELIGIBILITY: 'a=B',
+    CONTROL_PAPER: '1',
+  });
+  t.equal(flag.status, 2);
+  t.equal(
+    flag.stderr,
+    'invalid control-server configuration:\n  - dataDir (--data-dir, CONTROL_DATA_DIR): Too small: expected string to have >=1 characters\n',
+    'the flags over the variables',
+  );
 });
 
 t.test('a port in use exits 2 naming --port or --paper-port', async (t) => {
@@ -91,8 +139,7 @@ t.test('a port in use exits 2 naming --port or --paper-port', async (t) => {
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
   const port = (taken.address() as AddressInfo).port;
-  const key = join(dir, 'ok.pem');
-  writeFileSync(key, exportPrivateKeyPem(generateSigner()));
+  const key = goodSigningKeyFile(dir);
 
   for (const [flag, option, other] of [
     ['--port', 'port', '--paper-port'],

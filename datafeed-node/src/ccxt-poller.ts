@@ -1,8 +1,16 @@
 import type { Exchange } from 'ccxt';
 import type { Logger } from 'pino';
+import { Backoff, type BackoffPolicy } from '@appliance/protocol';
 import type { Candle } from '@appliance/trading-core';
 import { feedCandleProblem } from './candle-check.js';
 import { FeedError } from './errors.js';
+
+/**
+ * Waits after a failed fetchOHLCV, instead of the poll interval: 1 s doubling to 60 s, equal
+ * jitter so that feeds polling one exchange do not retry in step. Only this read is retried:
+ * it has no effect on the exchange, so asking again is always safe.
+ */
+export const DEFAULT_POLL_RETRY: BackoffPolicy = { initialMs: 1_000, maxMs: 60_000, jitter: 'equal' };
 
 export interface PollOptions {
   exchange: Exchange;
@@ -17,6 +25,10 @@ export interface PollOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Consecutive failures tolerated before giving up with E_SOURCE. */
   maxFailures?: number;
+  /** Wait after each failure (default DEFAULT_POLL_RETRY); a success goes back to `pollMs`. */
+  retry?: BackoffPolicy;
+  /** Randomness in [0, 1) for the retry jitter (injected in tests). */
+  random?: () => number;
   onError?: (err: unknown) => void;
   /** Where refused candles and gaps are reported (at warn). */
   logger?: Pick<Logger, 'warn'>;
@@ -40,14 +52,14 @@ export async function* pollCandles(o: PollOptions): AsyncGenerator<Candle> {
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const tfMs = o.exchange.parseTimeframe(o.timeframe) * 1000;
   let last = o.since === undefined ? undefined : o.since - 1;
-  let failures = 0;
+  const retry = new Backoff(o.retry ?? DEFAULT_POLL_RETRY, o.random);
   const stats = o.stats ?? { refused: 0, gaps: 0 };
   const refusedTimes = new Set<number>();
   while (!o.signal?.aborted) {
     try {
       const since = last === undefined ? undefined : last + 1;
       const rows = await o.exchange.fetchOHLCV(o.symbol, o.timeframe, since, 500);
-      failures = 0;
+      retry.reset();
       const closed = rows
         .map(([time, open, high, low, close, volume]) => ({ time, open, high, low, close, volume }) as Candle)
         // A row without a usable time is kept here so that it is refused (and reported) below.
@@ -91,12 +103,15 @@ export async function* pollCandles(o: PollOptions): AsyncGenerator<Candle> {
       }
     } catch (err) {
       o.onError?.(err);
-      if (++failures >= (o.maxFailures ?? 10)) {
+      const wait = retry.next();
+      if (retry.attempt >= (o.maxFailures ?? 10)) {
         throw new FeedError(
           'E_SOURCE',
-          `fetchOHLCV ${o.symbol} failed ${failures} times: ${(err as Error).message}`,
+          `fetchOHLCV ${o.symbol} failed ${retry.attempt} times: ${(err as Error).message}`,
         );
       }
+      await sleep(wait);
+      continue;
     }
     await sleep(o.pollMs);
   }

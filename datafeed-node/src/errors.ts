@@ -1,3 +1,5 @@
+import { errorClass } from '@appliance/errors';
+
 export const FEED_ERROR_CODES = {
   E_FILE: 'the market data file cannot be read',
   E_BAD_HEADER: 'the CSV header is not time,open,high,low,close,volume',
@@ -8,12 +10,4 @@ export const FEED_ERROR_CODES = {
 } as const;
 export type FeedErrorCode = keyof typeof FEED_ERROR_CODES;
 
-export class FeedError extends Error {
-  override readonly name = 'FeedError';
-  constructor(
-    readonly code: FeedErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class FeedError extends errorClass<FeedErrorCode>('FeedError', FEED_ERROR_CODES) {}

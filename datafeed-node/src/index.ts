@@ -13,6 +13,6 @@ export {
 } from './csv-candles.js';
 export { feedCandleProblem, MIN_TIME_MS } from './candle-check.js';
 export { replayCandles } from './replay.js';
-export { pollCandles, type PollOptions, type PollStats } from './ccxt-poller.js';
+export { pollCandles, DEFAULT_POLL_RETRY, type PollOptions, type PollStats } from './ccxt-poller.js';
 export { syntheticCandles } from './synthetic.js';
 export { FeedError, FEED_ERROR_CODES } from './errors.js';

@@ -1,114 +1,153 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
 import { z } from 'zod';
-import { createKafkaBus, signerFromPem } from '@appliance/protocol';
+import { signerFromPem } from '@appliance/protocol';
+import { createKafkaBus } from '@appliance/protocol/kafka';
 import { DEFAULT_FILL_COSTS, EmaCrossVolumeStrategy } from '@appliance/trading-core';
-import {
-  ConfigError,
-  createBinance,
-  createLogger,
-  exitOnConfigError,
-  handleShutdown,
-  kafkaSecurityFromEnv,
-  parseConfig,
-  readSigningKeyFile,
-  type KafkaSecurity,
-} from '@appliance/runtime';
+import { EXIT, createLogger, handleShutdown, kafkaSecurityFromEnv, startShell } from '@appliance/runtime';
 import { runFeed } from './run-feed.js';
 import { DEFAULT_SIGNAL_TTL_MS } from './datafeed.js';
 import { resolveReplayFiles } from './csv-candles.js';
 import { FeedError } from './errors.js';
 
-const Config = z.object({
-  kafka: z.string().min(1, 'KAFKA_BROKERS (or --kafka) is required: signals go out on Kafka'),
-  signingKeyFile: z.string().min(1, 'DATAFEED_SIGNING_KEY_FILE (or --signing-key-file) is required'),
-  stream: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
-  origin: z.string().min(1),
-  replay: z.array(z.string()),
-  speed: z.union([z.literal('max'), z.coerce.number().positive()]),
-  from: z.string().datetime({ offset: true }).optional(),
-  limit: z.coerce.number().int().positive().optional(),
-  live: z.boolean(),
-  symbols: z.array(z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/)),
-  symbol: z
-    .string()
-    .regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, '--symbol: expected BASE/QUOTE, e.g. BTC/USDT')
-    .optional(),
-  timeframe: z
-    .string()
-    .regex(/^[1-9]\d*[mhd]$/, '--timeframe: expected e.g. 1m, 15m, 1h, 4h or 1d')
-    .optional(),
-  ccxtUrl: z.string().url().optional(),
-  seed: z.coerce.number().positive(),
-  ttlMs: z.coerce.number().int().positive(),
-});
+const pair = z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, 'expected BASE/QUOTE, e.g. BTC/USDT');
+const Config = z
+  .object({
+    kafka: z.string().min(1, 'required: signals go out on Kafka'),
+    signingKeyFile: z.string().min(1, "required: this node's key signs its signals and candles"),
+    stream: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
+    origin: z.string().min(1),
+    replay: z.array(z.string()),
+    speed: z.union([z.literal('max'), z.coerce.number().positive()]),
+    from: z.string().datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().positive().optional(),
+    live: z.boolean(),
+    symbols: z.array(pair),
+    symbol: pair.optional(),
+    timeframe: z
+      .string()
+      .regex(/^[1-9]\d*[mhd]$/, 'expected e.g. 1m, 15m, 1h, 4h or 1d')
+      .optional(),
+    ccxtUrl: z.string().url().optional(),
+    seed: z.coerce.number().positive(),
+    ttlMs: z.coerce.number().int().positive(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.replay.length === 0 && !c.live)
+      ctx.addIssue({ code: 'custom', path: ['replay'], message: 'give --replay FILE... or --live' });
+    if (c.replay.length === 0 && c.symbol !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['symbol'],
+        message: '--symbol is for --replay; --live takes --symbols',
+      });
+  });
 
-const opts = new Command('datafeed-node')
-  .description(
-    'Runs one algorithm over its pairs on a virtual balance and publishes signed candles and signals',
-  )
-  .option('--kafka <brokers>', 'Kafka bootstrap brokers', process.env.KAFKA_BROKERS ?? '')
-  .option(
-    '--signing-key-file <file>',
-    "this node's Ed25519 PKCS#8 PEM key (signs its signals and candles)",
-    process.env.DATAFEED_SIGNING_KEY_FILE ?? '',
-  )
-  .option('--stream <name>', 'stream the signals are published on', 'ema-cross.1h')
-  .option('--origin <name>', 'node name stamped on signals', 'feed-1')
-  .option('--replay <file...>', 'replay candle CSV files (time,open,high,low,close,volume)', [])
-  .option('--speed <x>', "replay speed: multiple of real time, or 'max'", '3600')
-  .option('--from <iso-time>', 'replay from this candle time')
-  .option('--limit <n>', 'stop after this many candles')
-  .option('--live', 'poll live candles with ccxt fetchOHLCV (needs network access to the exchange)', false)
-  .option(
-    '--symbol <pair>',
-    'pair of the one --replay file whose name does not tell it (e.g. BTC/USDT); refused with several files',
-  )
-  .option(
-    '--timeframe <tf>',
-    'candle timeframe: of every --replay file (default: from the names), or for --live (default 1h)',
-  )
-  .option('--symbols <list>', 'symbols for --live, comma separated', 'BTC/USDT')
-  .option('--ccxt-url <url>', 'point ccxt at another Binance-compatible base URL (e.g. the paper exchange)')
-  .option('--seed <quote>', 'virtual balance in USDT', '10000')
-  .option('--ttl-ms <ms>', 'signal validity after issue', String(DEFAULT_SIGNAL_TTL_MS))
-  .parse()
-  .opts<Record<string, unknown> & { symbols: string }>();
-
-let config: z.infer<typeof Config>;
-let kafkaSecurity: KafkaSecurity;
-let signingKeyPem: string;
-try {
-  config = parseConfig('datafeed-node', Config, { ...opts, symbols: String(opts.symbols).split(',') });
-  if (config.replay.length === 0 && !config.live) throw new Error('give --replay FILE... or --live');
-  signingKeyPem = readSigningKeyFile(
-    'datafeed-node',
-    { name: 'signingKeyFile', flag: '--signing-key-file' },
-    config.signingKeyFile,
-  );
-  if (config.replay.length === 0 && config.symbol !== undefined) {
-    const issue = 'symbol: --symbol is for --replay; --live takes --symbols';
-    throw new ConfigError(`invalid datafeed-node configuration:\n  - ${issue}`, [issue]);
-  }
-  if (config.replay.length > 0) {
-    try {
-      // Checked here so that a file name or option problem exits 2 before Kafka is reached.
-      resolveReplayFiles(config.replay, { symbol: config.symbol, timeframe: config.timeframe });
-    } catch (err) {
-      if (!(err instanceof FeedError)) throw err;
-      const issue = `replay: ${err.code}: ${err.message}`;
-      throw new ConfigError(`invalid datafeed-node configuration:\n  - ${issue}`, [issue]);
+const { config, signingKeyPem, kafkaSecurity } = startShell(
+  {
+    name: 'datafeed-node',
+    description:
+      'Runs one algorithm over its pairs on a virtual balance and publishes signed candles and signals',
+    configEnv: 'DATAFEED_CONFIG',
+    schema: Config,
+    options: [
+      {
+        flag: '--kafka <brokers>',
+        env: 'KAFKA_BROKERS',
+        description: 'Kafka bootstrap brokers',
+        default: '',
+      },
+      {
+        flag: '--signing-key-file <file>',
+        env: 'DATAFEED_SIGNING_KEY_FILE',
+        description: "this node's Ed25519 PKCS#8 PEM key (signs its signals and candles)",
+        default: '',
+      },
+      {
+        flag: '--stream <name>',
+        env: 'DATAFEED_STREAM',
+        description: 'stream the signals are published on',
+        default: 'ema-cross.1h',
+      },
+      {
+        flag: '--origin <name>',
+        env: 'DATAFEED_ORIGIN',
+        description: 'node name stamped on signals',
+        default: 'feed-1',
+      },
+      {
+        flag: '--replay <file...>',
+        env: 'DATAFEED_REPLAY',
+        description: 'replay candle CSV files (time,open,high,low,close,volume)',
+        default: [],
+      },
+      {
+        flag: '--speed <x>',
+        env: 'DATAFEED_SPEED',
+        description: "replay speed: multiple of real time, or 'max'",
+        default: '3600',
+      },
+      { flag: '--from <iso-time>', env: 'DATAFEED_FROM', description: 'replay from this candle time' },
+      { flag: '--limit <n>', env: 'DATAFEED_LIMIT', description: 'stop after this many candles' },
+      {
+        flag: '--live',
+        env: 'DATAFEED_LIVE',
+        description: 'poll live candles with ccxt fetchOHLCV (needs network access to the exchange)',
+        default: false,
+      },
+      {
+        flag: '--symbol <pair>',
+        env: 'DATAFEED_SYMBOL',
+        description:
+          'pair of the one --replay file whose name does not tell it (e.g. BTC/USDT); refused with several files',
+      },
+      {
+        flag: '--timeframe <tf>',
+        env: 'DATAFEED_TIMEFRAME',
+        description:
+          'candle timeframe: of every --replay file (default: from the names), or for --live (default 1h)',
+      },
+      {
+        flag: '--symbols <pair...>',
+        env: 'DATAFEED_SYMBOLS',
+        description: 'symbols for --live, comma separated',
+        default: ['BTC/USDT'],
+      },
+      {
+        flag: '--ccxt-url <url>',
+        env: 'DATAFEED_CCXT_URL',
+        description: 'point ccxt at another Binance-compatible base URL (e.g. the paper exchange)',
+      },
+      {
+        flag: '--seed <quote>',
+        env: 'DATAFEED_SEED',
+        description: 'virtual balance in USDT',
+        default: '10000',
+      },
+      {
+        flag: '--ttl-ms <ms>',
+        env: 'DATAFEED_TTL_MS',
+        description: 'signal validity after issue',
+        default: String(DEFAULT_SIGNAL_TTL_MS),
+      },
+    ],
+    helpAfter: 'Kafka TLS and SASL: KAFKA_SSL_* and KAFKA_SASL_* (docs/bus-security.md).',
+  },
+  (shell) => {
+    const { config } = shell;
+    const signingKeyPem = shell.readSigningKey('signingKeyFile');
+    if (config.replay.length > 0) {
+      try {
+        // Checked here so that a file name or option problem exits 2 before Kafka is reached.
+        resolveReplayFiles(config.replay, { symbol: config.symbol, timeframe: config.timeframe });
+      } catch (err) {
+        if (!(err instanceof FeedError)) throw err;
+        throw shell.problem('replay', `${err.code}: ${err.message}`);
+      }
     }
-  }
-  // TLS and SASL/SCRAM from KAFKA_SSL_* / KAFKA_SASL_* (docs/bus-security.md).
-  kafkaSecurity = kafkaSecurityFromEnv();
-} catch (err) {
-  if (err instanceof Error && err.message.startsWith('give ')) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  exitOnConfigError(err);
-}
+    // TLS and SASL/SCRAM from KAFKA_SSL_* / KAFKA_SASL_* (docs/bus-security.md).
+    return { config, signingKeyPem, kafkaSecurity: kafkaSecurityFromEnv() };
+  },
+);
 
 const logger = createLogger({ name: `datafeed:${config.origin}` });
 const bus = createKafkaBus({
@@ -143,11 +182,12 @@ const result = await runFeed({
         }
       : {
           kind: 'live',
-          exchange: createBinance({ baseUrl: config.ccxtUrl }),
+          // Loaded only for --live: ccxt is most of a process's memory, and a replay needs none of it.
+          exchange: (await import('@appliance/runtime/ccxt')).createBinance({ baseUrl: config.ccxtUrl }),
           symbols: config.symbols,
           timeframe: config.timeframe ?? '1h',
         },
 });
 logger.info(result, 'feed finished');
 await bus.close();
-process.exit(result.error ? 1 : 0);
+process.exit(result.error ? EXIT.failure : EXIT.ok);

@@ -1,9 +1,9 @@
 import t from 'tap';
 import type { Exchange } from 'ccxt';
 import pino from 'pino';
-import { DEFAULT_MARKETS, createPaperExchange } from '@appliance/control-server';
+import { DEFAULT_MARKETS, createPaperExchange } from '@appliance/paper-exchange';
 import { DEFAULT_FILL_COSTS, type Candle } from '@appliance/trading-core';
-import { createBinance } from '@appliance/runtime';
+import { createBinance } from '@appliance/runtime/ccxt';
 import { pollCandles, type PollStats } from '../src/index.js';
 
 const MIN = 60_000;
@@ -107,6 +107,45 @@ t.test('a source that keeps failing ends with E_SOURCE after the allowed failure
   await t.rejects(run(), { code: 'E_SOURCE', message: /^fetchOHLCV BTC\/USDT failed 3 times: / });
   t.equal(errors.length, 3);
 });
+
+t.test(
+  'a failed poll is retried after a backoff, and a success goes back to the poll interval',
+  async (t) => {
+    let calls = 0;
+    // Fails three times, then answers with one closed candle and one still forming.
+    const exchange = {
+      parseTimeframe: () => 60,
+      fetchOHLCV: async () => {
+        if (++calls <= 3) throw new Error(`down ${calls}`);
+        return [bar(0), bar(1)].map((c) => [c.time, c.open, c.high, c.low, c.close, c.volume]);
+      },
+    } as unknown as Exchange;
+    const abort = new AbortController();
+    const sleeps: number[] = [];
+    const got: Candle[] = [];
+    for await (const c of pollCandles({
+      exchange,
+      symbol: 'BTC/USDT',
+      timeframe: '1m',
+      pollMs: 7,
+      now: () => T0 + 2 * MIN - 1,
+      retry: { initialMs: 100, maxMs: 1_000, jitter: 'equal' },
+      random: () => 0,
+      signal: abort.signal,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        if (sleeps.length === 4) abort.abort();
+      },
+    }))
+      got.push(c);
+    t.same(
+      sleeps,
+      [50, 100, 200, 7],
+      'equal jitter with random 0: half of 100, 200, 400; then the poll interval',
+    );
+    t.same(got, [bar(0)]);
+  },
+);
 
 t.test('refused closed candles are logged at warn with the reason and counted, once each', async (t) => {
   const bad = { ...bar(1), high: bar(1).low - 1 };

@@ -16,7 +16,7 @@ import {
   type Signal,
 } from '@appliance/protocol';
 import { DEFAULT_FILL_COSTS, EmaCrossVolumeStrategy, type Candle } from '@appliance/trading-core';
-import { rejectionOf } from '@appliance/test-kit';
+import { rejectionOf, waitFor } from '@appliance/test-kit';
 import { Datafeed, runFeed } from '../src/index.js';
 
 const DATA = new URL('../../../shared/data/ohlcv/', import.meta.url).pathname;
@@ -55,7 +55,11 @@ async function replay(limit: number) {
       limit,
     },
   });
-  await new Promise((r) => setTimeout(r, 50));
+  // The bus delivers after publish resolves: wait until every record published has arrived.
+  await waitFor(
+    () => candles.length >= result.candles && signals.length >= result.signals,
+    "the replay's records on the bus",
+  );
   return { result, signals, candles };
 }
 
@@ -231,8 +235,12 @@ t.test('an unsound candle is refused before it is published or any strategy sees
     await rejectionOf(feed.onCandle('BTC/USDT', good)),
     `E_BAD_CANDLE: BTC/USDT candle at ${T} is not after the previous one at ${T}`,
   );
-  await new Promise((r) => setTimeout(r, 20));
-  t.same(seen, [T], 'the strategy saw only the sound candle');
-  t.equal(published.length, 1, 'only the sound candle went out');
-  t.equal(feed.stats().candles, 1);
+  // A later sound candle is the barrier: the bus keeps order, so once it has arrived anything
+  // published for the refused ones would have arrived before it.
+  const next = { ...good, time: T + 3_600_000 };
+  await feed.onCandle('BTC/USDT', next);
+  await waitFor(() => published.length >= 2, 'the barrier candle');
+  t.same(seen, [T, next.time], 'the strategy saw only the sound candles');
+  t.equal(published.length, 2, 'only the sound candles went out');
+  t.equal(feed.stats().candles, 2);
 });

@@ -80,8 +80,8 @@ t.test('the control server will not run its paper exchange without a datafeed ke
   const withoutKey = p.args.slice(0, p.args.indexOf('--feed-key'));
   const { code, stderr } = await exitOf('control server', {}, withoutKey);
   t.equal(code, 2);
-  t.match(stderr, 'feedKeys: CONTROL_FEED_KEYS (or --feed-key) is required with the paper exchange');
+  t.match(stderr, 'feedKeys (--feed-key, CONTROL_FEED_KEYS): required with the paper exchange');
   const bad = await exitOf('control server', {}, [...withoutKey, '--feed-key', 'not-a-key']);
   t.equal(bad.code, 2);
-  t.match(bad.stderr, 'feedKeys.0: feed key: base64url Ed25519 public key');
+  t.match(bad.stderr, 'feedKeys.0 (--feed-key, CONTROL_FEED_KEYS): feed key: base64url Ed25519 public key');
 });

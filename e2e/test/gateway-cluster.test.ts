@@ -16,7 +16,6 @@ import { pino } from 'pino';
 import {
   TOPICS,
   createControl,
-  createKafkaBus,
   createSignal,
   exportPublicKey,
   generateSigner,
@@ -24,6 +23,7 @@ import {
   offsetGreater,
   type Signer,
 } from '@appliance/protocol';
+import { createKafkaBus } from '@appliance/protocol/kafka';
 import { startHaproxy, type RunningHaproxy } from '@appliance/haproxy';
 import { GatewayConnection } from '@appliance/signal-client';
 import {

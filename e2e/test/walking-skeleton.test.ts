@@ -12,7 +12,6 @@ import t from 'tap';
 import {
   TOPICS,
   TOPIC_PARTITIONS,
-  createKafkaBus,
   createSignal,
   exportPrivateKeyPem,
   exportPublicKey,
@@ -20,8 +19,9 @@ import {
   type DecisionRecord,
   type Signal,
 } from '@appliance/protocol';
+import { createKafkaBus } from '@appliance/protocol/kafka';
 import { Ledger } from '@appliance/trading-core';
-import { createBinance } from '@appliance/runtime';
+import { createBinance } from '@appliance/runtime/ccxt';
 import { clientOrderId, type ClientState } from '@appliance/signal-client';
 import { requireTool, spawnNode, startKafkaMock, waitFor, type RunningProcess } from '@appliance/test-kit';
 
@@ -199,7 +199,16 @@ t.test('signals flow from replayed market data to paper orders, exactly once per
     TOPICS.signals,
     [forged, genuine, expired].map((s) => ({ key: STREAM, value: JSON.stringify(s) })),
   );
-  await new Promise((r) => setTimeout(r, 2_000));
+  // The device stays down until the feed has gone on past the hostile records (or finished), so
+  // what it comes back to includes signals it missed.
+  await waitFor(
+    () => {
+      const at = onTopic.findIndex((x) => x.signal.id === expired.id);
+      return (at >= 0 && onTopic.length - at > 1) || datafeed.lines.some((l) => l.msg === 'feed finished');
+    },
+    'the feed to go on past the hostile records',
+    90_000,
+  );
   await startDevice(RESTARTED);
 
   const finished = await datafeed.waitForLog(

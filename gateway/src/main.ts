@@ -1,172 +1,156 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
 import { z } from 'zod';
-import { KeyRing, createKafkaBus } from '@appliance/protocol';
-import {
-  createLogger,
-  exitOnConfigError,
-  handleShutdown,
-  kafkaSecurityFromEnv,
-  parseConfig,
-  type KafkaSecurity,
-} from '@appliance/runtime';
+import { KeyRing } from '@appliance/protocol';
+import { createKafkaBus } from '@appliance/protocol/kafka';
+import { createLogger, handleShutdown, kafkaSecurityFromEnv, startShell } from '@appliance/runtime';
 import { createGateway } from './gateway.js';
 import { DEFAULT_GATEWAY_OPTIONS, GatewayOptions } from './options.js';
 
-const Config = z.object({
-  port: z.coerce.number().int().min(0).max(65535),
-  host: z.string().min(1),
-  kafka: z
-    .string()
-    .min(1, 'KAFKA_BROKERS (or --kafka) is required: a gateway process reads signals from Kafka'),
-  tokenKeys: z
-    .array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'token key: base64url Ed25519 public key'))
-    .min(1, "GATEWAY_TOKEN_KEYS (or --token-key) is required: the control server's public key"),
-  signalKeys: z
-    .array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'signal key: base64url Ed25519 public key'))
-    .min(
-      1,
-      "GATEWAY_SIGNAL_KEYS (or --signal-key) is required: the datafeeds' public keys (only signals they signed are relayed)",
-    ),
-  gatewayId: z.string(),
-  proxyProtocol: z.boolean(),
-});
+const publicKeys = (what: string, required: string) =>
+  z.array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, `${what}: base64url Ed25519 public key`)).min(1, required);
+/** A tuning number as given (a flag or variable is text); GatewayOptions checks it and fills defaults. */
+const tuning = z.unknown().transform((v) => (v === undefined || v === '' ? undefined : Number(v)));
 
-const program = new Command('gateway')
-  .description(
-    'WebSocket gateway: verifies signed signals and control messages from Kafka and relays them to devices',
-  )
-  .option('--port <n>', 'listen port (0 = any free port)', process.env.PORT ?? '8080')
-  .option('--host <addr>', 'listen address', process.env.HOST ?? '127.0.0.1')
-  .option('--kafka <brokers>', 'Kafka bootstrap brokers, comma separated', process.env.KAFKA_BROKERS ?? '')
-  .option(
-    '--token-key <key...>',
-    "control server's public key(s): checks device tokens and control messages",
-    process.env.GATEWAY_TOKEN_KEYS?.split(',').filter((k) => k !== '') ?? [],
-  )
-  .option(
-    '--signal-key <key...>',
-    "datafeeds' public key(s): only signals signed by one are relayed",
-    process.env.GATEWAY_SIGNAL_KEYS?.split(',').filter((k) => k !== '') ?? [],
-  )
-  .option('--gateway-id <id>', 'name of this gateway in logs and telemetry', process.env.GATEWAY_ID ?? 'gw-1')
-  .option(
-    '--proxy-protocol',
-    'connections start with a PROXY v2 header (behind HAProxy send-proxy-v2)',
-    process.env.GATEWAY_PROXY_PROTOCOL === '1',
-  )
-  .option(
-    '--ring-capacity <n>',
-    'signals kept per stream to answer resumes',
-    process.env.GATEWAY_RING_CAPACITY,
-  )
-  .option(
-    '--send-high-water-bytes <n>',
-    'bytes queued for one device before live traffic closes it with 1013 (a catch-up waits instead)',
-    process.env.GATEWAY_SEND_HIGH_WATER_BYTES,
-  )
-  .option(
-    '--ping-interval-ms <n>',
-    'ping interval; a peer silent for two is dropped',
-    process.env.GATEWAY_PING_INTERVAL_MS,
-  )
-  .option(
-    '--max-payload <bytes>',
-    'largest frame a device may send (1009 beyond)',
-    process.env.GATEWAY_MAX_PAYLOAD,
-  )
-  .option(
-    '--inbound-rate <n>',
-    'frames per second a device may send, sustained',
-    process.env.GATEWAY_INBOUND_RATE,
-  )
-  .option('--inbound-burst <n>', 'frames a device may send in a burst', process.env.GATEWAY_INBOUND_BURST)
-  .option(
-    '--max-record-bytes <bytes>',
-    'largest signal or control record relayed to devices (larger ones are dropped)',
-    process.env.GATEWAY_MAX_RECORD_BYTES,
-  )
-  .option(
-    '--max-streams <n>',
-    'most streams kept (from verified signals only)',
-    process.env.GATEWAY_MAX_STREAMS,
-  )
-  .option(
-    '--max-control-scopes <n>',
-    'most control scopes kept (from verified control messages only)',
-    process.env.GATEWAY_MAX_CONTROL_SCOPES,
-  )
-  .option(
-    '--max-hello-bytes <bytes>',
-    'largest hello a device may send (its first frame; others: --max-payload)',
-    process.env.GATEWAY_MAX_HELLO_BYTES,
-  )
-  .addHelpText(
-    'after',
-    `\nDefaults: ring ${DEFAULT_GATEWAY_OPTIONS.ringCapacity}, high water ${DEFAULT_GATEWAY_OPTIONS.sendHighWaterBytes} B, ` +
-      `ping ${DEFAULT_GATEWAY_OPTIONS.pingIntervalMs} ms, max payload ${DEFAULT_GATEWAY_OPTIONS.maxPayload} B, ` +
-      `inbound ${DEFAULT_GATEWAY_OPTIONS.inboundRatePerSec}/s burst ${DEFAULT_GATEWAY_OPTIONS.inboundBurst}, ` +
-      `max record ${DEFAULT_GATEWAY_OPTIONS.maxRecordBytes} B, max streams ${DEFAULT_GATEWAY_OPTIONS.maxStreams}, ` +
-      `max control scopes ${DEFAULT_GATEWAY_OPTIONS.maxControlScopes}, max hello ${DEFAULT_GATEWAY_OPTIONS.maxHelloBytes} B.`,
-  )
-  .parse();
-
-const opts = program.opts<{
-  port: string;
-  host: string;
-  kafka: string;
-  tokenKey: string[];
-  signalKey: string[];
-  gatewayId: string;
-  proxyProtocol: boolean;
-  ringCapacity?: string;
-  sendHighWaterBytes?: string;
-  pingIntervalMs?: string;
-  maxPayload?: string;
-  inboundRate?: string;
-  inboundBurst?: string;
-  maxRecordBytes?: string;
-  maxStreams?: string;
-  maxControlScopes?: string;
-  maxHelloBytes?: string;
-}>();
-/** A number option as given, or undefined for its default; not-a-number is left for the schema to name. */
-const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
-let config: z.infer<typeof Config>;
-let options: GatewayOptions;
-let kafkaSecurity: KafkaSecurity;
-try {
-  config = parseConfig('gateway', Config, { ...opts, tokenKeys: opts.tokenKey, signalKeys: opts.signalKey });
-  options = parseConfig(
-    'gateway',
-    GatewayOptions,
-    Object.fromEntries(
-      Object.entries({
-        gatewayId: config.gatewayId,
-        proxyProtocol: config.proxyProtocol,
-        ringCapacity: num(opts.ringCapacity),
-        sendHighWaterBytes: num(opts.sendHighWaterBytes),
-        pingIntervalMs: num(opts.pingIntervalMs),
-        maxPayload: num(opts.maxPayload),
-        inboundRatePerSec: num(opts.inboundRate),
-        inboundBurst: num(opts.inboundBurst),
-        maxRecordBytes: num(opts.maxRecordBytes),
-        maxStreams: num(opts.maxStreams),
-        maxControlScopes: num(opts.maxControlScopes),
-        maxHelloBytes: num(opts.maxHelloBytes),
-      }).filter(([, v]) => v !== undefined),
+const Config = z
+  .object({
+    port: z.coerce.number().int().min(0).max(65535),
+    host: z.string().min(1),
+    kafka: z.string().min(1, 'required: a gateway process reads signals from Kafka'),
+    tokenKeys: publicKeys('token key', "required: the control server's public key"),
+    signalKeys: publicKeys(
+      'signal key',
+      "required: the datafeeds' public keys (only signals they signed are relayed)",
     ),
-  );
+    gatewayId: z.string(),
+    proxyProtocol: z.boolean(),
+    ringCapacity: tuning,
+    sendHighWaterBytes: tuning,
+    pingIntervalMs: tuning,
+    maxPayload: tuning,
+    inboundRatePerSec: tuning,
+    inboundBurst: tuning,
+    maxRecordBytes: tuning,
+    maxStreams: tuning,
+    maxControlScopes: tuning,
+    maxHelloBytes: tuning,
+  })
+  .transform(({ port, host, kafka, tokenKeys, signalKeys, ...rest }, ctx) => {
+    // The tuning options are checked by the library's own schema, their issues named like the rest.
+    const options = GatewayOptions.safeParse(
+      Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
+    );
+    if (options.success) return { port, host, kafka, tokenKeys, signalKeys, options: options.data };
+    for (const issue of options.error.issues)
+      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    return z.NEVER;
+  });
+
+const d = DEFAULT_GATEWAY_OPTIONS;
+const { config, kafkaSecurity } = startShell(
+  {
+    name: 'gateway',
+    description:
+      'WebSocket gateway: verifies signed signals and control messages from Kafka and relays them to devices',
+    configEnv: 'GATEWAY_CONFIG',
+    schema: Config,
+    options: [
+      { flag: '--port <n>', env: 'PORT', description: 'listen port (0 = any free port)', default: '8080' },
+      { flag: '--host <addr>', env: 'HOST', description: 'listen address', default: '127.0.0.1' },
+      {
+        flag: '--kafka <brokers>',
+        env: 'KAFKA_BROKERS',
+        description: 'Kafka bootstrap brokers, comma separated',
+        default: '',
+      },
+      {
+        flag: '--token-key <key...>',
+        env: 'GATEWAY_TOKEN_KEYS',
+        key: 'tokenKeys',
+        description: "control server's public key(s): checks device tokens and control messages",
+        default: [],
+      },
+      {
+        flag: '--signal-key <key...>',
+        env: 'GATEWAY_SIGNAL_KEYS',
+        key: 'signalKeys',
+        description: "datafeeds' public key(s): only signals signed by one are relayed",
+        default: [],
+      },
+      {
+        flag: '--gateway-id <id>',
+        env: 'GATEWAY_ID',
+        description: 'name of this gateway in logs and telemetry',
+        default: d.gatewayId,
+      },
+      {
+        flag: '--proxy-protocol',
+        env: 'GATEWAY_PROXY_PROTOCOL',
+        description: 'connections start with a PROXY v2 header (behind HAProxy send-proxy-v2)',
+        default: d.proxyProtocol,
+      },
+      {
+        flag: '--ring-capacity <n>',
+        env: 'GATEWAY_RING_CAPACITY',
+        description: `signals kept per stream to answer resumes (${d.ringCapacity})`,
+      },
+      {
+        flag: '--send-high-water-bytes <n>',
+        env: 'GATEWAY_SEND_HIGH_WATER_BYTES',
+        description: `bytes queued for one device before live traffic closes it with 1013 (a catch-up waits instead) (${d.sendHighWaterBytes})`,
+      },
+      {
+        flag: '--ping-interval-ms <n>',
+        env: 'GATEWAY_PING_INTERVAL_MS',
+        description: `ping interval; a peer silent for two is dropped (${d.pingIntervalMs})`,
+      },
+      {
+        flag: '--max-payload <bytes>',
+        env: 'GATEWAY_MAX_PAYLOAD',
+        description: `largest frame a device may send (1009 beyond) (${d.maxPayload})`,
+      },
+      {
+        flag: '--inbound-rate <n>',
+        env: 'GATEWAY_INBOUND_RATE',
+        key: 'inboundRatePerSec',
+        description: `frames per second a device may send, sustained (${d.inboundRatePerSec})`,
+      },
+      {
+        flag: '--inbound-burst <n>',
+        env: 'GATEWAY_INBOUND_BURST',
+        description: `frames a device may send in a burst (${d.inboundBurst})`,
+      },
+      {
+        flag: '--max-record-bytes <bytes>',
+        env: 'GATEWAY_MAX_RECORD_BYTES',
+        description: `largest signal or control record relayed to devices; larger ones are dropped (${d.maxRecordBytes})`,
+      },
+      {
+        flag: '--max-streams <n>',
+        env: 'GATEWAY_MAX_STREAMS',
+        description: `most streams kept, from verified signals only (${d.maxStreams})`,
+      },
+      {
+        flag: '--max-control-scopes <n>',
+        env: 'GATEWAY_MAX_CONTROL_SCOPES',
+        description: `most control scopes kept, from verified control messages only (${d.maxControlScopes})`,
+      },
+      {
+        flag: '--max-hello-bytes <bytes>',
+        env: 'GATEWAY_MAX_HELLO_BYTES',
+        description: `largest hello a device may send: its first frame; others: --max-payload (${d.maxHelloBytes})`,
+      },
+    ],
+    helpAfter: 'Kafka TLS and SASL: KAFKA_SSL_* and KAFKA_SASL_* (docs/bus-security.md).',
+  },
   // TLS and SASL/SCRAM from KAFKA_SSL_* / KAFKA_SASL_* (docs/bus-security.md).
-  kafkaSecurity = kafkaSecurityFromEnv();
-} catch (err) {
-  exitOnConfigError(err);
-}
+  (shell) => ({ config: shell.config, kafkaSecurity: kafkaSecurityFromEnv() }),
+);
+const options = config.options;
 
-const logger = createLogger({ name: `gateway:${config.gatewayId}` });
+const logger = createLogger({ name: `gateway:${options.gatewayId}` });
 const bus = createKafkaBus({
   brokers: config.kafka.split(','),
-  clientId: config.gatewayId,
+  clientId: options.gatewayId,
   logger,
   ...kafkaSecurity,
 });

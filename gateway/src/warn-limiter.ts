@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 
 /** How often the same kind of warning is logged at most. */
-export const WARN_INTERVAL_MS = 10_000;
+const WARN_INTERVAL_MS = 10_000;
 
 /**
  * A warning per kind at most once per interval, with how many were left out since: a bus

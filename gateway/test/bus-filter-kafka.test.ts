@@ -6,7 +6,8 @@
  */
 import t from 'tap';
 import kafkajs from 'kafkajs';
-import { TOPICS, createKafkaBus, partitionForKey, type BusMessage, type Signal } from '@appliance/protocol';
+import { TOPICS, partitionForKey, type BusMessage, type Signal } from '@appliance/protocol';
+import { createKafkaBus } from '@appliance/protocol/kafka';
 import { requireTool, startKafkaMock, waitFor } from '@appliance/test-kit';
 import {
   JUNK_SIG,

@@ -24,7 +24,6 @@ import {
   publishSignals,
   samePartitionStream,
   signal,
-  sleep,
   startGateway,
 } from './fixtures.js';
 
@@ -225,7 +224,13 @@ t.test(
     const after = [signal(stream), signal(stream)];
     await publishSignals(bus, after);
     await waitFor(() => d.signalIds(stream).length === 2, 'the genuine signals after them');
-    await sleep(50);
+    // The barrier: all three bad records counted as dropped (the other partition is read at its
+    // own pace, so the genuine signals alone do not show its records have been dealt with).
+    await waitFor(
+      async () =>
+        (await droppedFor(url, 'wrong-partition')) + (await droppedFor(url, 'unverified-signal')) >= 3,
+      'the three bad records to be dropped',
+    );
     t.same(
       d.signalIds(stream),
       after.map((s) => s.id),
@@ -367,7 +372,7 @@ t.test('a signal signed by an unknown key, or with a mis-derived id, is dropped'
   ]);
   await publishSignals(bus, [good]);
   await waitFor(() => d.signalIds().length === 1, 'the genuine signal');
-  await sleep(50);
+  // The genuine signal, published last, is the barrier: the bad ones would have come before it.
   t.same(d.signalIds(), [good.id]);
   t.equal(await droppedFor(url, 'unverified-signal'), 3);
   d.ws.close();

@@ -15,16 +15,7 @@ import {
   type DecisionRecord,
 } from '@appliance/protocol';
 import { telemetryFrame, waitFor } from '@appliance/test-kit';
-import {
-  connect,
-  droppedFor,
-  metric,
-  publishSignals,
-  signal,
-  sleep,
-  startGateway,
-  token,
-} from './fixtures.js';
+import { connect, droppedFor, metric, publishSignals, signal, startGateway, token } from './fixtures.js';
 
 t.test(
   '300 sockets with one device token: each replaces the one before with 4001, one is served',
@@ -113,10 +104,14 @@ t.test('a resume point for a stream the gateway has not read yet is kept for tha
   const signals = Array.from({ length: 7 }, () => signal(late));
   await publishSignals(bus, signals);
   await waitFor(() => d.signalIds(late).length === 2, 'the signals after its resume point');
-  await sleep(50);
+  // One more is the barrier: signals come in offset order, so an early one sent wrongly would
+  // be in the list before it.
+  const barrier = signal(late);
+  await publishSignals(bus, [barrier]);
+  await waitFor(() => d.signalIds(late).length >= 3, 'the barrier signal');
   t.same(
     d.signalIds(late),
-    signals.slice(5).map((s) => s.id),
+    [...signals.slice(5), barrier].map((s) => s.id),
     'the stream turned up: only what comes after the device’s resume point',
   );
   d.ws.close();
@@ -191,8 +186,18 @@ t.test(
     const single = JSON.parse(got[3]!.value.toString()) as Record<string, unknown>;
     t.match(single, { type: 'decision', decision: decision(3), scope: 'family', gateway: 'gw-1' });
     t.notOk('seq' in single);
-    await sleep(50);
-    t.equal(d.of('ack').length, 1, 'no ack for it');
+    // A later batch is the barrier: acks come in order, so an ack for the single report would
+    // arrive before this one's.
+    d.send({ type: 'decisions', deviceId: 'dev-1', seq: 13, decisions: [decision(4)] });
+    await waitFor(() => d.of('ack').length >= 2, 'the ack of the barrier batch');
+    t.same(
+      d.of('ack'),
+      [
+        { type: 'ack', seq: 12 },
+        { type: 'ack', seq: 13 },
+      ],
+      'no ack for it',
+    );
     d.ws.close();
   },
 );
@@ -220,8 +225,9 @@ t.test(
     bus.fail = false;
     d.send(batch(3, 3)); // stored, but 0..2 are not
     await waitFor(() => got.length === 3, 'the second batch on the bus');
-    await sleep(50);
-    t.same(d.of('ack'), [], 'no ack: the device still holds 0..2 and everything after');
+    // No ack: the device still holds 0..2 and everything after. Acks come in order, so one sent
+    // wrongly here would arrive before the re-sent batch's and break the list checked below.
+    t.same(d.of('ack'), []);
     d.send(batch(0, 3)); // the device sends its outbox again, oldest first
     await waitFor(() => d.of('ack').length === 1, 'the ack of the re-sent batch');
     d.send(batch(3, 3));

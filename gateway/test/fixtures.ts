@@ -26,7 +26,7 @@ import { createGateway, type GatewayOptions } from '../src/index.js';
 
 export const control = generateSigner();
 export const feed = generateSigner();
-export const logger = pino({ level: 'silent' });
+const logger = pino({ level: 'silent' });
 /** A junk Ed25519 signature of the right shape. */
 export const JUNK_SIG = 'A'.repeat(86);
 
@@ -184,5 +184,3 @@ export async function droppedFor(url: string, reason: string): Promise<number> {
     .find((l) => l.includes(`reason="${reason}"`));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -19,6 +19,14 @@ import { control, feed, startGateway } from './fixtures.js';
 
 const setup = (t: Test, options = {}) => startGateway(t, new EmbeddedBus(), options);
 
+type Started = Awaited<ReturnType<typeof setup>>;
+/** Waits until the gateway has taken in `n` records of each stream (its rings are the barrier). */
+const ingested = (gateway: Started['gateway'], counts: Record<string, number>) =>
+  waitFor(
+    () => Object.entries(counts).every(([s, n]) => (gateway.stats().streams[s]?.size ?? 0) >= n),
+    `the gateway to hold ${JSON.stringify(counts)}`,
+  );
+
 const token = (sub: string, ttlMs = 60_000) =>
   issueDeviceToken({ sub, scope: 'family', iat: Date.now(), ttlMs }, control);
 
@@ -82,7 +90,7 @@ t.test('a device with a bad or missing token is refused with 401 during the upgr
 t.test(
   'a resuming device gets control state, then its missed signals in order, then live ones',
   async (t) => {
-    const { bus, url } = await setup(t);
+    const { bus, url, gateway } = await setup(t);
     const c = createControl(
       {
         kind: 'breaker',
@@ -100,7 +108,8 @@ t.test(
       TOPICS.signals,
       early.map((s) => ({ key: 'ema.1h', value: JSON.stringify(s) })),
     );
-    await new Promise((r) => setTimeout(r, 50));
+    await ingested(gateway, { 'ema.1h': 3 });
+    await waitFor(() => gateway.stats().controlScopes >= 1, 'the breaker to be held');
 
     const d = connect(url, token('dev-1'));
     await d.opened;
@@ -139,9 +148,9 @@ t.test(
 );
 
 t.test('a device with no resume point starts from live signals only', async (t) => {
-  const { bus, url } = await setup(t);
+  const { bus, url, gateway } = await setup(t);
   await bus.publish(TOPICS.signals, [{ key: 'ema.1h', value: JSON.stringify(signal(1)) }]);
-  await new Promise((r) => setTimeout(r, 20));
+  await ingested(gateway, { 'ema.1h': 1 });
   const d = connect(url, token('dev-2'));
   await d.opened;
   d.ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-2', version: '1', resume: {} }));
@@ -156,9 +165,9 @@ t.test('a device with no resume point starts from live signals only', async (t) 
 });
 
 t.test('a stream that began while a device was away is sent from where it last went live', async (t) => {
-  const { bus, url } = await setup(t);
+  const { bus, url, gateway } = await setup(t);
   await bus.publish(TOPICS.signals, [{ key: 'ema.1h', value: JSON.stringify(signal(1)) }]);
-  await new Promise((r) => setTimeout(r, 20));
+  await ingested(gateway, { 'ema.1h': 1 });
   const hello = async (id: string, resume: object, since?: object) => {
     const d = connect(url, token(id));
     await d.opened;
@@ -178,7 +187,7 @@ t.test('a stream that began while a device was away is sent from where it last w
     ...fresh.map((s) => ({ key: 'new.15m', value: JSON.stringify(s) })),
     { key: 'ema.1h', value: JSON.stringify(signal(2)) },
   ]);
-  await new Promise((r) => setTimeout(r, 20));
+  await ingested(gateway, { 'new.15m': 2, 'ema.1h': 2 });
   const back = await hello('dev-4', caughtUp.positions, caughtUp.partitions);
   const got = back.frames.filter((f) => f.type === 'signal') as unknown as {
     stream: string;
@@ -264,7 +273,7 @@ t.test('telemetry goes onto the bus stamped with the authenticated device and ga
   d.ws.send(JSON.stringify({ type: 'hello', deviceId: 'dev-3', version: '1', resume: {} }));
   const telemetry = telemetryFrame('dev-3', { equity: 10, cash: 10, fills: 2 });
   d.ws.send(JSON.stringify(telemetry));
-  while (got.length === 0) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => got.length > 0, 'the telemetry record on the bus');
   t.equal(got[0]!.key, 'dev-3');
   t.match(JSON.parse(got[0]!.value.toString()), {
     ...telemetry,
@@ -295,7 +304,7 @@ t.test('healthz answers once the gateway is reading the bus', async (t) => {
 t.test(
   'a revoked device is disconnected at once and cannot reconnect; a forged list changes nothing',
   async (t) => {
-    const { bus, url } = await setup(t);
+    const { bus, url, gateway } = await setup(t);
     const revoke = (devices: string[], signer = control, version = Date.now()) =>
       bus.publish(TOPICS.control, [
         {
@@ -321,7 +330,8 @@ t.test(
     await d.until(() => d.frames.some((f) => f.type === 'caught-up'));
 
     await revoke(['dev-5'], generateSigner()); // not the control server's key
-    await new Promise((r) => setTimeout(r, 100));
+    // The gateway counts the forged record as dropped: once counted, it has been dealt with.
+    await waitFor(() => gateway.stats().dropped >= 1, 'the forged revocation to be dropped');
     t.equal(d.ws.readyState, WebSocket.OPEN, 'a forged revocation is ignored');
 
     await revoke(['dev-5']);
@@ -412,7 +422,7 @@ const SAME_PARTITION = Array.from({ length: 100 }, (_, i) => `other-${i}.1h`).fi
 t.test(
   'a resume older than the ring is read back from the bus: nothing missed, nothing repeated',
   async (t) => {
-    const { bus, url } = await setup(t, { ringCapacity: 5 });
+    const { bus, url, gateway } = await setup(t, { ringCapacity: 5 });
     const ours: string[] = [];
     for (let i = 1; i <= 20; i++) {
       const s = signal(1000 + i);
@@ -425,7 +435,11 @@ t.test(
         { key: SAME_PARTITION, value: JSON.stringify(other) },
       ]);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    // Rings hold the last 5, so the barrier is the offset of the last record published.
+    await waitFor(
+      () => gateway.stats().streams[SAME_PARTITION]?.lastOffset === '39',
+      'the gateway to take in all 40 records',
+    );
     const d = connect(url, token('dev-9'));
     await d.opened;
     // Offsets on the partition: ema.1h at 0, 2, 4, …; resuming after the 3rd of ours (offset 4).

@@ -93,7 +93,7 @@ const absolutePath = (what: string) =>
     .string({ error: typeError('must be a string') })
     .regex(SAFE_PATH, `${what} must be an absolute path without spaces, quotes, backslashes or #`);
 
-export const Gateway = z.strictObject(
+const Gateway = z.strictObject(
   {
     name: z
       .string({ error: typeError('must be a string') })

@@ -1,26 +1,31 @@
+import { errorClass } from '@appliance/errors';
+
 /**
  * A cluster description that cannot become a haproxy.cfg. `issues` holds one line per problem
  * (`field.path: what is wrong`), so a caller can show all of them at once.
  */
-export class ClusterError extends Error {
-  override readonly name = 'ClusterError';
-  readonly code = 'E_CLUSTER';
+export class ClusterError extends errorClass('ClusterError', {
+  E_CLUSTER: 'the cluster description cannot become a haproxy.cfg',
+}) {
   constructor(readonly issues: string[]) {
-    super(`invalid cluster description:\n  - ${issues.join('\n  - ')}`);
+    super('E_CLUSTER', `invalid cluster description:\n  - ${issues.join('\n  - ')}`);
   }
 }
 
-export type HaproxyErrorCode = 'E_HAPROXY_NOT_FOUND' | 'E_HAPROXY_INVALID';
+export const HAPROXY_ERROR_CODES = {
+  E_HAPROXY_NOT_FOUND: 'haproxy is not installed or cannot be run',
+  E_HAPROXY_INVALID: 'haproxy refused the configuration, or exited',
+} as const;
+export type HaproxyErrorCode = keyof typeof HAPROXY_ERROR_CODES;
 
 /** `haproxy -c` could not be run, or it refused the configuration; `output` is what it printed. */
-export class HaproxyError extends Error {
-  override readonly name = 'HaproxyError';
+export class HaproxyError extends errorClass('HaproxyError', HAPROXY_ERROR_CODES) {
   constructor(
-    readonly code: HaproxyErrorCode,
+    code: HaproxyErrorCode,
     message: string,
     readonly output = '',
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }

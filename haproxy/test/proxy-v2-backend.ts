@@ -1,10 +1,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { parseProxyV2, type ProxyHeader } from '@appliance/gateway';
-
 // The gateway's own PROXY v2 parser: the stand-in gateways here accept exactly what it accepts.
-export { PROXY_V2_SIGNATURE, parseProxyV2, type ProxyHeader } from '@appliance/gateway';
+import { parseProxyV2, type ProxyHeader } from '@appliance/gateway';
 
 export interface Backend {
   name: string;

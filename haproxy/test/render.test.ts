@@ -291,7 +291,7 @@ t.test('the render command', { skip }, async (t) => {
     t.notOk(existsSync(out));
   });
 
-  t.test('a config haproxy refuses exits 3 and writes nothing', async (t) => {
+  t.test('a config haproxy refuses exits 5 and writes nothing', async (t) => {
     // Passes our PEM sniffing, but is no certificate: only haproxy -c can tell.
     const fake = join(dir, 'fake.pem');
     writeFileSync(
@@ -306,7 +306,7 @@ t.test('the render command', { skip }, async (t) => {
       out,
       '--check',
     );
-    t.equal(r.status, 3);
+    t.equal(r.status, 5, 'exit 5: haproxy refused it (EXIT.refused)');
     t.match(r.stderr, /^E_HAPROXY_INVALID: haproxy refused the configuration \(exit 1\):\n[^]*fake\.pem/);
     t.notOk(existsSync(out));
   });

@@ -52,6 +52,14 @@ t.before(async () => {
 t.test('the executable runs where no Node.js is installed', async (t) => {
   const exe = install(client, 'opt');
   t.same(client.ccxtExchanges, ['binance'], "ccxt's binance class is in the bundle, no other exchange");
+  // Entry points as narrow as the device's needs (issue #9): the bus adapter and the servers'
+  // HTTP framework stay out. The ws client is in (the device's link to the gateway).
+  const packages = new Set(
+    client.inputs.map((i) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(i.path)?.[1]),
+  );
+  t.ok(packages.has('ws'), 'ws is in the bundle (so the package names are read right)');
+  t.notOk(packages.has('kafkajs'), 'no kafkajs in the bundle');
+  t.notOk(packages.has('fastify'), 'no fastify in the bundle');
   const libs = execFileSync('ldd', [exe], { encoding: 'utf8' })
     .split('\n')
     .map((l) => l.trim().split(/\s/)[0]!)
@@ -72,7 +80,10 @@ t.test('the executable runs where no Node.js is installed', async (t) => {
 
   const missing = runClean(exe, ['run', '--config', join(root, 'nope.json')]);
   t.equal(missing.status, 2);
-  t.equal(missing.stderr, `config file ${join(root, 'nope.json')} cannot be read (ENOENT)\n`);
+  t.equal(
+    missing.stderr,
+    `invalid signal-client configuration:\n  - config (--config, SIGNAL_CLIENT_CONFIG): ${join(root, 'nope.json')}: cannot be read (ENOENT)\n`,
+  );
 
   const bad = join(root, 'bad.json');
   writeFileSync(bad, JSON.stringify({ deviceId: 'Not Valid' }));
@@ -120,11 +131,14 @@ t.test(
     // Its first telemetry is relayed once the gateway has taken its hello: from then on it is
     // sent every new signal (one published before that would be, rightly, never delivered).
     let reported = false;
+    const records: { type?: string; decision?: { signalId?: string } }[] = [];
     const sub = await stack.bus.subscribe({
       topic: TOPICS.telemetry,
       from: 'earliest',
       onMessage: (m) => {
-        if (m.key === 'dev-sea') reported = true;
+        if (m.key !== 'dev-sea') return;
+        reported = true;
+        records.push(JSON.parse(m.value.toString()) as (typeof records)[number]);
       },
     });
     t.teardown(() => sub.close());
@@ -142,8 +156,12 @@ t.test(
     t.equal(orders.length, 1, 'exactly one order on the paper exchange');
     t.equal(orders[0]?.side, 'BUY', 'the buy it was sent');
 
-    // Idle: connected, nothing to do. `env` exec()s the client, so the pid is the client's.
-    await new Promise((r) => setTimeout(r, 3_000));
+    // Idle: connected, nothing left to do once its report of the decision is on the bus (the
+    // last thing a trade makes it do). `env` exec()s the client, so the pid is the client's.
+    await waitFor(
+      () => records.some((r) => r.type === 'decision' && r.decision?.signalId === signal.id),
+      `the decision report on the bus\n${seen()}`,
+    );
     const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
     const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]);
     t.comment(`idle RSS after a trade: ${(rssKb / 1024).toFixed(1)} MiB`);

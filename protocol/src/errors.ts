@@ -1,3 +1,5 @@
+import { errorClass } from '@appliance/errors';
+
 /**
  * Every way a message can be refused, as a stable code. Clients log the code and show the
  * plain message; tests assert on both. Documented in docs/errors.md.
@@ -17,18 +19,18 @@ export const PROTOCOL_ERROR_CODES = {
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERROR_CODES;
 
-export class ProtocolError extends Error {
-  override readonly name = 'ProtocolError';
-  readonly code: ProtocolErrorCode;
-  readonly details: Record<string, unknown> | undefined;
-
-  constructor(code: ProtocolErrorCode, message?: string, details?: Record<string, unknown>, cause?: unknown) {
-    super(message ?? PROTOCOL_ERROR_CODES[code], cause === undefined ? undefined : { cause });
-    this.code = code;
-    this.details = details;
+/** A refusal is never retriable: the same message is refused again. */
+export class ProtocolError extends errorClass('ProtocolError', PROTOCOL_ERROR_CODES) {
+  constructor(
+    code: ProtocolErrorCode,
+    message?: string,
+    readonly details?: Record<string, unknown>,
+    cause?: unknown,
+  ) {
+    super(code, message, { cause });
   }
 }
 
 export function isProtocolError(err: unknown, code?: ProtocolErrorCode): err is ProtocolError {
-  return err instanceof ProtocolError && (code === undefined || err.code === code);
+  return ProtocolError.is(err, code);
 }

@@ -11,14 +11,5 @@ export * from './device-token.js';
 export * from './replay-guard.js';
 export * from './bus.js';
 export { EmbeddedBus, DEFAULT_EMBEDDED_RETENTION, type EmbeddedBusOptions } from './embedded-bus.js';
-export {
-  KafkaBus,
-  KafkaBusError,
-  createKafkaBus,
-  type KafkaBusOptions,
-  type KafkaTlsOptions,
-  type KafkaSaslOptions,
-  type KafkaBusErrorCode,
-  type BusLogger,
-} from './kafka-bus.js';
 export * from './offsets.js';
+export * from './backoff.js';

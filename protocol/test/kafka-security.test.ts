@@ -12,7 +12,7 @@ import t from 'tap';
 import kafkajs from 'kafkajs';
 import type { KafkaConfig } from 'kafkajs';
 import { makeTestCert, requireTool } from '@appliance/test-kit';
-import { createKafkaBus, type KafkaBusOptions } from '../src/kafka-bus.js';
+import { createKafkaBus, type KafkaBusOptions } from '../src/kafka/index.js';
 
 const PASSWORD = 'hunter2-correct-horse';
 

@@ -1,14 +1,14 @@
 import type { z } from 'zod';
+import { errorClass } from '@appliance/errors';
+import { EXIT, exitWith } from './exit-codes.js';
 
 /** Configuration is validated once at start-up; a bad value stops the process with this. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code = 'E_CONFIG';
+export class ConfigError extends errorClass('ConfigError', { E_CONFIG: 'a configuration value is invalid' }) {
   constructor(
     message: string,
     readonly issues: string[],
   ) {
-    super(message);
+    super('E_CONFIG', message);
   }
 }
 
@@ -23,9 +23,6 @@ export function parseConfig<S extends z.ZodType>(what: string, schema: S, input:
 
 /** For CLIs: print a ConfigError plainly (no stack) and exit 2; rethrow anything else. */
 export function exitOnConfigError(err: unknown): never {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
+  if (err instanceof ConfigError) exitWith(EXIT.config, err.message);
   throw err;
 }

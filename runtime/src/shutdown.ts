@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { EXIT } from './exit-codes.js';
 
 export type Closer = () => Promise<void> | void;
 
@@ -23,15 +24,15 @@ export function handleShutdown(logger: Logger, closers: Closer[], graceMs = 10_0
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
+      process.exit(EXIT.failure);
     }
     logger.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
       logger.error({ graceMs }, 'shutdown took too long: exiting');
-      process.exit(1);
+      process.exit(EXIT.failure);
     }, graceMs);
     timer.unref();
-    void stop().then(() => process.exit(0));
+    void stop().then(() => process.exit(EXIT.ok));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

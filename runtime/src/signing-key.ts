@@ -9,11 +9,15 @@ import { ConfigError } from './config.js';
  */
 export function readSigningKeyFile(
   what: string,
-  option: { name: string; flag: string },
+  option: { name: string; flag: string; env?: string },
   file: string,
 ): string {
   const fail = (problem: string) => {
-    const issue = `${option.name}: ${option.flag} ${file}: ${problem}`;
+    // Named as the process shell names every option: key (flag, variable).
+    const issue =
+      option.env === undefined
+        ? `${option.name}: ${option.flag} ${file}: ${problem}`
+        : `${option.name} (${option.flag}, ${option.env}): ${file}: ${problem}`;
     return new ConfigError(`invalid ${what} configuration:\n  - ${issue}`, [issue]);
   };
   let pem: string;

@@ -62,8 +62,8 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
     return {
       ...record,
       outcome: 'failed',
-      code: intent.error?.split(':')[0] ?? 'E_EXCHANGE',
-      reason: (intent.error ?? 'failed').slice(0, 300),
+      code: intent.error?.code ?? 'E_EXCHANGE',
+      reason: (intent.error?.message ?? 'failed').slice(0, 300),
     };
   }
 

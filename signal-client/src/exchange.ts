@@ -1,5 +1,6 @@
 import ccxt, { type Exchange } from 'ccxt';
-import { createBinance } from '@appliance/runtime';
+import { errorClass } from '@appliance/errors';
+import { createBinance } from '@appliance/runtime/ccxt';
 import { MAX_PRICE, type MarketRules } from '@appliance/trading-core';
 
 /**
@@ -17,15 +18,17 @@ export const EXECUTION_ERROR_CODES = {
 } as const;
 export type ExecutionErrorCode = keyof typeof EXECUTION_ERROR_CODES;
 
-export class ExecutionError extends Error {
-  override readonly name = 'ExecutionError';
-  constructor(
-    readonly code: ExecutionErrorCode,
-    message: string,
-    /** True when the outcome is unknown and must be reconciled. A rejection never is. */
-    readonly indeterminate: boolean,
-  ) {
-    super(message);
+/** The codes after which an order may or may not exist at the exchange. */
+const INDETERMINATE_CODES: ReadonlySet<ExecutionErrorCode> = new Set(['E_DUPLICATE', 'E_UNREACHABLE']);
+
+/**
+ * Never retriable: sending an order again can make a second order. What to do instead follows
+ * from the code: `indeterminate` ones are reconciled by client order id, the rest are final.
+ */
+export class ExecutionError extends errorClass('ExecutionError', EXECUTION_ERROR_CODES) {
+  /** True when the outcome is unknown and must be reconciled. A rejection never is. */
+  get indeterminate(): boolean {
+    return INDETERMINATE_CODES.has(this.code);
   }
 }
 
@@ -34,15 +37,15 @@ export function translateCcxtError(err: unknown): ExecutionError {
   const msg = err instanceof Error ? err.message.slice(0, 300) : String(err);
   if (err instanceof ExecutionError) return err;
   if (err instanceof ccxt.AuthenticationError || err instanceof ccxt.PermissionDenied)
-    return new ExecutionError('E_AUTH', msg, false);
-  if (err instanceof ccxt.InsufficientFunds) return new ExecutionError('E_INSUFFICIENT_FUNDS', msg, false);
-  if (err instanceof ccxt.OrderNotFound) return new ExecutionError('E_NOT_FOUND', msg, false);
+    return new ExecutionError('E_AUTH', msg);
+  if (err instanceof ccxt.InsufficientFunds) return new ExecutionError('E_INSUFFICIENT_FUNDS', msg);
+  if (err instanceof ccxt.OrderNotFound) return new ExecutionError('E_NOT_FOUND', msg);
   if (err instanceof ccxt.DuplicateOrderId || /duplicate order/i.test(msg))
-    return new ExecutionError('E_DUPLICATE', msg, true);
+    return new ExecutionError('E_DUPLICATE', msg);
   if (err instanceof ccxt.InvalidOrder || err instanceof ccxt.BadRequest)
-    return new ExecutionError('E_ORDER_REJECTED', msg, false);
-  if (err instanceof ccxt.NetworkError) return new ExecutionError('E_UNREACHABLE', msg, true);
-  return new ExecutionError('E_EXCHANGE', msg, false);
+    return new ExecutionError('E_ORDER_REJECTED', msg);
+  if (err instanceof ccxt.NetworkError) return new ExecutionError('E_UNREACHABLE', msg);
+  return new ExecutionError('E_EXCHANGE', msg);
 }
 
 export interface OrderResult {
@@ -153,7 +156,7 @@ export function createBinanceExecutor(opts: BinanceExecutorOptions): Executor {
             (await exchange.createOrder(symbol, 'market', 'sell', amount, undefined, params)) as never,
           );
         if (!(typeof quote === 'number' && Number.isFinite(quote) && quote > 0)) {
-          throw new ExecutionError('E_ORDER_REJECTED', 'a buy without a quote amount is not sent', false);
+          throw new ExecutionError('E_ORDER_REJECTED', 'a buy without a quote amount is not sent');
         }
         // quoteOrderQty: ccxt truncates it to the market's precision, never rounding it up.
         return toResult((await exchange.createMarketBuyOrderWithCost(symbol, quote, params)) as never);

@@ -28,8 +28,8 @@ export interface ExecutionDeps {
   now: () => number;
   sleep?: (ms: number) => Promise<void>;
   options: ExecutionOptions;
-  /** Makes the journal durable (the state file, fsynced). */
-  persist: () => Promise<void>;
+  /** Makes the intent durable as it is now (the intent journal, fdatasynced) before it is sent. */
+  persistIntent: (intent: Intent) => Promise<void>;
   /** Records a filled or settled order in the device's books and counters. */
   onSettled: (intent: Intent, result: OrderResult) => void;
   /** Order ids the journal already accounts for, to tell our fills from unexplained ones. */
@@ -56,7 +56,7 @@ export function createExecution(deps: ExecutionDeps) {
   /** One send of an intent whose previous attempts (if any) are known not to exist. */
   async function send(intent: Intent): Promise<'settled' | 'unknown'> {
     intent.sentAt = now();
-    await deps.persist(); // the attempt is on record before it can reach the exchange
+    await deps.persistIntent(intent); // the attempt is on record before it can reach the exchange
     failpoint('after-intent');
     try {
       const result = await exchange.placeMarketOrder(intent);
@@ -64,7 +64,7 @@ export function createExecution(deps: ExecutionDeps) {
       settle(intent, result);
       return 'settled';
     } catch (err) {
-      const e = err instanceof ExecutionError ? err : new ExecutionError('E_EXCHANGE', String(err), false);
+      const e = err instanceof ExecutionError ? err : new ExecutionError('E_EXCHANGE', String(err));
       if (e.indeterminate) {
         logger.warn(
           { clientOrderId: intent.clientOrderId, code: e.code },
@@ -73,7 +73,7 @@ export function createExecution(deps: ExecutionDeps) {
         return 'unknown';
       }
       intent.status = 'failed';
-      intent.error = `${e.code}: ${e.message}`;
+      intent.error = { code: e.code, message: e.message };
       return 'settled';
     }
   }
@@ -130,7 +130,10 @@ export function createExecution(deps: ExecutionDeps) {
           waited >= options.notFoundGraceMs
         ) {
           intent.status = 'abandoned';
-          intent.error = 'E_UNRESOLVED: fills on the exchange that no order explains; not re-sent';
+          intent.error = {
+            code: 'E_UNRESOLVED',
+            message: 'fills on the exchange that no order explains; not re-sent',
+          };
           return;
         }
         await sleep(options.lookupIntervalMs);
@@ -138,7 +141,10 @@ export function createExecution(deps: ExecutionDeps) {
       // The exchange has had the grace period and says the order does not exist.
       if (now() >= intent.expiresAt) {
         intent.status = 'abandoned';
-        intent.error = 'E_EXPIRED: not on the exchange and the signal expired before it could be sent again';
+        intent.error = {
+          code: 'E_EXPIRED',
+          message: 'not on the exchange and the signal expired before it could be sent again',
+        };
         return;
       }
       intent.attempts++;

@@ -1,16 +1,17 @@
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
+import { backoffDelay } from '@appliance/protocol';
 
 /** Ceiling of the first reconnect delay: each retry waits a random time in [0, ceiling). */
-export const DEFAULT_BACKOFF_BASE_MS = 250;
+const DEFAULT_BACKOFF_BASE_MS = 250;
 /** The ceiling doubles with each failed attempt up to this. */
-export const DEFAULT_BACKOFF_MAX_MS = 10_000;
+const DEFAULT_BACKOFF_MAX_MS = 10_000;
 /** A connection open this long (or that got `caught-up`) was healthy: the backoff starts over. */
-export const DEFAULT_HEALTHY_AFTER_MS = 30_000;
+const DEFAULT_HEALTHY_AFTER_MS = 30_000;
 /** Largest frame accepted from the gateway (bytes). */
-export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** The same failure this many times in a row is reported as an error (then at 2×, 4×, … as many). */
-export const REPEATED_FAILURE_REPORT = 3;
+const REPEATED_FAILURE_REPORT = 3;
 
 export interface GatewayConnectionOptions {
   url: string;
@@ -41,14 +42,6 @@ export interface GatewayConnectionOptions {
   random?: () => number;
   now?: () => number;
   setTimer?: (run: () => void, delayMs: number) => NodeJS.Timeout | undefined;
-}
-
-/**
- * Full-jitter exponential backoff: a random delay in [0, min(max, base · 2^attempt)). Spreads a
- * fleet's reconnects over the whole window, from the first retry on.
- */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
-  return Math.floor(random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30)));
 }
 
 /**
@@ -188,10 +181,14 @@ export class GatewayConnection {
   }
 
   #scheduleReconnect(after: string): void {
+    // Full jitter: spreads a fleet's reconnects over the whole window, from the first retry on.
     const delayMs = backoffDelay(
       this.#attempt++,
-      this.o.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
-      this.o.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS,
+      {
+        initialMs: this.o.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
+        maxMs: this.o.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS,
+        jitter: 'full',
+      },
       this.o.random ?? Math.random,
     );
     this.o.logger.info({ delayMs, attempt: this.#attempt, after }, 'reconnecting to gateway');

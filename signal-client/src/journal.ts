@@ -1,3 +1,4 @@
+import type { Intent } from './state.js';
 import type { StateStore } from './state-store.js';
 import type { JournalHealth } from './systemd/index.js';
 
@@ -8,10 +9,15 @@ export interface JournalDeps {
   collect: () => void;
 }
 
-/** The device's durable writes of the state file, and their record for the watchdog. */
+/** The device's durable writes of its state, and their record for the watchdog. */
 export interface Journal {
-  /** Makes the state durable; throws when it could not be written. */
+  /** Makes the whole state durable (the snapshot); throws when it could not be written. */
   persist(): Promise<void>;
+  /**
+   * Makes one intent durable before its order is sent (an append to the intent journal, one
+   * fdatasync); throws when it could not be written, and then the order is not sent.
+   */
+  persistIntent(intent: Intent): Promise<void>;
   health(): JournalHealth;
 }
 
@@ -19,10 +25,9 @@ export function createJournal(deps: JournalDeps): Journal {
   const { store, now } = deps;
   const journal: JournalHealth = { lastOkAt: null, lastFailedAt: null };
 
-  async function persist(): Promise<void> {
-    deps.collect();
+  async function recorded(write: Promise<void>): Promise<void> {
     try {
-      await store.write();
+      await write;
       journal.lastOkAt = now();
     } catch (err) {
       // A journal that cannot be written stops the watchdog: systemd restarts the device.
@@ -32,5 +37,14 @@ export function createJournal(deps: JournalDeps): Journal {
     }
   }
 
-  return { persist, health: () => ({ ...journal }) };
+  async function persist(): Promise<void> {
+    deps.collect();
+    await recorded(store.write());
+  }
+
+  return {
+    persist,
+    persistIntent: (intent) => recorded(store.writeIntent(intent)),
+    health: () => ({ ...journal }),
+  };
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { createLogger, handleShutdown } from '@appliance/runtime';
-import { readClientConfig } from './cli/config-file.js';
+import { EXIT, createLogger, exitWith, handleShutdown, usageErrorsExit2 } from '@appliance/runtime';
+import { configOption, readClientConfig } from './cli/config-file.js';
 import { registerKeysCommand } from './cli/keys.js';
 import { createBinanceExecutor } from './exchange.js';
 import { KeystoreError, openKeystore, requireKeys, type ExchangeKeys } from './keystore/index.js';
@@ -25,7 +25,7 @@ const program = new Command('signal-client').description(
 program
   .command('run')
   .description('connect to the gateway and act on signals (API keys from the keystore in the config)')
-  .requiredOption('-c, --config <file>', 'device configuration (JSON)')
+  .addOption(configOption())
   .action(async (opts: { config: string }) => {
     const config = readClientConfig(opts.config);
     const logger = createLogger({ name: `device:${config.deviceId}` });
@@ -36,7 +36,7 @@ program
       // NOTIFY_SOCKET is set but unusable: better to stop now than to run unsupervised.
       if (!(err instanceof NotifyError)) throw err;
       logger.fatal({ code: err.code }, err.message);
-      process.exit(1);
+      process.exit(EXIT.failure);
     }
     notifier.status(describeActivity({ phase: 'starting' }));
     const unprotected = protectProcess();
@@ -50,8 +50,7 @@ program
       keys = await requireKeys(openKeystore(config.keystore, { logger }), config.keystore, logger);
     } catch (err) {
       if (!(err instanceof KeystoreError)) throw err;
-      process.stderr.write(`${err.code}: ${err.message}\n`);
-      process.exit(2);
+      exitWith(EXIT.keystore, `${err.code}: ${err.message}`);
     }
     let store;
     try {
@@ -63,8 +62,7 @@ program
       // Unreadable, a folder, corrupt, off-schema or another device's: refuse to trade, say why.
       if (err instanceof StateError) {
         logger.fatal({ code: err.code }, err.message);
-        process.stderr.write(`${err.code}: ${err.message}\n`);
-        process.exit(3);
+        exitWith(EXIT.stateCorrupt, `${err.code}: ${err.message}`);
       }
       throw err;
     }
@@ -125,7 +123,7 @@ program
 program
   .command('status')
   .description("what the device is doing: connection, today's decisions with reasons, holdings, P&L, breaker")
-  .requiredOption('-c, --config <file>', 'device configuration (JSON)')
+  .addOption(configOption())
   .option('--json', 'print the status as JSON')
   .action(async (opts: { config: string; json?: boolean }) => {
     await printStatus(readClientConfig(opts.config), opts.json ?? false);
@@ -133,4 +131,4 @@ program
 
 registerKeysCommand(program);
 
-await program.parseAsync();
+await usageErrorsExit2(program).parseAsync();

@@ -12,6 +12,8 @@ export interface OrdersDeps {
   options: ClientConfig['execution'];
   state: ClientState;
   persist: () => Promise<void>;
+  /** Makes one intent durable before its order is sent (see journal.ts). */
+  persistIntent: (intent: Intent) => Promise<void>;
   /** Books, counters and spend for an order the exchange has answered for (see books.ts). */
   onSettled: (intent: Intent, result: OrderResult) => void;
   /** Reads balances and marks again after an order. */
@@ -26,7 +28,7 @@ export interface OrdersDeps {
 export interface Orders {
   /**
    * Sends an intent already in `state.intents` and settles it; the intent is made durable
-   * before the order leaves the device (execution.ts persists before each send).
+   * before the order leaves the device (execution.ts journals it before each send).
    */
   execute(intent: Intent): Promise<void>;
   /**
@@ -47,7 +49,7 @@ export function createOrders(deps: OrdersDeps): Orders {
     logger,
     now: deps.now,
     options: deps.options,
-    persist,
+    persistIntent: deps.persistIntent,
     onSettled: deps.onSettled,
     knownOrderIds: () =>
       new Set(Object.values(state.intents).flatMap((i) => (i.result ? [i.result.orderId] : []))),

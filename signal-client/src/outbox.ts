@@ -3,17 +3,17 @@ import { MAX_DECISION_BATCH, type DecisionBatch, type DecisionRecord } from '@ap
 import { KEEP_OUTBOX, type Outbox } from './state.js';
 
 /** Reports are coalesced for this long before a `decisions` frame goes out. */
-export const DEFAULT_OUTBOX_FLUSH_MS = 250;
+const DEFAULT_OUTBOX_FLUSH_MS = 250;
 /**
  * Most `decisions` frames per flush: with the flush interval, at most 8 frames a second, and
  * only while more than a batch is waiting (the gateway's inbound budget: 10 a second, burst 60).
  */
-export const DEFAULT_OUTBOX_FRAMES_PER_FLUSH = 2;
+const DEFAULT_OUTBOX_FRAMES_PER_FLUSH = 2;
 /**
  * Reports sent and not acknowledged for this long are sent again on the same connection (the
  * gateway acknowledges cumulatively, so one batch it could not take holds back every later one).
  */
-export const DEFAULT_OUTBOX_RESEND_MS = 15_000;
+const DEFAULT_OUTBOX_RESEND_MS = 15_000;
 
 export interface DecisionOutboxOptions {
   deviceId: string;

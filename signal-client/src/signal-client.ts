@@ -150,6 +150,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     options: config.execution,
     state,
     persist,
+    persistIntent: journal.persistIntent,
     onSettled: books.onSettled,
     refreshBalances: holdings.refresh,
     advanceResume: resume.advance,
@@ -214,6 +215,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       await connection.stop();
       await queue;
       await persist();
+      await store.close();
     },
     idle: () => queue,
     journalHealth: () => journal.health(),

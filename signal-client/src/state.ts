@@ -55,7 +55,7 @@ export const Outbox = z
   .refine((o) => o.reports.length <= o.next, { message: 'more reports than sequence numbers given out' });
 export type Outbox = z.infer<typeof Outbox>;
 
-export const INTENT_STATUSES = ['pending', 'done', 'failed', 'abandoned'] as const;
+const INTENT_STATUSES = ['pending', 'done', 'failed', 'abandoned'] as const;
 
 /**
  * An order the device has decided to place. It is written durably BEFORE the order is sent,
@@ -91,14 +91,18 @@ export const Intent = z.strictObject({
       fee: z.number().nonnegative(),
     })
     .optional(),
-  error: z.string().optional(),
+  /** Why a failed or abandoned intent ended so (a code of docs/errors.md and its text). */
+  error: z.strictObject({ code: z.string(), message: z.string() }).optional(),
   /** The decision with this intent's final outcome has been kept (and queued for the fleet view). */
   reported: z.boolean().optional(),
 });
 export type Intent = z.infer<typeof Intent>;
 
+/** The state file's format: 2 since the intent journal (see migrateState for 1). */
+const STATE_VERSION = 2;
+
 export const ClientState = z.strictObject({
-  v: z.literal(1),
+  v: z.literal(STATE_VERSION),
   deviceId: Hello.shape.deviceId,
   /**
    * Per stream, the offset of the last verified signal fully handled (the `hello` resume point):
@@ -130,12 +134,14 @@ export const ClientState = z.strictObject({
   outbox: Outbox.default({ next: 0, reports: [], lost: 0 }),
   /** The device's own double-entry books of its fills (trading-core Ledger JSON), once seeded. */
   ledger: z.unknown().optional(),
+  /** The last intent-journal record this snapshot includes: only later ones are replayed (intent-journal.ts). */
+  journalSeq: seq.default(0),
 });
 export type ClientState = z.infer<typeof ClientState>;
 
 export function emptyState(deviceId: string): ClientState {
   return {
-    v: 1,
+    v: STATE_VERSION,
     deviceId,
     resume: {},
     seen: [],
@@ -145,7 +151,28 @@ export function emptyState(deviceId: string): ClientState {
     fills: 0,
     decisions: [],
     outbox: { next: 0, reports: [], lost: 0 },
+    journalSeq: 0,
   };
+}
+
+/**
+ * Brings a state file of an earlier format (parsed JSON, before its schema is checked) to
+ * STATE_VERSION in place; returns whether it changed anything (then the caller writes it back).
+ * Version 1 (before the intent journal) kept an intent's error as one `CODE: message` string.
+ * Anything else is left for the schema to judge.
+ */
+export function migrateState(raw: unknown): boolean {
+  if (!isPlainObject(raw) || raw.v !== 1) return false;
+  if (isPlainObject(raw.intents)) {
+    for (const intent of Object.values(raw.intents)) {
+      if (!isPlainObject(intent) || typeof intent.error !== 'string') continue;
+      const m = /^([ER]_[A-Z0-9_]+): ([\s\S]*)$/.exec(intent.error);
+      intent.error = m ? { code: m[1], message: m[2] } : { code: 'E_EXCHANGE', message: intent.error };
+    }
+  }
+  raw.v = STATE_VERSION;
+  raw.journalSeq = 0;
+  return true;
 }
 
 /** How many finished intents and decisions are kept in the state file. */

@@ -17,7 +17,8 @@ export async function readStatus(config: ClientConfig, now = Date.now()): Promis
       // not running (or not answering): fall through to the state file
     }
   }
-  const store = await openStateStore(config.stateFile, config.deviceId);
+  // The device may be running: read only, never cut off what may be its append in progress.
+  const store = await openStateStore(config.stateFile, config.deviceId, { readOnly: true });
   return statusView(store.data, null, config.quote, now, config.settings.timeZone);
 }
 

@@ -183,7 +183,7 @@ for (const row of rows) {
   t.test(row.name, async (t) => {
     const clock = manualClock();
     const created = clock.now();
-    const durable: Intent[] = []; // what each persist() made durable
+    const durable: Intent[] = []; // what each persistIntent() made durable
     const atCreate: (Intent | undefined)[] = []; // the durable intent as each order left
     const ex = fakeExecutor({
       clock,
@@ -224,8 +224,8 @@ for (const row of rows) {
       now: clock.now,
       sleep: clock.sleep,
       options: OPTIONS,
-      persist: async () => {
-        durable.push(structuredClone(intent));
+      persistIntent: async (journalled) => {
+        durable.push(structuredClone(journalled));
       },
       onSettled: (i, r) => settled.push([structuredClone(i), r]),
       knownOrderIds: () => new Set(row.known ?? []),
@@ -290,7 +290,8 @@ for (const row of rows) {
     } else {
       t.equal(intent.result, undefined, 'no result recorded');
       t.equal(settled.length, 0, 'nothing in the books');
-      t.match(intent.error, expect.error ?? /./, 'the error');
+      t.type(intent.error?.code, 'string', 'the error is kept as a code and a message');
+      t.match(`${intent.error?.code}: ${intent.error?.message}`, expect.error ?? /./, 'the error');
     }
     if (expect.status === 'failed') {
       t.equal(ex.calls.at(-1), creates.at(-1), 'nothing asked or sent after the rejection');
@@ -325,7 +326,7 @@ t.test('a rejection is final: not looked up, not waited on, not sent again', asy
     now: clock.now,
     sleep: clock.sleep,
     options: OPTIONS,
-    persist: async () => {},
+    persistIntent: async () => {},
     onSettled: () => t.fail('nothing to settle'),
     knownOrderIds: () => new Set(),
   });

@@ -68,7 +68,7 @@ export interface FakeExecutor extends Executor {
 }
 
 const unreachable = (what: string) =>
-  new ExecutionError('E_UNREACHABLE', `${what}: connection reset (scripted)`, true);
+  new ExecutionError('E_UNREACHABLE', `${what}: connection reset (scripted)`);
 
 /**
  * A scriptable, hand-made exchange behind the Executor port, for table tests of execution.ts:
@@ -132,15 +132,14 @@ export function fakeExecutor(opts: FakeExecutorOptions): FakeExecutor {
           throw unreachable('createOrder');
         case 'duplicate':
           place(o);
-          throw new ExecutionError('E_DUPLICATE', 'Duplicate order sent. (scripted)', true);
+          throw new ExecutionError('E_DUPLICATE', 'Duplicate order sent. (scripted)');
         case 'insufficient':
           throw new ExecutionError(
             'E_INSUFFICIENT_FUNDS',
             'Account has insufficient balance for requested action. (scripted)',
-            false,
           );
         case 'rejected':
-          throw new ExecutionError('E_ORDER_REJECTED', 'Filter failure: NOTIONAL (scripted)', false);
+          throw new ExecutionError('E_ORDER_REJECTED', 'Filter failure: NOTIONAL (scripted)');
       }
     },
     async findOrder(o) {

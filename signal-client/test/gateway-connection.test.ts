@@ -8,7 +8,7 @@ import pino from 'pino';
 import t, { type Test } from 'tap';
 import { seededRandom } from '@appliance/trading-core';
 import { waitFor } from '@appliance/test-kit';
-import { GatewayConnection, backoffDelay, type GatewayConnectionOptions } from '../src/gateway-connection.js';
+import { GatewayConnection, type GatewayConnectionOptions } from '../src/gateway-connection.js';
 import { logLines, startFakeGateway } from './fake-gateway.js';
 
 /** A connection whose reconnect timer records each delay and fires at once, up to `max` times. */
@@ -35,22 +35,6 @@ function connection(t: Test, url: string, over: Partial<GatewayConnectionOptions
   t.teardown(() => conn.stop());
   return { conn, delays, problems, frames, log: log.lines };
 }
-
-t.test('full-jitter delays: random in [0, min(max, base·2^attempt))', async (t) => {
-  t.same(
-    [0, 1, 2, 3, 4, 5, 6, 40].map((a) => backoffDelay(a, 250, 10_000, () => 0.5)),
-    [125, 250, 500, 1000, 2000, 4000, 5000, 5000],
-  );
-  t.equal(
-    backoffDelay(0, 250, 10_000, () => 0),
-    0,
-    'the first retry can be at once',
-  );
-  t.equal(
-    backoffDelay(3, 250, 10_000, () => 0.999),
-    1998,
-  );
-});
 
 t.test('a gateway that refuses the hello gets ever longer waits, and the refusal is reported', async (t) => {
   const gw = await startFakeGateway(t, { onHello: (ws) => ws.close(1008, 'hello refused') });

@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_MARKETS, createPaperExchange } from '@appliance/control-server';
+import { DEFAULT_MARKETS, createPaperExchange } from '@appliance/paper-exchange';
+import { EXIT } from '@appliance/runtime';
 import { REPO_ROOT, requireTool, spawnNode } from '@appliance/test-kit';
 import { DEFAULT_FILL_COSTS } from '@appliance/trading-core';
 
@@ -87,7 +88,11 @@ const lines = (...l: string[]) => l.map((x) => `${x}\n`).join('');
 t.test('keys set, test and remove with systemd-creds, the secret piped on stdin', { skip }, async (t) => {
   const s = await setup(t);
   const empty = `E_KEYSTORE_EMPTY: no exchange API keys in the systemd credential ${s.cred}: store them with \`signal-client keys set --config FILE\`\n`;
-  t.same(await cli(['keys', 'test', '--config', s.config]), { code: 3, stdout: '', stderr: empty });
+  t.same(await cli(['keys', 'test', '--config', s.config]), {
+    code: EXIT.keystore,
+    stdout: '',
+    stderr: empty,
+  });
 
   const set = await cli(['keys', 'set', '--config', s.config], lines(TRADER.apiKey, TRADER.secret));
   t.same(set, {
@@ -108,7 +113,11 @@ t.test('keys set, test and remove with systemd-creds, the secret piped on stdin'
     stdout: `removed the exchange keys from the systemd credential ${s.cred}\n`,
     stderr: '',
   });
-  t.same(await cli(['keys', 'test', '--config', s.config]), { code: 3, stdout: '', stderr: empty });
+  t.same(await cli(['keys', 'test', '--config', s.config]), {
+    code: EXIT.keystore,
+    stdout: '',
+    stderr: empty,
+  });
 });
 
 t.test('keys test refuses a key that may withdraw, and a wrong secret', { skip }, async (t) => {
@@ -118,7 +127,7 @@ t.test('keys test refuses a key that may withdraw, and a wrong secret', { skip }
     0,
   );
   t.same(await cli(['keys', 'test', '--config', s.config]), {
-    code: 4,
+    code: EXIT.refused,
     stdout: '',
     stderr:
       'E_KEYS_CAN_WITHDRAW: key with… is allowed to withdraw funds; refusing it: create an API key with withdrawals disabled (reading and spot trading only) and store it with `signal-client keys set`\n',
@@ -128,7 +137,7 @@ t.test('keys test refuses a key that may withdraw, and a wrong secret', { skip }
   t.equal((await cli(['keys', 'set', '--config', s.config], lines(TRADER.apiKey, wrong))).code, 0);
   const run = await cli(['keys', 'test', '--config', s.config]);
   t.same(run, {
-    code: 4,
+    code: EXIT.refused,
     stdout: '',
     stderr:
       'E_AUTH: the exchange refused key trad… (fetchBalance: {"code":-1022,"msg":"Signature for this request is not valid."})\n',
@@ -221,13 +230,13 @@ t.test(
 t.test('with the env backend keys set is refused and keys test reads the environment', async (t) => {
   const s = await setup(t, 'env');
   t.same(await cli(['keys', 'set', '--config', s.config], lines(TRADER.apiKey, TRADER.secret)), {
-    code: 3,
+    code: EXIT.keystore,
     stdout: '',
     stderr:
       'E_KEYSTORE_READONLY: the env keystore cannot store or remove keys: set EXCHANGE_API_KEY and EXCHANGE_API_SECRET in the environment, or set keystore.backend to systemd-creds (appliance) or keytar (desktop)\n',
   });
   t.same(await cli(['keys', 'test', '--config', s.config]), {
-    code: 3,
+    code: EXIT.keystore,
     stdout: '',
     stderr:
       'E_KEYSTORE_EMPTY: EXCHANGE_API_KEY and EXCHANGE_API_SECRET must be set (the keys stay on this device)\n',
@@ -264,7 +273,7 @@ t.test('keys test says when the exchange does not answer', async (t) => {
     EXCHANGE_API_KEY: TRADER.apiKey,
     EXCHANGE_API_SECRET: TRADER.secret,
   });
-  t.equal(r.code, 5);
+  t.equal(r.code, EXIT.unreachable);
   const port = new URL(s.paperUrl).port;
   t.equal(
     r.stderr.trim().split('\n').at(-1),
@@ -276,7 +285,7 @@ t.test('run takes its keys from the keystore and logs only their fingerprint', {
   const s = await setup(t);
   const refused = await cli(['run', '--config', s.config]);
   t.same(refused, {
-    code: 2,
+    code: EXIT.keystore,
     stdout: '',
     stderr: `E_KEYSTORE_EMPTY: no exchange API keys in the systemd credential ${s.cred}: store them with \`signal-client keys set --config FILE\`\n`,
   });

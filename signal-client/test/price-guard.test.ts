@@ -258,7 +258,7 @@ t.test(
     const intent = again.store.data.intents[id];
     t.match(intent, {
       status: 'failed',
-      error: 'E_ORDER_REJECTED: a buy without a quote amount is not sent',
+      error: { code: 'E_ORDER_REJECTED', message: 'a buy without a quote amount is not sent' },
     });
     t.same(stack.paper.orders(keys.apiKey), [], 'nothing reached the exchange');
     t.match(again.decisions, [{ signalId: s.id, outcome: 'failed', code: 'E_ORDER_REJECTED' }]);

@@ -2,7 +2,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import t from 'tap';
 import { createSignal, generateSigner } from '@appliance/protocol';
 import { Ledger } from '@appliance/trading-core';
-import { createBinance } from '@appliance/runtime';
+import { createBinance } from '@appliance/runtime/ccxt';
 import { rejectionOf, waitFor } from '@appliance/test-kit';
 import { clientOrderId, openStateStore } from '../src/index.js';
 import { startFakeGateway } from './fake-gateway.js';
@@ -88,7 +88,8 @@ t.test(
     const first = await stack.signal('buy', 40_000, { ttlMs: 300 });
     await dev.until(1);
     t.match(dev.decisions[0], { outcome: 'executed' });
-    await new Promise((r) => setTimeout(r, 400)); // past its ttl: the replay guard forgets the id
+    // Past its ttl the replay guard forgets the id: wait for exactly that, on the clock it reads.
+    await waitFor(() => Date.now() > first.ts + first.ttlMs + 1, 'the signal’s ttl to pass');
     // A replayed feed signing the same old candle again, with a fresh ts and the other side.
     const { v: _v, id: _id, kid: _kid, sig: _sig, ...draft } = first;
     await stack.publishRaw(

@@ -15,17 +15,12 @@ import {
   type SignalDraft,
   type Signer,
 } from '@appliance/protocol';
-import {
-  ControlPublisher,
-  DEFAULT_FAMILY_POLICY,
-  DEFAULT_MARKETS,
-  createPaperExchange,
-  type PaperExchange,
-} from '@appliance/control-server';
+import { ControlPublisher } from '@appliance/control-server';
+import { DEFAULT_MARKETS, createPaperExchange, type PaperExchange } from '@appliance/paper-exchange';
 import { createGateway } from '@appliance/gateway';
-import { DEFAULT_FILL_COSTS } from '@appliance/trading-core';
+import { DEFAULT_FAMILY_POLICY, DEFAULT_FILL_COSTS } from '@appliance/trading-core';
 import { waitFor } from '@appliance/test-kit';
-import { createBinance } from '@appliance/runtime';
+import { createBinance } from '@appliance/runtime/ccxt';
 import {
   ClientConfig,
   clientOrderId,
@@ -57,7 +52,7 @@ export function signedSignal(signer: Signer, over: Partial<SignalDraft> = {}): S
     signer,
   );
 }
-export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 /** Embedded bus, a real gateway and a real paper exchange over HTTP: everything but Kafka. */
 export async function startStack(

@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { Ledger } from '@appliance/trading-core';
 import { REPO_ROOT, rejectionOf } from '@appliance/test-kit';
 import { emptyState, openStateStore, type ClientState } from '../src/index.js';
 import { MAX_RESUME_STREAMS, MAX_SINCE_PARTITIONS } from '../src/state.js';
@@ -180,5 +181,62 @@ t.test(
       JSON.stringify(valid({ resume: { 'ema.1h': 'abc' } })),
       'left as it was',
     );
+  },
+);
+
+t.test(
+  "a state file written by the version before the intent journal opens with the same books and intents, and is written back in today's format",
+  async (t) => {
+    // fixtures/state-v1.json: written by the device's own modules at commit d9b6892 (see fixtures/README.md).
+    const fixture = readFileSync(join(import.meta.dirname, 'fixtures', 'state-v1.json'), 'utf8');
+    const old = JSON.parse(fixture) as Record<string, unknown> & {
+      intents: Record<string, Record<string, unknown>>;
+    };
+    t.equal(old.v, 1, 'the fixture is of the old format');
+    const path = join(mkdtempSync(join(tmpdir(), 'state-v1-')), 'state.json');
+    writeFileSync(path, fixture);
+
+    const store = await openStateStore(path, 'dev-fixture', { streams: ['ema.1h', 'ema.4h'] });
+    const { v, journalSeq, intents, ...rest } = store.data;
+    t.equal(v, 2);
+    t.equal(journalSeq, 0);
+    const { v: _v, intents: oldIntents, ...oldRest } = old;
+    t.same(rest, oldRest, 'books, resume points, decisions, outbox, spends: as they were');
+    t.ok(Ledger.fromJSON(store.data.ledger).isBalanced(), 'the books balance');
+    t.same(Object.keys(intents), Object.keys(oldIntents), 'every intent');
+    const errors = Object.values(intents).map((i) => [i.status, i.error ?? null]);
+    t.same(errors, [
+      ['done', null],
+      ['done', null],
+      ['failed', { code: 'E_ORDER_REJECTED', message: 'Filter failure: NOTIONAL (scripted)' }],
+      ['done', null],
+      [
+        'failed',
+        {
+          code: 'E_INSUFFICIENT_FUNDS',
+          message: 'Account has insufficient balance for requested action. (scripted)',
+        },
+      ],
+      [
+        'abandoned',
+        {
+          code: 'E_EXPIRED',
+          message: 'not on the exchange and the signal expired before it could be sent again',
+        },
+      ],
+      ['pending', null],
+    ]);
+    for (const [id, intent] of Object.entries(intents)) {
+      const { error: _e, ...fields } = intent;
+      const { error: _o, ...oldFields } = oldIntents[id]!;
+      t.same(fields, oldFields, `intent ${intent.signalId}: every other field as it was`);
+    }
+
+    const written = JSON.parse(readFileSync(path, 'utf8')) as ClientState;
+    t.equal(written.v, 2, 'written back at once in the new format');
+    t.same(written, store.data);
+    t.equal(readFileSync(`${path}.intents`).length, 0, 'with an empty intent journal beside it');
+    const again = await openStateStore(path, 'dev-fixture', { streams: ['ema.1h', 'ema.4h'] });
+    t.same(again.data, store.data, 'and it opens the same the next time');
   },
 );

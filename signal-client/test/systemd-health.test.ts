@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import t from 'tap';
-import { errorOf } from '@appliance/test-kit';
+import { errorOf, waitFor } from '@appliance/test-kit';
 import {
   createHealthMonitor,
   createNotifier,
@@ -181,7 +181,7 @@ t.test('a failed send is reported, never thrown; READY=1 is retried when PID 1 i
     ['E_NOTIFY_SEND: sending WATCHDOG: ECONNREFUSED'],
   );
   t.equal(n.ready('up'), false, 'first attempt met EAGAIN');
-  await new Promise((r) => setTimeout(r, 250));
+  await waitFor(() => sent.length >= 3, 'the retried READY=1');
   t.same(
     sent.map((s) => s.message),
     ['WATCHDOG=1', 'READY=1\nSTATUS=up', 'READY=1\nSTATUS=up'],
@@ -284,10 +284,23 @@ t.test('the monitor checks at a quarter of WatchdogSec, and is unref-ed', async 
     journal: () => ({ lastOkAt: null, lastFailedAt: null }),
     gateway: () => ({ connected: true, since: Date.now() }),
   });
-  m.start();
+  // The timer itself is recorded, not waited for: what matters is the period asked for, that it
+  // does not hold the process up, and that each tick pings.
+  const real = globalThis.setInterval;
+  const timers: { ms: number | undefined; tick: () => void; unrefs: number }[] = [];
+  globalThis.setInterval = ((fn: () => void, ms?: number) => {
+    const timer = { ms, tick: fn, unrefs: 0 };
+    timers.push(timer);
+    return { unref: () => void timer.unrefs++ };
+  }) as unknown as typeof setInterval;
+  try {
+    m.start();
+  } finally {
+    globalThis.setInterval = real;
+  }
   t.teardown(() => m.stop());
-  await new Promise((r) => setTimeout(r, 300));
-  const pings = calls.filter((c) => c === 'WATCHDOG=1').length;
-  // Every 20 ms for 300 ms is ~15; a loaded CI machine may manage fewer, never many more.
-  t.ok(pings >= 5 && pings <= 16, `${pings} pings in 300 ms`);
+  t.match(timers, [{ ms: 20, unrefs: 1 }], 'one timer, every WatchdogSec / 4 = 20 ms, unref-ed');
+  const before = calls.filter((c) => c === 'WATCHDOG=1').length;
+  for (let i = 0; i < 3; i++) timers[0]!.tick();
+  t.equal(calls.filter((c) => c === 'WATCHDOG=1').length - before, 3, 'each check pings');
 });

@@ -5,3 +5,5 @@ export * from './process.js';
 export * from './tls.js';
 export * from './frames.js';
 export * from './clock.js';
+export * from './loaded-modules.js';
+export * from './cli.js';

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { errorClass } from '@appliance/errors';
 
 /**
  * librdkafka's mock cluster, run through kcat (Debian package `kcat`), for tests that need a
@@ -32,16 +33,16 @@ export const DEFAULT_KAFKA_MOCK_START_TIMEOUT_MS = 10_000;
 /** After SIGTERM, how long kcat gets to exit before SIGKILL, in ms. */
 const STOP_GRACE_MS = 3_000;
 
-export type KafkaMockErrorCode = 'E_KCAT_MISSING' | 'E_KCAT_START_TIMEOUT' | 'E_KCAT_EXITED';
+export const KAFKA_MOCK_ERROR_CODES = {
+  E_KCAT_MISSING: 'kcat is not installed',
+  E_KCAT_START_TIMEOUT: 'kcat did not print a mock cluster address in time',
+  E_KCAT_EXITED: 'kcat could not start, or exited before printing a mock cluster address',
+} as const;
+export type KafkaMockErrorCode = keyof typeof KAFKA_MOCK_ERROR_CODES;
 
-export class KafkaMockError extends Error {
-  override readonly name = 'KafkaMockError';
-  constructor(
-    readonly code: KafkaMockErrorCode,
-    message: string,
-    cause?: unknown,
-  ) {
-    super(message, cause === undefined ? undefined : { cause });
+export class KafkaMockError extends errorClass('KafkaMockError', KAFKA_MOCK_ERROR_CODES) {
+  constructor(code: KafkaMockErrorCode, message: string, cause?: unknown) {
+    super(code, message, { cause });
   }
 }
 

@@ -23,14 +23,18 @@ export interface RunningProcess {
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs a TypeScript entry point of this repository as its own Node.js process. */
+/**
+ * Runs an entry point of this repository as its own Node.js process: TypeScript through tsx,
+ * or a compiled `.mjs`/`.js` file with plain `node`.
+ */
 export function spawnNode(
   name: string,
   entry: string,
   args: string[],
   env: Record<string, string> = {},
 ): RunningProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+  const loader = /\.(mjs|cjs|js)$/.test(entry) ? [] : ['--import', 'tsx'];
+  const proc = spawn(process.execPath, [...loader, entry, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

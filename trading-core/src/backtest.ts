@@ -13,6 +13,7 @@ export interface BacktestOptions {
   costs: FillCosts;
 }
 
+/** A fill as the ledger booked it: notional and fee are its recorded atoms. */
 export interface BacktestTrade extends Fill {
   /** Open time of the candle whose open it filled at. */
   time: number;

@@ -1,5 +1,6 @@
 export * from './candle.js';
 export * from './fill-model.js';
+export * from './matching/index.js';
 export * from './atoms.js';
 export * from './indicators/index.js';
 export * from './strategies/strategy.js';

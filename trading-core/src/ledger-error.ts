@@ -1,3 +1,5 @@
+import { errorClass } from '@appliance/errors';
+
 /** Every way the ledger refuses something, as a stable code with its plain meaning. */
 export const LEDGER_ERROR_CODES = {
   E_BAD_OPTIONS: 'the ledger options are invalid',
@@ -11,16 +13,12 @@ export const LEDGER_ERROR_CODES = {
 export type LedgerErrorCode = keyof typeof LEDGER_ERROR_CODES;
 
 /** Thrown before anything changes: a ledger that threw is exactly as it was. */
-export class LedgerError extends Error {
-  override readonly name = 'LedgerError';
-  readonly code: LedgerErrorCode;
-
+export class LedgerError extends errorClass('LedgerError', LEDGER_ERROR_CODES) {
   constructor(code: LedgerErrorCode, message?: string, cause?: unknown) {
-    super(message ?? LEDGER_ERROR_CODES[code], cause === undefined ? undefined : { cause });
-    this.code = code;
+    super(code, message, { cause });
   }
 }
 
 export function isLedgerError(err: unknown, code?: LedgerErrorCode): err is LedgerError {
-  return err instanceof LedgerError && (code === undefined || err.code === code);
+  return LedgerError.is(err, code);
 }

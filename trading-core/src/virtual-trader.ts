@@ -4,6 +4,7 @@ import type { Candle } from './candle.js';
 import { marketFill } from './fill-model.js';
 import type { Fill, FillCosts, OrderSide } from './fill-model.js';
 import { Ledger } from './ledger.js';
+import { reportedFill } from './ledger/fill-report.js';
 import type { StrategyAction } from './strategies/strategy.js';
 
 export interface VirtualTraderOptions {
@@ -26,7 +27,10 @@ export interface VirtualOrder {
 }
 
 export interface VirtualTraderStep {
-  /** The order pending from the previous candle, filled at this candle's open; null if none. */
+  /**
+   * The order pending from the previous candle, filled at this candle's open; null if none.
+   * Its notional and fee are the ledger's recorded atoms, not the fill model's floats.
+   */
   filled: Fill | null;
   /** The order decided on this candle, which the caller publishes as a signal; null if none. */
   order: VirtualOrder | null;
@@ -181,13 +185,12 @@ export class VirtualTrader {
   /**
    * Books the fill, or drops it when the ledger cannot take it: an order cut to dust by a gap,
    * or a position worth less than one quote atom. Either way the order is over; the books are
-   * never left half-changed.
+   * never left half-changed. The fill returned is the one booked, in the ledger's atoms.
    */
   #book(asset: string, fill: Fill, ts: number, ref: string): Fill | null {
     const input = this.#input(asset, fill, ts, ref);
     if (this.ledger.check(input) !== null) return null;
-    this.ledger.applyFill(input);
-    return fill;
+    return reportedFill(this.ledger.applyFill(input).fill!);
   }
 }
 

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { fromAtoms, toAtoms } from '../src/atoms.js';
 import { backtest } from '../src/backtest.js';
 import type { Candle } from '../src/candle.js';
 import { DEFAULT_FILL_COSTS } from '../src/fill-model.js';
@@ -67,6 +68,12 @@ t.test('the default strategy over the real BTC file trades at next opens and bal
     if (trade.price !== btc[i]!.open * slip) badPrice++;
   }
   t.equal(misplaced, 0, 'no trade without the previous candle asking for it');
+  const onGrid = (x: number) => fromAtoms(toAtoms(x)) === x;
+  t.same(
+    r.trades.filter((x) => !onGrid(x.notional) || !onGrid(x.fee)),
+    [],
+    'notional and fee are reported as the ledger booked them, in whole atoms',
+  );
   t.equal(badPrice, 0, 'every price is that open moved by 5 bps against the taker');
   t.same(
     r.trades.map((x) => x.side).filter((side, i) => side === (i % 2 === 0 ? 'buy' : 'sell')).length,

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import t from 'tap';
-import { toAtoms } from '../src/atoms.js';
+import { fromAtoms, toAtoms } from '../src/atoms.js';
 import type { Candle } from '../src/candle.js';
 import type { FillCosts } from '../src/fill-model.js';
 import { EmaCrossVolumeStrategy } from '../src/strategies/ema-cross.js';
@@ -56,6 +57,54 @@ t.test('an order decided at a close fills at the next open, moved by slippage, f
   t.equal(vt.ledger.feesPaid(), 1.124875, '0.5005 + 0.624375');
   t.equal(vt.ledger.trialBalance(), 0n);
   t.equal(vt.equity(), vt.ledger.cash());
+});
+
+t.test('the fee and notional reported per fill are the ones the ledger recorded, to the atom', async (t) => {
+  const vt = new VirtualTrader({ quote: 'USDT', seed: 1000, costs: COSTS, allocation: 0.5 });
+  vt.onCandle('BTC/USDT', bar(0, 100, 100), 'buy');
+  const { filled } = vt.onCandle('BTC/USDT', bar(1, 101.3, 104), null);
+  // In floats 5 × (101.3 × 1.001) is 507.00649999999996 and its fee 0.5070064999999999.
+  t.equal(filled?.price, 101.40129999999999);
+  t.equal(filled?.notional, 507.0065);
+  t.equal(filled?.fee, 0.5070065);
+  const booked = vt.ledger.transactions().at(-1)!.fill!;
+  t.same([toAtoms(filled!.notional), toAtoms(filled!.fee)], [booked.notional, booked.fee]);
+});
+
+t.test('reported fees and notionals add up to the books exactly, whatever the prices', async (t) => {
+  const price = fc.double({ min: 0.0001, max: 100_000, noNaN: true });
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(price, fc.constantFrom<'buy' | 'sell' | null>('buy', 'sell', null)), {
+        minLength: 2,
+        maxLength: 40,
+      }),
+      fc.integer({ min: 0, max: 100 }),
+      fc.integer({ min: 0, max: 100 }),
+      (steps, slippageBps, feeBps) => {
+        const vt = new VirtualTrader({
+          quote: 'USDT',
+          seed: 1000,
+          costs: { slippageBps, feeBps },
+          allocation: 1,
+        });
+        let fees = 0n;
+        for (const [i, [p, action]] of steps.entries()) {
+          const seen = vt.ledger.transactions().length;
+          const { filled } = vt.onCandle('BTC/USDT', bar(i, p, p), action);
+          if (filled === null) continue;
+          const booked = vt.ledger.transactions();
+          if (booked.length !== seen + 1) return false;
+          const { notional, fee } = booked.at(-1)!.fill!;
+          if (filled.notional !== fromAtoms(notional) || filled.fee !== fromAtoms(fee)) return false;
+          fees += toAtoms(filled.fee);
+        }
+        return fees === (vt.ledger.balancesAtoms().fees ?? 0n);
+      },
+    ),
+    { seed: 9, numRuns: 300 },
+  );
+  t.pass('every reported fill matched its transaction');
 });
 
 t.test('a fill does not depend on anything after the open it fills at', async (t) => {

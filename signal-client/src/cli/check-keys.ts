@@ -1,5 +1,6 @@
 import type { binance } from 'ccxt';
-import { createBinance } from '@appliance/runtime';
+import { errorClass } from '@appliance/errors';
+import { createBinance } from '@appliance/runtime/ccxt';
 import { translateCcxtError } from '../exchange.js';
 import { fingerprint, type ExchangeKeys } from '../keystore/index.js';
 
@@ -13,15 +14,7 @@ export const KEY_CHECK_ERROR_CODES = {
 } as const;
 export type KeyCheckErrorCode = keyof typeof KEY_CHECK_ERROR_CODES;
 
-export class KeyCheckError extends Error {
-  override readonly name = 'KeyCheckError';
-  constructor(
-    readonly code: KeyCheckErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class KeyCheckError extends errorClass<KeyCheckErrorCode>('KeyCheckError', KEY_CHECK_ERROR_CODES) {}
 
 export interface KeyCheckOptions {
   /** A Binance-compatible server (the paper exchange); default the real Binance. */

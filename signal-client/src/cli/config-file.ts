@@ -1,19 +1,40 @@
 import { readFileSync } from 'node:fs';
-import { exitOnConfigError, parseConfig } from '@appliance/runtime';
+import { Option } from 'commander';
+import { ConfigError, exitOnConfigError, parseConfig } from '@appliance/runtime';
 import { ClientConfig } from '../config.js';
+
+/** The device's one option: its configuration file, as a flag or SIGNAL_CLIENT_CONFIG (systemd units set it). */
+const CONFIG_ENV = 'SIGNAL_CLIENT_CONFIG';
+
+export function configOption(): Option {
+  return new Option('-c, --config <file>', 'device configuration (JSON)')
+    .env(CONFIG_ENV)
+    .makeOptionMandatory();
+}
 
 /** Reads and validates the device configuration; prints the reason and exits 2 when it cannot. */
 export function readClientConfig(file: string): ClientConfig {
   try {
-    return parseConfig('signal-client', ClientConfig, JSON.parse(readFileSync(file, 'utf8')));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (err instanceof SyntaxError || code === 'ENOENT' || code === 'EACCES') {
-      const why =
-        err instanceof SyntaxError ? `is not valid JSON: ${err.message}` : `cannot be read (${code})`;
-      process.stderr.write(`config file ${file} ${why}\n`);
-      process.exit(2);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw problem(`${file}: cannot be read (${code ?? (err as Error).message})`);
     }
-    exitOnConfigError(err);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw problem(`${file}: is not valid JSON: ${(err as Error).message}`);
+    }
+    return parseConfig('signal-client', ClientConfig, json);
+  } catch (err) {
+    return exitOnConfigError(err);
   }
+}
+
+function problem(text: string): ConfigError {
+  const issue = `config (--config, ${CONFIG_ENV}): ${text}`;
+  return new ConfigError(`invalid signal-client configuration:\n  - ${issue}`, [issue]);
 }

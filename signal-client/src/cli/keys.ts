@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { createLogger, type Logger } from '@appliance/runtime';
+import { EXIT, createLogger, type Logger } from '@appliance/runtime';
 import {
   envKeystoreReadonly,
   fingerprint,
@@ -13,16 +13,16 @@ import {
 } from '../keystore/index.js';
 import type { ClientConfig } from '../config.js';
 import { checkKeys, KeyCheckError } from './check-keys.js';
-import { readClientConfig } from './config-file.js';
+import { configOption, readClientConfig } from './config-file.js';
 import { readKeys } from './read-keys.js';
 
-/** Exit codes of `signal-client keys ...` (2 is also a bad configuration file). */
-export const KEYS_EXIT = {
-  ok: 0,
-  invalidInput: 2,
-  keystore: 3,
-  refused: 4,
-  unreachable: 5,
+/** Exit codes of `signal-client keys ...`: the repository's one table (docs/errors.md, "Exit codes"). */
+const KEYS_EXIT = {
+  ok: EXIT.ok,
+  invalidInput: EXIT.config,
+  keystore: EXIT.keystore,
+  refused: EXIT.refused,
+  unreachable: EXIT.unreachable,
 } as const;
 
 interface KeysContext {
@@ -70,7 +70,7 @@ async function guarded(fn: () => Promise<number>): Promise<void> {
   }
 }
 
-export async function keysSet(file: string): Promise<number> {
+async function keysSet(file: string): Promise<number> {
   const { config, keystore, logger } = open(file);
   // Refuse before asking for a secret that could not be stored.
   if (keystore.backend === 'env') throw envKeystoreReadonly();
@@ -83,7 +83,7 @@ export async function keysSet(file: string): Promise<number> {
   return KEYS_EXIT.ok;
 }
 
-export async function keysTest(file: string): Promise<number> {
+async function keysTest(file: string): Promise<number> {
   const { config, keystore, logger } = open(file);
   const keys = await requireKeys(keystore, config.keystore, logger);
   await checkKeys(keys, { paperUrl: config.exchange.paperUrl, timeoutMs: config.exchange.timeoutMs });
@@ -93,7 +93,7 @@ export async function keysTest(file: string): Promise<number> {
   return KEYS_EXIT.ok;
 }
 
-export async function keysRemove(file: string): Promise<number> {
+async function keysRemove(file: string): Promise<number> {
   const { config, keystore } = open(file);
   await keystore.remove();
   process.stdout.write(`removed the exchange keys from ${keystoreLocation(config.keystore)}\n`);
@@ -110,16 +110,16 @@ export function registerKeysCommand(program: Command): void {
     .description(
       'store the API key and secret: asked for without echo on a terminal, else read as two lines of stdin',
     )
-    .requiredOption('-c, --config <file>', 'device configuration (JSON)')
+    .addOption(configOption())
     .action((opts: { config: string }) => guarded(() => keysSet(opts.config)));
   keys
     .command('test')
     .description('check that the stored keys authenticate on the exchange and cannot withdraw')
-    .requiredOption('-c, --config <file>', 'device configuration (JSON)')
+    .addOption(configOption())
     .action((opts: { config: string }) => guarded(() => keysTest(opts.config)));
   keys
     .command('remove')
     .description('forget the stored keys')
-    .requiredOption('-c, --config <file>', 'device configuration (JSON)')
+    .addOption(configOption())
     .action((opts: { config: string }) => guarded(() => keysRemove(opts.config)));
 }

@@ -6,7 +6,7 @@ import { z } from 'zod';
  */
 export const DEFAULT_CREDENTIALS_DIR = '/etc/credstore.encrypted';
 /** The OS keychain's service name the keys are filed under on a desktop. */
-export const DEFAULT_KEYTAR_SERVICE = 'signal-appliance';
+const DEFAULT_KEYTAR_SERVICE = 'signal-appliance';
 
 /** The `keystore` section of the device configuration. */
 export const KeystoreConfig = z.discriminatedUnion('backend', [

@@ -1,5 +1,7 @@
+import { errorClass } from '@appliance/errors';
+
 /** Why the device has no usable exchange keys. Each message says what to install or do. */
-export const KEYSTORE_ERROR_CODES = {
+const KEYSTORE_ERROR_CODES = {
   E_KEYSTORE_UNAVAILABLE: 'the configured keystore cannot be used on this machine',
   E_KEYSTORE_EMPTY: 'the keystore holds no exchange API keys',
   E_KEYSTORE_CORRUPT: 'the stored keys cannot be decrypted or read',
@@ -8,13 +10,4 @@ export const KEYSTORE_ERROR_CODES = {
 } as const;
 export type KeystoreErrorCode = keyof typeof KEYSTORE_ERROR_CODES;
 
-export class KeystoreError extends Error {
-  override readonly name = 'KeystoreError';
-  constructor(
-    readonly code: KeystoreErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export class KeystoreError extends errorClass<KeystoreErrorCode>('KeystoreError', KEYSTORE_ERROR_CODES) {}

@@ -8,21 +8,19 @@ import { createKeytarKeystore, KEYTAR_ACCOUNT, type KeytarModule } from './keyta
 import { createSystemdCredsKeystore, credentialFile } from './systemd-creds.js';
 import type { RunCommand } from './run-command.js';
 
-export { KeystoreConfig, DEFAULT_CREDENTIALS_DIR, DEFAULT_KEYTAR_SERVICE } from './config.js';
-export { KeystoreError, KEYSTORE_ERROR_CODES, type KeystoreErrorCode } from './errors.js';
+export { KeystoreConfig } from './config.js';
+export { KeystoreError } from './errors.js';
 export { fingerprint, validateKeys, type ExchangeKeys } from './keys.js';
-export type { Keystore, KeystoreBackend } from './keystore.js';
+export type { Keystore } from './keystore.js';
 export {
   createSystemdCredsKeystore,
   credentialFile,
   loadCredentialEncryptedLine,
   SYSTEMD_CREDENTIAL_NAME,
-  SYSTEMD_HOST_KEY,
-  type SystemdCredsOptions,
 } from './systemd-creds.js';
-export { createKeytarKeystore, loadKeytar, KEYTAR_ACCOUNT, type KeytarModule } from './keytar.js';
-export { createEnvKeystore, envKeystoreReadonly } from './env.js';
-export { runCommand, type RunCommand, type CommandResult } from './run-command.js';
+export { createKeytarKeystore, loadKeytar, type KeytarModule } from './keytar.js';
+export { envKeystoreReadonly } from './env.js';
+export { runCommand, type RunCommand } from './run-command.js';
 
 export interface KeystoreDeps {
   logger?: Logger;

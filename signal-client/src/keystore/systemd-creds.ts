@@ -9,7 +9,7 @@ import { runCommand, type CommandResult, type RunCommand } from './run-command.j
 /** The credential's name: embedded in the encrypted file, and its file name under $CREDENTIALS_DIRECTORY. */
 export const SYSTEMD_CREDENTIAL_NAME = 'exchange-api';
 /** Where systemd-creds keeps the host key it encrypts with when there is no TPM2. */
-export const SYSTEMD_HOST_KEY = '/var/lib/systemd/credential.secret';
+const SYSTEMD_HOST_KEY = '/var/lib/systemd/credential.secret';
 
 export interface SystemdCredsOptions {
   /** Folder of the encrypted credential file `exchange-api.cred` (made 0700). */

@@ -13,10 +13,10 @@ export interface NotifyTransport {
 }
 
 /** The addon's file name, beside the executable on the device. */
-export const NOTIFY_ADDON_FILE = 'sd_notify.node';
+const NOTIFY_ADDON_FILE = 'sd_notify.node';
 
 /** Where `native/build.ts` puts the addon in a development checkout (git-ignored). */
-export function devAddonPath(): string | undefined {
+function devAddonPath(): string | undefined {
   try {
     return fileURLToPath(new URL(`./native/build/${NOTIFY_ADDON_FILE}`, import.meta.url));
   } catch {
@@ -32,7 +32,7 @@ export function devAddonPath(): string | undefined {
  * 2. the development build under native/build/ (running from source with tsx).
  * For a plain `node`, (1) is /usr/bin/sd_notify.node, which does not exist.
  */
-export function addonCandidates(): string[] {
+function addonCandidates(): string[] {
   const dev = devAddonPath();
   return [join(dirname(process.execPath), NOTIFY_ADDON_FILE), ...(dev ? [dev] : [])];
 }

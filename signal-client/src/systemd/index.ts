@@ -7,18 +7,9 @@ export {
   watchdogInterval,
   MAX_STATUS_LENGTH,
   type Notifier,
-  type NotifierOptions,
 } from './notifier.js';
-export {
-  healthy,
-  DEFAULT_HEALTH_LIMITS,
-  type GatewayHealth,
-  type HealthInputs,
-  type HealthLimits,
-  type HealthVerdict,
-  type JournalHealth,
-} from './health.js';
-export { createHealthMonitor, type HealthMonitor, type HealthMonitorOptions } from './health-monitor.js';
-export { describeActivity, type Activity } from './activity.js';
-export { NotifyError, NOTIFY_ERROR_CODES, type NotifyErrorCode } from './errors.js';
-export { NOTIFY_ADDON_FILE, loadNotifyAddon, protectProcess, type NotifyTransport } from './addon.js';
+export { healthy, type HealthInputs, type JournalHealth } from './health.js';
+export { createHealthMonitor } from './health-monitor.js';
+export { describeActivity } from './activity.js';
+export { NotifyError } from './errors.js';
+export { protectProcess, type NotifyTransport } from './addon.js';

@@ -11,7 +11,7 @@ import { valuePortfolio, type Valuation } from './portfolio.js';
 import type { DecisionSignal, DecisionState, MarketRules } from './types.js';
 
 /** No local day or window instance is longer than this, so older spends cannot count. */
-export const SPEND_LOOKBACK_MS = 50 * 60 * 60 * 1000;
+const SPEND_LOOKBACK_MS = 50 * 60 * 60 * 1000;
 
 export interface LocalSpend {
   ts: number;

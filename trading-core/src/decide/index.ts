@@ -32,6 +32,7 @@ export {
   type Weekday,
 } from './policy.js';
 export { UserSettings } from './settings.js';
+export { DEFAULT_FAMILY_POLICY } from './default-policy.js';
 export { MAX_HELD, MAX_PRICE, MAX_PRICE_DEVIATION_PCT, MAX_QUOTE } from './bounds.js';
 export {
   effectiveLimits,

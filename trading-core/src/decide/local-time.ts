@@ -69,7 +69,7 @@ export function localTime(ts: number, timeZone: string): LocalTime {
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-export function daysFromCivil(year: number, month: number, day: number): number {
+function daysFromCivil(year: number, month: number, day: number): number {
   const y = month <= 2 ? year - 1 : year;
   const era = Math.floor(y / 400);
   const yoe = y - era * 400;
@@ -79,7 +79,7 @@ export function daysFromCivil(year: number, month: number, day: number): number 
 }
 
 /** 0 = Monday: 1970-01-01 (day 0) was a Thursday. */
-export function weekdayOf(day: number): number {
+function weekdayOf(day: number): number {
   return (((day + 3) % 7) + 7) % 7;
 }
 

@@ -14,7 +14,7 @@ export interface Valuation {
  * The price of `asset` in the device's quote: its mark, or for the signal's symbol the
  * exchange's current price. Never the signal's price: a signed price is not a valuation.
  */
-export function markOf(asset: string, state: DecisionState, signal: DecisionSignal): number | undefined {
+function markOf(asset: string, state: DecisionState, signal: DecisionSignal): number | undefined {
   const symbol = `${asset}/${state.quote}`;
   const mark = state.marks[symbol];
   if (mark !== undefined) return mark;

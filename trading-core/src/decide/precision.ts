@@ -15,7 +15,7 @@ function noise(q: number): number {
   return Math.abs(q) * 2e-15 + 1e-12;
 }
 
-export function stepDecimals(step: number): number {
+function stepDecimals(step: number): number {
   for (let d = 0; d <= 15; d++) {
     const s = step * 10 ** d;
     if (Math.abs(s - Math.round(s)) <= 1e-9 * Math.max(1, s)) return d;
@@ -33,7 +33,7 @@ export function floorToStep(x: number, step: number): number {
   return n > 0 ? onGrid(n, step) : 0;
 }
 
-export function ceilToStep(x: number, step: number): number {
+function ceilToStep(x: number, step: number): number {
   const q = x / step;
   return onGrid(Math.max(0, Math.ceil(q - noise(q))), step);
 }

@@ -4,9 +4,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The addon's C source, beside this file. */
-export const NOTIFY_ADDON_SOURCE = fileURLToPath(new URL('./sd_notify.c', import.meta.url));
+const NOTIFY_ADDON_SOURCE = fileURLToPath(new URL('./sd_notify.c', import.meta.url));
 /** Where a development checkout keeps the built addon (git-ignored); `../addon.ts` looks here. */
-export const NOTIFY_ADDON_DEV_BUILD = fileURLToPath(new URL('./build/sd_notify.node', import.meta.url));
+const NOTIFY_ADDON_DEV_BUILD = fileURLToPath(new URL('./build/sd_notify.node', import.meta.url));
 
 // Hardened like a Debian package build; -Werror so a new compiler warning is looked at.
 const CFLAGS = [
@@ -32,7 +32,7 @@ export interface BuildNotifyAddonOptions {
 }
 
 /** Node's headers: `<prefix>/include/node` of the running Node, or npm's `nodedir` if set. */
-export function nodeIncludeDir(): string {
+function nodeIncludeDir(): string {
   const candidates = [
     process.env.npm_config_nodedir && join(process.env.npm_config_nodedir, 'include', 'node'),
     join(dirname(dirname(process.execPath)), 'include', 'node'),

@@ -23,7 +23,7 @@ const SIZING_RULES: readonly SizingRule[] = [
 ];
 
 /** The largest amount on the step grid whose value at `price` does not exceed `quote`. */
-export function amountFor(quote: number, price: number, step: number): number {
+function amountFor(quote: number, price: number, step: number): number {
   let amount = floorToStep(quote / price, step);
   // floorToStep forgives float noise a hair below a step; never let that overshoot the cap.
   if (amount * price > quote * (1 + 1e-12)) amount = floorToStep(amount - step / 2, step);

@@ -1,0 +1,274 @@
+import { fromAtoms, toAtoms } from '../atoms.js';
+import { LedgerError, isLedgerError } from '../ledger-error.js';
+import {
+  CAPITAL_ACCOUNT,
+  CURRENCY,
+  FEES_ACCOUNT,
+  REALISED_PNL_ACCOUNT,
+  cashAccount,
+  positionAccount,
+} from './accounts.js';
+import { checkRecordedFill, normaliseFill, show, type FillInput } from './fill-input.js';
+import {
+  corrupt,
+  journalToJson,
+  parseJournal,
+  recordedFillOf,
+  samePostingsOrThrow,
+  seedAtomsOf,
+  type LedgerJson,
+} from './journal-json.js';
+import { fillPostings } from './postings.js';
+import type { Posting, RecordedFill, Transaction } from './transaction.js';
+
+export interface LedgerOptions {
+  /** Quote currency, e.g. `USDT`. */
+  quote: string;
+  /** Starting cash in quote, > 0. */
+  seed: number;
+  /** Time stamped on the seed transaction. Default 0. */
+  ts?: number;
+  /** Reference of the seed transaction. Default `seed`. */
+  ref?: string;
+}
+
+export interface Position {
+  quantity: number;
+  /** What the held quantity cost, in quote (average-cost basis, fees excluded). */
+  cost: number;
+}
+
+export interface PositionAtoms {
+  quantity: bigint;
+  cost: bigint;
+}
+
+/** Lets fromJSON seed a ledger with exact atoms; not reachable from outside this module. */
+const SEED_ATOMS = Symbol('seedAtoms');
+
+/**
+ * Double-entry books for one virtual (or real) portfolio in one quote currency.
+ *
+ * Accounts: `cash:<QUOTE>`, `position:<ASSET>` (at average cost), `fees`, `realised-pnl`
+ * (credit = gain) and `capital` (credit = money put in). Every amount is exact bigint atoms
+ * (1e-8); the public API takes and returns numbers, converted by `toAtoms` (half away from zero
+ * at 8 decimals) and `fromAtoms`. A call that throws a LedgerError has changed nothing.
+ */
+export class Ledger {
+  readonly quote: string;
+  readonly #journal: Transaction[] = [];
+  readonly #balances = new Map<string, bigint>();
+  readonly #quantities = new Map<string, bigint>();
+
+  constructor(options: LedgerOptions) {
+    const { quote, seed, ts = 0, ref = 'seed' } = options;
+    if (typeof quote !== 'string' || !CURRENCY.test(quote)) {
+      throw new LedgerError('E_BAD_OPTIONS', `quote must be an upper-case currency code, got ${show(quote)}`);
+    }
+    const internalSeed = (options as { [SEED_ATOMS]?: bigint })[SEED_ATOMS];
+    if (internalSeed === undefined && !(typeof seed === 'number' && Number.isFinite(seed) && seed > 0)) {
+      throw new LedgerError('E_BAD_OPTIONS', `seed must be a finite number > 0, got ${show(seed)}`);
+    }
+    const seedAtoms = internalSeed ?? toAtoms(seed);
+    if (seedAtoms <= 0n) throw new LedgerError('E_BAD_OPTIONS', `seed ${seed} rounds to 0 at 8 decimals`);
+    if (!Number.isFinite(ts)) throw new LedgerError('E_BAD_OPTIONS', `ts must be a finite number, got ${ts}`);
+    this.quote = quote;
+    this.#commit(
+      [
+        { account: cashAccount(quote), amount: seedAtoms },
+        { account: CAPITAL_ACCOUNT, amount: -seedAtoms },
+      ],
+      null,
+      ts,
+      ref,
+    );
+  }
+
+  /** Books a fill and returns its transaction; throws a LedgerError and changes nothing if it cannot. */
+  applyFill(input: FillInput): Transaction {
+    const { fill, ts, ref } = normaliseFill(input, this.quote);
+    return this.#commit(this.#prepare(fill), fill, ts, ref);
+  }
+
+  /** The LedgerError `applyFill(input)` would throw, or null if it would succeed. Changes nothing. */
+  check(input: FillInput): LedgerError | null {
+    try {
+      this.#prepare(normaliseFill(input, this.quote).fill);
+      return null;
+    } catch (err) {
+      if (isLedgerError(err)) return err;
+      throw err;
+    }
+  }
+
+  cash(): number {
+    return fromAtoms(this.cashAtoms());
+  }
+
+  cashAtoms(): bigint {
+    return this.#balance(cashAccount(this.quote));
+  }
+
+  position(asset: string): Position {
+    const p = this.positionAtoms(asset);
+    return { quantity: fromAtoms(p.quantity), cost: fromAtoms(p.cost) };
+  }
+
+  positionAtoms(asset: string): PositionAtoms {
+    return { quantity: this.#quantities.get(asset) ?? 0n, cost: this.#balance(positionAccount(asset)) };
+  }
+
+  /** Open positions (quantity > 0) by asset. */
+  positions(): Record<string, Position> {
+    const out: Record<string, Position> = {};
+    for (const asset of [...this.#quantities.keys()].sort()) {
+      if (this.#quantities.get(asset)! > 0n) out[asset] = this.position(asset);
+    }
+    return out;
+  }
+
+  /** Realised gain on sells, fees excluded: positive is profit (the account itself is a credit). */
+  realisedPnl(): number {
+    return fromAtoms(-this.#balance(REALISED_PNL_ACCOUNT));
+  }
+
+  feesPaid(): number {
+    return fromAtoms(this.#balance(FEES_ACCOUNT));
+  }
+
+  /** Cash plus every open position at its mark; throws E_NO_MARK if a held asset has no price. */
+  equity(marks: Readonly<Record<string, number>>): number {
+    return fromAtoms(this.equityAtoms(marks));
+  }
+
+  equityAtoms(marks: Readonly<Record<string, number>>): bigint {
+    let total = this.cashAtoms();
+    for (const [asset, quantity] of this.#quantities) {
+      if (quantity === 0n) continue;
+      const mark = Object.hasOwn(marks, asset) ? marks[asset] : undefined;
+      if (typeof mark !== 'number' || !Number.isFinite(mark) || mark <= 0) {
+        throw new LedgerError('E_NO_MARK', `no usable mark price for ${asset}, got ${show(mark)}`);
+      }
+      total += toAtoms(fromAtoms(quantity) * mark);
+    }
+    return total;
+  }
+
+  /** Every account touched so far with its balance (debit positive), in quote. */
+  balances(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [account, amount] of Object.entries(this.balancesAtoms())) out[account] = fromAtoms(amount);
+    return out;
+  }
+
+  balancesAtoms(): Record<string, bigint> {
+    const out: Record<string, bigint> = {};
+    for (const account of [...this.#balances.keys()].sort()) out[account] = this.#balances.get(account)!;
+    return out;
+  }
+
+  /** Sum of every posting in the journal, recomputed; 0n for sound books. */
+  trialBalance(): bigint {
+    let sum = 0n;
+    for (const tx of this.#journal) for (const p of tx.postings) sum += p.amount;
+    return sum;
+  }
+
+  /** Every transaction sums to 0n and the running balances equal the journal re-added. */
+  isBalanced(): boolean {
+    const totals = new Map<string, bigint>();
+    for (const tx of this.#journal) {
+      let sum = 0n;
+      for (const p of tx.postings) {
+        sum += p.amount;
+        totals.set(p.account, (totals.get(p.account) ?? 0n) + p.amount);
+      }
+      if (sum !== 0n) return false;
+    }
+    for (const account of new Set([...totals.keys(), ...this.#balances.keys()])) {
+      if ((totals.get(account) ?? 0n) !== (this.#balances.get(account) ?? 0n)) return false;
+    }
+    return true;
+  }
+
+  transactions(): readonly Transaction[] {
+    return [...this.#journal];
+  }
+
+  toJSON(): LedgerJson {
+    return journalToJson(this.quote, this.#journal);
+  }
+
+  /**
+   * Rebuilds a ledger from `toJSON()` output (already JSON.parsed) by replaying every fill and
+   * checking that it produces exactly the stored postings. Anything malformed, unbalanced or
+   * inconsistent is refused with E_CORRUPT: a journal is trusted only if it re-derives itself.
+   */
+  static fromJSON(json: unknown): Ledger {
+    const { quote, transactions } = parseJournal(json);
+    const [seedTx, ...fills] = transactions as [
+      LedgerJson['transactions'][number],
+      ...LedgerJson['transactions'],
+    ];
+    const seed = seedAtomsOf(seedTx);
+    let ledger: Ledger;
+    try {
+      ledger = new Ledger({
+        quote,
+        seed: 0,
+        ts: seedTx.ts,
+        ref: seedTx.ref,
+        [SEED_ATOMS]: seed,
+      } as LedgerOptions);
+    } catch (err) {
+      throw corrupt(`transaction 1: ${(err as Error).message}`, err);
+    }
+    samePostingsOrThrow(1, seedTx.postings, ledger.#journal[0]!.postings);
+
+    for (const [i, tx] of fills.entries()) {
+      const seq = i + 2;
+      const fill = recordedFillOf(tx, seq);
+      let postings: Posting[];
+      try {
+        checkRecordedFill(fill, quote);
+        postings = ledger.#prepare(fill);
+      } catch (err) {
+        throw corrupt(`transaction ${seq}: ${(err as Error).message}`, err);
+      }
+      samePostingsOrThrow(seq, tx.postings, postings);
+      ledger.#commit(postings, fill, tx.ts, tx.ref);
+    }
+    return ledger;
+  }
+
+  #balance(account: string): bigint {
+    return this.#balances.get(account) ?? 0n;
+  }
+
+  /** The postings a fill makes against the current books; throws (changing nothing) if it cannot. */
+  #prepare(fill: RecordedFill): Posting[] {
+    return fillPostings(fill, {
+      quote: this.quote,
+      cash: this.cashAtoms(),
+      held: this.#quantities.get(fill.asset) ?? 0n,
+      cost: this.#balance(positionAccount(fill.asset)),
+    });
+  }
+
+  #commit(postings: Posting[], fill: RecordedFill | null, ts: number, ref: string): Transaction {
+    const tx: Transaction = Object.freeze({
+      seq: this.#journal.length + 1,
+      ts,
+      ref,
+      postings: Object.freeze(postings.map((p) => Object.freeze({ ...p }))),
+      fill: fill === null ? null : Object.freeze({ ...fill }),
+    });
+    this.#journal.push(tx);
+    for (const p of postings) this.#balances.set(p.account, this.#balance(p.account) + p.amount);
+    if (fill !== null) {
+      const delta = fill.side === 'buy' ? fill.quantity : -fill.quantity;
+      this.#quantities.set(fill.asset, (this.#quantities.get(fill.asset) ?? 0n) + delta);
+    }
+    return tx;
+  }
+}

@@ -1,0 +1,61 @@
+import { formatAtoms, mulDivRound } from '../atoms.js';
+import { LedgerError } from '../ledger-error.js';
+import { FEES_ACCOUNT, REALISED_PNL_ACCOUNT, cashAccount, positionAccount } from './accounts.js';
+import type { Posting, RecordedFill } from './transaction.js';
+
+/** What a fill's postings depend on in the books before it. */
+export interface BooksBefore {
+  quote: string;
+  /** Quote atoms in cash. */
+  cash: bigint;
+  /** Base atoms held of the fill's asset. */
+  held: bigint;
+  /** Cost of what is held of the fill's asset, quote atoms. */
+  cost: bigint;
+}
+
+/** The postings a fill makes against the books; throws a LedgerError if the books cannot take it. */
+export function fillPostings(fill: RecordedFill, books: BooksBefore): Posting[] {
+  const { asset, side, quantity, price, notional, fee } = fill;
+  const { quote, cash, held, cost } = books;
+  const q = `${formatAtoms(quantity)} ${asset} at ${price}`;
+  if (side === 'buy') {
+    const total = notional + fee;
+    if (total > cash) {
+      throw new LedgerError(
+        'E_INSUFFICIENT_CASH',
+        `buy of ${q} needs ${formatAtoms(total)} ${quote} with fee, cash is ${formatAtoms(cash)} ${quote}`,
+      );
+    }
+    return nonZero([
+      { account: positionAccount(asset), amount: notional },
+      { account: FEES_ACCOUNT, amount: fee },
+      { account: cashAccount(quote), amount: -total },
+    ]);
+  }
+  if (quantity > held) {
+    throw new LedgerError(
+      'E_INSUFFICIENT_POSITION',
+      `sell of ${q} exceeds the position of ${formatAtoms(held)} ${asset}`,
+    );
+  }
+  // Average cost, prorated exactly; a full close takes the whole cost so no dust is left behind.
+  const basis = quantity === held ? cost : mulDivRound(cost, quantity, held);
+  const net = notional - fee;
+  if (cash + net < 0n) {
+    throw new LedgerError(
+      'E_INSUFFICIENT_CASH',
+      `sell of ${q} pays a fee of ${formatAtoms(fee)} ${quote} that cash of ${formatAtoms(cash)} ${quote} and proceeds of ${formatAtoms(notional)} ${quote} cannot cover`,
+    );
+  }
+  return nonZero([
+    { account: cashAccount(quote), amount: net },
+    { account: FEES_ACCOUNT, amount: fee },
+    { account: positionAccount(asset), amount: -basis },
+    { account: REALISED_PNL_ACCOUNT, amount: basis - notional },
+  ]);
+}
+
+function nonZero(postings: Posting[]): Posting[] {
+  return postings.filter((p) => p.amount !== 0n);
+}
