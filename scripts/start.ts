@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Command } from 'commander';
+import { z } from 'zod';
 import {
   EmbeddedBus,
   KeyRing,
@@ -19,14 +19,12 @@ import {
 import { createKafkaBus } from '@appliance/protocol/kafka';
 import { DEFAULT_FILL_COSTS, EmaCrossVolumeStrategy } from '@appliance/trading-core';
 import {
-  EXIT,
   createLogger,
   exitOnConfigError,
-  exitWith,
   handleShutdown,
   kafkaSecurityFromEnv,
   type KafkaSecurity,
-  usageErrorsExit2,
+  startShell,
 } from '@appliance/runtime';
 import { createBinance } from '@appliance/runtime/ccxt';
 import { startControlServer } from '@appliance/control-server';
@@ -39,33 +37,56 @@ import {
   openStateStore,
 } from '@appliance/signal-client';
 
-// Usage errors (an unknown flag) exit 2, as in every process (docs/errors.md, "Exit codes").
-const opts = usageErrorsExit2(
-  new Command('npm start')
-    .description('Run the whole system locally with one demo device in paper mode')
-    .option(
-      '--replay <file...>',
-      'replay candle CSV files, e.g. ../shared/data/ohlcv/binance_BTC-USDT_1h.csv',
-    )
-    .option('--speed <x>', "replay speed: multiple of real time, or 'max'", '360000')
-    .option(
-      '--live',
-      'poll live Binance candles with ccxt (falls back to synthetic candles if unreachable)',
-      false,
-    )
-    .option('--port <n>', 'dashboard / API port', process.env.PORT ?? '8090')
-    .option('--data-dir <dir>', 'where state is kept (default: a new temporary folder each run)'),
-)
-  .parse()
-  .opts<{ replay?: string[]; speed: string; live: boolean; port: string; dataDir?: string }>();
+const Config = z.object({
+  replay: z.array(z.string().min(1)),
+  speed: z.union([
+    z.literal('max'),
+    z.coerce.number().positive("a positive multiple of real time, or 'max'"),
+  ]),
+  live: z.boolean(),
+  port: z.coerce.number().int().min(0).max(65535),
+  dataDir: z.string(),
+});
+
+// The same shell as every process: flag > variable > `--config` file > default, bad values exit 2.
+const { config: opts } = startShell({
+  name: 'npm start',
+  description: 'Run the whole system locally with one demo device in paper mode',
+  configEnv: 'START_CONFIG',
+  schema: Config,
+  options: [
+    {
+      flag: '--replay <file...>',
+      env: 'START_REPLAY',
+      description: 'replay candle CSV files, e.g. ../shared/data/ohlcv/binance_BTC-USDT_1h.csv',
+      default: [],
+    },
+    {
+      flag: '--speed <x>',
+      env: 'START_SPEED',
+      description: "replay speed: multiple of real time, or 'max'",
+      default: '360000',
+    },
+    {
+      flag: '--live',
+      env: 'START_LIVE',
+      description: 'poll live Binance candles with ccxt (falls back to synthetic candles if unreachable)',
+      default: false,
+    },
+    { flag: '--port <n>', env: 'PORT', description: 'dashboard / API port', default: '8090' },
+    {
+      flag: '--data-dir <dir>',
+      env: 'START_DATA_DIR',
+      description: 'where state is kept (default: a new temporary folder each run)',
+      default: '',
+    },
+  ],
+});
 
 const logger = createLogger({ name: 'system', level: process.env.LOG_LEVEL ?? 'warn' });
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const dataDir = resolve(opts.dataDir ?? mkdtempSync(join(tmpdir(), 'signal-appliance-')));
-const speed = opts.speed === 'max' ? 'max' : Number(opts.speed);
-if (speed !== 'max' && !(speed > 0)) {
-  exitWith(EXIT.config, `--speed must be a positive number or 'max', got ${opts.speed}`);
-}
+const dataDir = resolve(opts.dataDir || mkdtempSync(join(tmpdir(), 'signal-appliance-')));
+const speed = opts.speed;
 
 // TLS and SASL/SCRAM for Kafka from KAFKA_SSL_* / KAFKA_SASL_* (docs/bus-security.md); bad ones exit 2.
 let kafkaSecurity: KafkaSecurity = {};
@@ -103,7 +124,7 @@ const control = await startControlServer({
   // The paper exchange takes only candles the datafeed signed.
   feedKeys: KeyRing.of(exportPublicKey(feedSigner.publicKey)),
 });
-const dashboard = await control.listen(Number(opts.port), '127.0.0.1');
+const dashboard = await control.listen(opts.port, '127.0.0.1');
 const gateway = await createGateway({
   bus,
   tokenKeys: KeyRing.of(exportPublicKey(controlSigner.publicKey)),
@@ -201,7 +222,7 @@ if (!abort.signal.aborted) {
 }
 
 async function chooseSource(): Promise<FeedSource> {
-  if (opts.replay?.length) return { kind: 'replay', files: opts.replay, speed };
+  if (opts.replay.length) return { kind: 'replay', files: opts.replay, speed };
   if (opts.live) {
     const exchange = createBinance({ timeoutMs: 5_000 });
     try {

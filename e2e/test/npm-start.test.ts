@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import t from 'tap';
-import { REPO_ROOT, waitFor } from '@appliance/test-kit';
+import { REPO_ROOT, cliRunner, hasStackTrace, helpNamesEveryOption, waitFor } from '@appliance/test-kit';
 
 const BTC = new URL('../../../shared/data/ohlcv/binance_BTC-USDT_1h.csv', import.meta.url).pathname;
 
@@ -58,3 +58,29 @@ t.test(
     );
   },
 );
+
+const OPTIONS = [
+  ['--replay', 'START_REPLAY'],
+  ['--speed', 'START_SPEED'],
+  ['--live', 'START_LIVE'],
+  ['--port', 'PORT'],
+  ['--data-dir', 'START_DATA_DIR'],
+  ['--config', 'START_CONFIG'],
+] as const;
+const run = cliRunner('scripts/start.ts', OPTIONS);
+
+t.test('npm start takes its options through the process shell', async (t) => {
+  const { status, missing } = helpNamesEveryOption(run, OPTIONS);
+  t.equal(status, 0);
+  t.same(missing, [], 'every option with its variable');
+  const bad = run(['--speed', '-1'], { PORT: '70000' });
+  t.equal(bad.status, 2, 'bad values exit 2');
+  t.equal(
+    bad.stderr,
+    'invalid npm start configuration:\n' +
+      "  - speed (--speed, START_SPEED): a positive multiple of real time, or 'max'\n" +
+      '  - port (--port, PORT): Too big: expected number to be <=65535\n',
+  );
+  t.notOk(hasStackTrace(bad.stderr), 'no stack trace');
+  t.equal(run(['--no-such-flag']).status, 2, 'an unknown flag exits 2');
+});
