@@ -5,8 +5,9 @@ import { basename, dirname, join } from 'node:path';
  * Replaces `path` with `data` so that after a crash at any point the file holds either the
  * old or the new content, and once this resolves the new content survives power loss:
  * write a temporary file beside it, fsync it, rename it over the target, fsync the folder
- * (the rename itself lives in the folder's entry). lowdb's own writer renames without the
- * fsyncs, which is not enough for an order journal.
+ * (the rename itself lives in the folder's entry). A rename without the fsyncs is not enough
+ * for state that decides whether an order was sent. The device uses it for its snapshot; each
+ * intent goes to the append-only journal first (signal-client/src/intent-journal.ts).
  */
 export async function writeFileDurable(path: string, data: string | Buffer): Promise<void> {
   const dir = dirname(path);
