@@ -47,6 +47,9 @@ t.test('--help lists every option with its environment variable, and the secret'
   t.equal(status, 0);
   t.same(missing, [], 'every option with its variable');
   t.match(help, /PAPER_EXCHANGE_API_SECRET/);
+  const secretFlag = cliRunner(MAIN, OPTIONS)(['--api-secret', 'on-the-command-line']);
+  t.equal(secretFlag.status, 2, 'the secret has no flag: it would show in ps');
+  t.notMatch(help, /--api-secret/);
 });
 
 t.test(
