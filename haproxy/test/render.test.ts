@@ -292,11 +292,16 @@ t.test('the render command', { skip }, async (t) => {
   });
 
   t.test('a config haproxy refuses exits 5 and writes nothing', async (t) => {
-    // Passes our PEM sniffing, but is no certificate: only haproxy -c can tell.
+    // Passes our PEM sniffing, but is no certificate: only haproxy -c can tell. Made from this
+    // run's own certificate and key (nothing key-shaped is committed), with the certificate's
+    // body replaced.
     const fake = join(dir, 'fake.pem');
     writeFileSync(
       fake,
-      '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n',
+      readFileSync(pemFile, 'utf8').replace(
+        /(-----BEGIN CERTIFICATE-----\n)[^-]+(-----END CERTIFICATE-----)/,
+        '$1AAAA\n$2',
+      ),
     );
     const out = join(dir, 'refused.cfg');
     const r = cli(
