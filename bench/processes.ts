@@ -11,15 +11,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import {
-  TOPICS,
-  exportPrivateKeyPem,
-  exportPublicKey,
-  generateSigner,
-  issueDeviceToken,
-} from '@appliance/protocol';
+import { TOPICS, exportPublicKey, issueDeviceToken } from '@appliance/protocol';
 import { createKafkaBus } from '@appliance/protocol/kafka';
-import { startKafkaMock } from '@appliance/test-kit';
+import { signerWithKeyFile, startKafkaMock } from '@appliance/test-kit';
 import { buildClient, type BuildResult } from '../images/build-client.js';
 import { buildGateway } from '../gateway/scripts/build.js';
 import { REPO_ROOT } from './ipc.js';
@@ -60,12 +54,8 @@ async function oneRound(
   settleMs: number,
 ): Promise<Record<string, Sample>> {
   const cpu = ctx.pinning.used ? ctx.pinning.serverCpu : undefined;
-  const control = generateSigner();
-  const feed = generateSigner();
-  const controlPem = join(dir, 'control.pem');
-  const feedPem = join(dir, 'feed.pem');
-  writeFileSync(controlPem, exportPrivateKeyPem(control), { mode: 0o600 });
-  writeFileSync(feedPem, exportPrivateKeyPem(feed), { mode: 0o600 });
+  const { signer: control, file: controlPem } = signerWithKeyFile(dir, 'control.pem');
+  const { signer: feed, file: feedPem } = signerWithKeyFile(dir, 'feed.pem');
   const tsx = (entry: string, args: string[]) => [...PROBE_ARGS, '--import', 'tsx', entry, ...args];
   const running: Proc[] = [];
   const start = (cmd: string, args: string[], env: Record<string, string> = {}) => {

@@ -4,20 +4,16 @@
  * the variable, never the password. The control server also refuses to run its paper exchange
  * without the datafeeds' keys, since it could then price from nothing but forgeries.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { exportPrivateKeyPem, exportPublicKey, generateSigner } from '@appliance/protocol';
-import { spawnNode } from '@appliance/test-kit';
+import { exportPublicKey } from '@appliance/protocol';
+import { signerWithKeyFile, spawnNode } from '@appliance/test-kit';
 
 const dir = mkdtempSync(join(tmpdir(), 'bus-security-'));
-const control = generateSigner();
-const feed = generateSigner();
-const controlPem = join(dir, 'control.pem');
-const feedPem = join(dir, 'feed.pem');
-writeFileSync(controlPem, exportPrivateKeyPem(control), { mode: 0o600 });
-writeFileSync(feedPem, exportPrivateKeyPem(feed), { mode: 0o600 });
+const { signer: control, file: controlPem } = signerWithKeyFile(dir, 'control.pem');
+const { signer: feed, file: feedPem } = signerWithKeyFile(dir, 'feed.pem');
 const PASSWORD = 'hunter2-correct-horse';
 // Nothing listens here: every case must stop before it would connect.
 const KAFKA = '127.0.0.1:1';

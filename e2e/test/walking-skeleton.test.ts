@@ -13,9 +13,7 @@ import {
   TOPICS,
   TOPIC_PARTITIONS,
   createSignal,
-  exportPrivateKeyPem,
   exportPublicKey,
-  generateSigner,
   type DecisionRecord,
   type Signal,
 } from '@appliance/protocol';
@@ -23,7 +21,14 @@ import { createKafkaBus } from '@appliance/protocol/kafka';
 import { Ledger } from '@appliance/trading-core';
 import { createBinance } from '@appliance/runtime/ccxt';
 import { clientOrderId, type ClientState } from '@appliance/signal-client';
-import { requireTool, spawnNode, startKafkaMock, waitFor, type RunningProcess } from '@appliance/test-kit';
+import {
+  requireTool,
+  signerWithKeyFile,
+  spawnNode,
+  startKafkaMock,
+  waitFor,
+  type RunningProcess,
+} from '@appliance/test-kit';
 
 const DATA = new URL('../../../shared/data/ohlcv/', import.meta.url).pathname;
 const STREAM = 'ema-cross.1h';
@@ -44,10 +49,8 @@ t.test('signals flow from replayed market data to paper orders, exactly once per
   t.teardown(() => bus.close());
   for (const [topic, n] of Object.entries(TOPIC_PARTITIONS)) await bus.ensureTopic(topic, n);
 
-  const control = generateSigner();
-  const feed = generateSigner();
-  writeFileSync(join(dir, 'control.pem'), exportPrivateKeyPem(control), { mode: 0o600 });
-  writeFileSync(join(dir, 'feed.pem'), exportPrivateKeyPem(feed), { mode: 0o600 });
+  const { signer: control } = signerWithKeyFile(dir, 'control.pem');
+  const { signer: feed } = signerWithKeyFile(dir, 'feed.pem');
   const adminToken = randomBytes(24).toString('base64url');
 
   const cs = spawnNode(

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { exportPrivateKeyPem, generateSigner, type Signer } from '@appliance/protocol';
 import { REPO_ROOT } from './process.js';
 
 export interface CliRun {
@@ -77,12 +78,15 @@ export function badSigningKeyFiles(dir: string): BadKeyFile[] {
 
 /** A usable Ed25519 signing key file under `dir`. */
 export function goodSigningKeyFile(dir: string, name = 'ed25519.pem'): string {
+  return signerWithKeyFile(dir, name).file;
+}
+
+/** A fresh signer and its private key as a PEM file (mode 0600) under `dir`, for a process's --signing-key-file. */
+export function signerWithKeyFile(dir: string, name: string): { signer: Signer; file: string } {
+  const signer = generateSigner();
   const file = join(dir, name);
-  writeFileSync(
-    file,
-    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-  );
-  return file;
+  writeFileSync(file, exportPrivateKeyPem(signer), { mode: 0o600 });
+  return { signer, file };
 }
 
 /** A process's options as `[flag, environment variable]` pairs, as its README lists them. */
