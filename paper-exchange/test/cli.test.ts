@@ -1,13 +1,12 @@
 // The paper exchange as its own process: flags and variables validated once (a bad value exits 2
 // naming the option, without a stack trace), a ready line, real ccxt against it, SIGTERM.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { binance } from 'ccxt';
-import { REPO_ROOT, cliRunner, helpNamesEveryOption, spawnNode } from '@appliance/test-kit';
+import { REPO_ROOT, cliRunner, helpNamesEveryOption, runCli, spawnNode } from '@appliance/test-kit';
 import { paperExchangeCcxtConfig } from '../src/ccxt-config.js';
 
 const MAIN = 'paper-exchange/src/main.ts';
@@ -22,12 +21,7 @@ const CLEAN_ENV = Object.fromEntries(
 );
 
 const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...CLEAN_ENV, ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  runCli(MAIN, args, { ...CLEAN_ENV, ...env });
 
 const OPTIONS = [
   ['--port', 'PAPER_EXCHANGE_PORT'],
