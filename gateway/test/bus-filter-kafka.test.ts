@@ -74,9 +74,11 @@ if (!requireTool('kcat', 'kcat')) {
       const first = signal(stream);
       await publishSignals(feedBus, [first]);
       const { gateway, url } = await startGateway(t, newBus('gw-a'));
+      // Signals and control are separate subscriptions: wait for both, or the device can be
+      // greeted before the second control record is read.
       await waitFor(
-        () => gateway.stats().streams[stream]?.size === 1,
-        'the gateway to read the first signal',
+        () => gateway.stats().streams[stream]?.size === 1 && gateway.stats().controlScopes === 2,
+        'the gateway to read the first signal and both control records',
       );
       const d = connect(url, 'dev-1');
       const caughtUp = await d.hello({ [stream]: gateway.stats().streams[stream]!.lastOffset! }, {});
@@ -143,8 +145,8 @@ if (!requireTool('kcat', 'kcat')) {
       // A gateway started now reads everything from the start; a device resumes from its point.
       const later = await startGateway(t, newBus('gw-b'));
       await waitFor(
-        () => later.gateway.stats().streams[stream]?.size === 3,
-        'the later gateway to read the stream',
+        () => later.gateway.stats().streams[stream]?.size === 3 && later.gateway.stats().controlScopes === 2,
+        'the later gateway to read the stream and the control state',
         30_000,
       );
       t.same(Object.keys(later.gateway.stats().streams), [stream], 'no stream but the genuine one');
