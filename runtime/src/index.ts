@@ -7,3 +7,4 @@ export * from './kafka-security.js';
 export * from './durable-file.js';
 export * from './shutdown.js';
 export * from './allowed-hosts.js';
+export * from './config-file.js';

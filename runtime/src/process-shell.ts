@@ -3,6 +3,7 @@ import type { CommanderError } from 'commander';
 import { Command, Option } from 'commander';
 import type { z } from 'zod';
 import { ConfigError, exitOnConfigError } from './config.js';
+import { readConfigFile } from './config-file.js';
 import { EXIT } from './exit-codes.js';
 import { readSigningKeyFile } from './signing-key.js';
 
@@ -41,7 +42,7 @@ export interface ShellOption {
   separator?: string;
 }
 
-/** A value only the environment may give: a secret that must not show in `ps` or a file. */
+/** A value only the environment (or a file named by `ENV_FILE`) may give: a secret that must not show in `ps` or a config file. */
 export interface ShellSecret {
   env: string;
   key: string;
@@ -119,7 +120,7 @@ export function addShellOptions(command: Command, spec: Omit<ShellSpec<z.ZodType
       `JSON file of options (keys as in the schema, e.g. {"port": 8080}) (env: ${spec.configEnv})`,
     );
   const lines = [
-    ...(spec.secrets ?? []).map((s) => `  ${s.env}  ${s.description}`),
+    ...(spec.secrets ?? []).map((s) => `  ${s.env} (or ${s.env}_FILE naming a file)  ${s.description}`),
     ...(spec.secrets?.length ? [''] : []),
     spec.configEnv
       ? 'Each option is a flag, an environment variable or a key of the --config file: flag > env > file > default.'
@@ -159,24 +160,24 @@ function configError(name: string, issues: string[]): ConfigError {
   return new ConfigError(`invalid ${name} configuration:\n  - ${issues.join('\n  - ')}`, issues);
 }
 
-function readConfigFile(name: string, file: string, label: string): Record<string, unknown> {
-  let text: string;
+/**
+ * A secret comes from its variable or, under systemd credentials or container secrets, from the
+ * file its `_FILE` variable names (`CONTROL_ADMIN_TOKEN_FILE=%d/admin-token`); one trailing
+ * newline is dropped. Both set is refused: which one is meant cannot be guessed.
+ */
+function readSecret(name: string, s: ShellSecret, env: NodeJS.ProcessEnv): string {
+  const direct = env[s.env];
+  const fileVar = `${s.env}_FILE`;
+  const file = env[fileVar];
+  if (!file) return direct ?? '';
+  if (direct) throw configError(name, [`${s.key} (${s.env}, ${fileVar}): set one of them, not both`]);
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
     throw configError(name, [
-      `config (${label}): ${file}: cannot be read (${(err as NodeJS.ErrnoException).code})`,
+      `${s.key} (${fileVar}): ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
     ]);
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw configError(name, [`config (${label}): ${file}: not valid JSON: ${(err as Error).message}`]);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw configError(name, [`config (${label}): ${file}: not a JSON object`]);
-  return value as Record<string, unknown>;
 }
 
 /** Merges flag, environment, file and default for `command` (already parsed) and validates once. */
@@ -199,9 +200,13 @@ export function resolveShellOptions<S extends z.ZodType>(
 
   const configFlag = opts.config as string | undefined;
   const configFile = configFlag ?? (spec.configEnv && env[spec.configEnv] ? env[spec.configEnv] : undefined);
-  const file = configFile
-    ? readConfigFile(spec.name, configFile, `--config, ${spec.configEnv ?? ''}`)
-    : ({} as Record<string, unknown>);
+  let file: Record<string, unknown> = {};
+  if (configFile)
+    try {
+      file = readConfigFile(configFile);
+    } catch (err) {
+      throw configError(spec.name, [`config (--config, ${spec.configEnv ?? ''}): ${(err as Error).message}`]);
+    }
   const unknown = Object.keys(file).filter((k) => !resolved.some((r) => r.key === k));
   if (unknown.length)
     throw configError(
@@ -233,7 +238,7 @@ export function resolveShellOptions<S extends z.ZodType>(
     }
   }
   for (const s of spec.secrets ?? []) {
-    input[s.key] = env[s.env] ?? '';
+    input[s.key] = readSecret(spec.name, s, env);
     source[s.key] = 'env';
   }
   const result = spec.schema.safeParse(input);

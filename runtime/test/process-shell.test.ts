@@ -105,12 +105,39 @@ t.test('a config file that is missing, not JSON, not an object or with unknown k
   ]);
   const bad = join(dir, 'bad.json');
   writeFileSync(bad, '{');
-  t.match(issues(bad), [/bad\.json: not valid JSON: /]);
+  t.match(issues(bad), [/bad\.json: not valid JSON at line 1 column 2: /]);
   t.match(issues(file([1])), [/: not a JSON object$/]);
   t.match(issues(file({ prot: 1, token: 'x' })), [
     /unknown option "prot" \(known: port, keys, paper, live, name\)/,
     /unknown option "token"/,
   ]);
+});
+
+t.test('a config file may carry comments and trailing commas, as the documented examples do', async (t) => {
+  const commented = join(dir, 'commented.json');
+  writeFileSync(commented, '// the demo\n{\n  "port": 9000, /* the API */\n  "keys": ["ab", "cd",],\n}\n');
+  t.same(parse(['--config', commented]).config.keys, ['ab', 'cd']);
+  t.equal(parse(['--config', commented]).config.port, 9000);
+  writeFileSync(commented, '{\n  "port": 9000\n  "keys": []\n}');
+  t.match((t.throws(() => parse(['--config', commented])) as ConfigError).issues, [
+    /commented\.json: not valid JSON at line 3 column 3: CommaExpected$/,
+  ]);
+});
+
+t.test('a secret may come from the file its _FILE variable names, not from both', async (t) => {
+  const secret = join(dir, 'token');
+  writeFileSync(secret, 'from-a-file\n');
+  const command = () => addShellOptions(new Command('demo'), SPEC).exitOverride().parse([], { from: 'user' });
+  t.equal(resolveShellOptions(command(), SPEC, { DEMO_TOKEN_FILE: secret }).config.token, 'from-a-file');
+  const both = t.throws(() =>
+    resolveShellOptions(command(), SPEC, { DEMO_TOKEN: 'secret', DEMO_TOKEN_FILE: secret }),
+  ) as ConfigError;
+  t.same(both.issues, ['token (DEMO_TOKEN, DEMO_TOKEN_FILE): set one of them, not both']);
+  const missing = t.throws(() =>
+    resolveShellOptions(command(), SPEC, { DEMO_TOKEN_FILE: join(dir, 'none') }),
+  ) as ConfigError;
+  t.same(missing.issues, [`token (DEMO_TOKEN_FILE): ${join(dir, 'none')}: cannot be read (ENOENT)`]);
+  t.notMatch(both.message + missing.message, /from-a-file/, 'the secret is never in a message');
 });
 
 t.test('readSigningKey names the option', async (t) => {

@@ -1,13 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
-import { ConfigError, exitOnConfigError, parseConfig } from '@appliance/runtime';
+import { ConfigError, exitOnConfigError, parseConfig, readConfigFile } from '@appliance/runtime';
 import { ClientConfig } from '../config.js';
 
 /** The device's one option: its configuration file, as a flag or SIGNAL_CLIENT_CONFIG (systemd units set it). */
 const CONFIG_ENV = 'SIGNAL_CLIENT_CONFIG';
 
 export function configOption(): Option {
-  return new Option('-c, --config <file>', 'device configuration (JSON)')
+  return new Option('-c, --config <file>', 'device configuration (JSON; comments allowed)')
     .env(CONFIG_ENV)
     .makeOptionMandatory();
 }
@@ -15,18 +14,11 @@ export function configOption(): Option {
 /** Reads and validates the device configuration; prints the reason and exits 2 when it cannot. */
 export function readClientConfig(file: string): ClientConfig {
   try {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw problem(`${file}: cannot be read (${code ?? (err as Error).message})`);
-    }
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = readConfigFile(file);
     } catch (err) {
-      throw problem(`${file}: is not valid JSON: ${(err as Error).message}`);
+      throw problem((err as Error).message);
     }
     return parseConfig('signal-client', ClientConfig, json);
   } catch (err) {
