@@ -180,6 +180,7 @@ export function buildApp(deps: AppDeps) {
 
       api.get('/fleet', async () => ({
         breaker: deps.control.breaker,
+        eligibility: deps.control.eligibility,
         devices: deps.fleet.entries(deps.registry.list(), deps.now()),
         telemetry: deps.fleet.stats(),
       }));

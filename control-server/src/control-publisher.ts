@@ -25,6 +25,9 @@ export interface ControlPublisherOptions {
   ttlMs: number;
 }
 
+export const NO_ELIGIBILITY_WARNING =
+  'no asset is eligible: every device refuses every buy (sells still go through). Give the control server --eligibility STREAM=SYMBOL,... (CONTROL_ELIGIBILITY) until the simulator provides eligibility.';
+
 /**
  * Publishes the signed control state: breaker level, eligibility per stream, and heartbeats
  * (the dead-man switch). Versions are the issue time in ms, so they only grow, even across
@@ -39,9 +42,12 @@ export class ControlPublisher {
   #timer: NodeJS.Timeout | undefined;
   #lastVersion = 0;
   #revoked: string[] = [];
+  #eligibility = new Map<string, string[]>();
 
   constructor(private readonly o: ControlPublisherOptions) {
     this.#revoked = [...(o.revoked ?? [])];
+    for (const [stream, symbols] of Object.entries(o.eligibility))
+      this.#eligibility.set(stream, [...symbols]);
   }
 
   #version(): number {
@@ -64,8 +70,7 @@ export class ControlPublisher {
    */
   async refresh(): Promise<void> {
     await this.publishBreaker(this.#breaker);
-    for (const [stream, symbols] of Object.entries(this.o.eligibility))
-      await this.publishEligibility(stream, symbols);
+    for (const [stream, symbols] of this.#eligibility) await this.publishEligibility(stream, symbols);
     await this.#publish('revocation', { kind: 'revocation', body: { devices: this.#revoked } });
     for (const [profile, policy] of Object.entries(this.o.policies)) {
       await this.#publish(`policy:${profile}`, { kind: 'policy', body: { profile, policy } });
@@ -82,7 +87,19 @@ export class ControlPublisher {
     await this.#publish('breaker', { kind: 'breaker', body: b });
   }
 
+  /**
+   * What devices may buy, per stream, and, when nothing is, why every buy is refused: a device
+   * buys only symbols a fresh eligibility message names for the signal's stream, so a control
+   * server without eligibility is safe but silent. Shown in the fleet view until there is some.
+   */
+  get eligibility(): { streams: Record<string, string[]>; warning: string | null } {
+    const streams = Object.fromEntries([...this.#eligibility].map(([k, v]) => [k, [...v]]));
+    const any = Object.values(streams).some((symbols) => symbols.length > 0);
+    return { streams, warning: any ? null : NO_ELIGIBILITY_WARNING };
+  }
+
   async publishEligibility(stream: string, symbols: string[]): Promise<void> {
+    this.#eligibility.set(stream, [...symbols]);
     await this.#publish(`eligibility:${stream}`, { kind: 'eligibility', body: { stream, symbols } });
   }
 

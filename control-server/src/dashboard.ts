@@ -36,6 +36,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <body>
 <h1>Fleet</h1>
 <div class="sub">Breaker: <strong id="breaker">…</strong> · updated <span id="updated">never</span></div>
+<div id="warning" role="alert" hidden></div>
 <div id="error" role="alert"></div>
 <table>
   <thead><tr><th>Device</th><th>Status</th><th>Last seen</th><th class="num">Fills</th><th class="num">Equity</th><th class="num">Spent today</th><th>Last decision</th></tr></thead>
@@ -55,6 +56,7 @@ th { font-weight: 600; color: #5b6b7c; font-size: .8rem; text-transform: upperca
 .on { background: #1f9d55; } .off { background: #c0c7d0; }
 .num { font-variant-numeric: tabular-nums; text-align: right; }
 #error { color: #b42318; margin: 1rem 0; }
+#warning { background: #fff4e5; border: 1px solid #f79009; color: #7a2e0e; padding: .6rem .8rem; margin: 1rem 0; font-weight: 600; }
 .decision { color: #5b6b7c; font-size: .85rem; }
 .device-error { color: #b42318; font-size: .85rem; }
 `;
@@ -109,6 +111,9 @@ async function refresh() {
     const body = await res.json();
     error.textContent = '';
     document.getElementById('breaker').textContent = String(body.breaker.level);
+    const warning = document.getElementById('warning');
+    warning.textContent = body.eligibility && body.eligibility.warning ? 'Buying is off: ' + String(body.eligibility.warning) : '';
+    warning.hidden = warning.textContent === '';
     document.getElementById('updated').textContent = new Date().toLocaleTimeString();
     const rows = body.devices.map(row);
     const empty = el('tr', '', el('td', '', 'No devices yet.'));

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { z } from 'zod';
-import { KeyRing, signerFromPem } from '@appliance/protocol';
+import { KeyRing, exportPublicKey, signerFromPem } from '@appliance/protocol';
 import { createKafkaBus } from '@appliance/protocol/kafka';
 import {
   ConfigError,
@@ -166,5 +166,9 @@ const server = await startControlServer({
   allowedHosts: config.allowedHosts,
 }).catch(exitOnStartError);
 const url = await server.listen(config.port, config.host, config.paperPort).catch(exitOnStartError);
+logger.info(
+  { kid: signer.kid, publicKey: exportPublicKey(signer.publicKey) },
+  'signing control messages and device tokens with this key',
+);
 logger.info({ url, paperUrl: server.paperUrl, kid: signer.kid }, 'listening');
 handleShutdown(logger, [() => bus.close(), () => server.close()]);

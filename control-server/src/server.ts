@@ -193,6 +193,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   }
   await Promise.all(subs.map((s) => s.ready));
   await control.start();
+  const { warning } = control.eligibility;
+  if (warning) o.logger.warn({ eligibility: control.eligibility.streams }, `NO ELIGIBILITY: ${warning}`);
 
   const app = buildApp({
     registry,

@@ -17,6 +17,7 @@ import {
 import { waitFor } from '@appliance/test-kit';
 import { CentralPolicy } from '@appliance/trading-core';
 import { startControlServer } from '../src/index.js';
+import { NO_ELIGIBILITY_WARNING } from '../src/control-publisher.js';
 
 const logger = pino({ level: 'silent' });
 const ADMIN = 'admin-token-0123456789';
@@ -225,5 +226,44 @@ t.test('revoking a device publishes the signed revocation list and stops its tok
   t.same(await call('POST', '/api/devices/nope/revoke'), {
     status: 404,
     body: { error: 'E_DEVICE_UNKNOWN', message: 'no device nope' },
+  });
+});
+
+t.test(
+  'without eligibility every buy is refused, and the server says so at start and in the fleet view',
+  async (t) => {
+    const lines: { level: number; msg: string }[] = [];
+    const bus = new EmbeddedBus();
+    const server = await startControlServer({
+      bus,
+      signer: generateSigner(),
+      adminToken: ADMIN,
+      logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) }),
+      paper: false,
+    });
+    const url = await server.listen(0);
+    t.teardown(() => server.close());
+    const fleet = async () =>
+      (await (await fetch(`${url}/api/fleet`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as {
+        eligibility: { streams: Record<string, string[]>; warning: string | null };
+      };
+    const warned = lines.filter((l) => l.level === 40 && l.msg.startsWith('NO ELIGIBILITY: '));
+    t.equal(warned.length, 1, 'one warning at start');
+    t.equal(warned[0]!.msg, `NO ELIGIBILITY: ${NO_ELIGIBILITY_WARNING}`);
+    t.same((await fleet()).eligibility, { streams: {}, warning: NO_ELIGIBILITY_WARNING });
+
+    // A stream published with no symbols is still nothing to buy.
+    await server.control.publishEligibility('ema.1h', []);
+    t.equal((await fleet()).eligibility.warning, NO_ELIGIBILITY_WARNING);
+    await server.control.publishEligibility('ema.1h', ['BTC/USDT']);
+    t.same((await fleet()).eligibility, { streams: { 'ema.1h': ['BTC/USDT'] }, warning: null });
+  },
+);
+
+t.test('with eligibility there is no warning', async (t) => {
+  const { call } = await setup(t);
+  t.same((await call('GET', '/api/fleet')).body.eligibility, {
+    streams: { 'ema.1h': ['BTC/USDT'] },
+    warning: null,
   });
 });

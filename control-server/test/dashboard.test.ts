@@ -94,7 +94,16 @@ t.test('the dashboard shows each device, online or not, with its fills, in a rea
   t.match(await row('dev-2'), /offline/);
   t.match(await row('dev-2'), /never/);
   t.equal(await page.textContent('#breaker'), 'normal');
+  // Started without eligibility: devices refuse every buy, and the page says so until there is some.
+  t.match(
+    await page.textContent('#warning'),
+    /^Buying is off: no asset is eligible: every device refuses every buy/,
+  );
+  t.ok(await page.isVisible('#warning'), 'the warning is shown');
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
+  await server.control.publishEligibility('ema.1h', ['BTC/USDT']);
+  await page.waitForSelector('#warning', { state: 'hidden' });
+  t.equal(await page.textContent('#warning'), '', 'gone once a symbol is eligible');
 });
 
 t.test(

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { z } from 'zod';
-import { signerFromPem } from '@appliance/protocol';
+import { exportPublicKey, signerFromPem } from '@appliance/protocol';
 import { createKafkaBus } from '@appliance/protocol/kafka';
 import { DEFAULT_FILL_COSTS, EmaCrossVolumeStrategy } from '@appliance/trading-core';
 import { EXIT, createLogger, handleShutdown, kafkaSecurityFromEnv, startShell } from '@appliance/runtime';
@@ -158,9 +158,15 @@ const bus = createKafkaBus({
 });
 const abort = new AbortController();
 handleShutdown(logger, [() => abort.abort(), () => bus.close()]);
+const signer = signerFromPem(signingKeyPem);
+// Which key this node signs with, so an operator can match it to the pins (`npm run keygen -- --public FILE`).
+logger.info(
+  { kid: signer.kid, publicKey: exportPublicKey(signer.publicKey), stream: config.stream },
+  'signing signals and candles with this key',
+);
 const result = await runFeed({
   bus,
-  signer: signerFromPem(signingKeyPem),
+  signer,
   logger,
   stream: config.stream,
   origin: config.origin,
