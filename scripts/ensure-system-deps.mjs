@@ -23,6 +23,8 @@ export const SYSTEM_DEPS = {
   python3: 'python3', // the notify tests' stand-in for PID 1 on a unix datagram socket
   haproxy: 'haproxy', // haproxy/: every rendered config passes `haproxy -c`, and one runs for real
   openssl: 'openssl', // haproxy/: a throwaway self-signed certificate for each test run
+  curl: 'curl', // docs/deploy.md: the guide's checks, run by e2e/test/deploy-guide.test.ts
+  jq: 'jq', // docs/deploy.md: the guide reads the API's JSON answers with it
 };
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

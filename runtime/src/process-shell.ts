@@ -110,7 +110,11 @@ export function optionLabel(o: ShellOption | ShellSecret): string {
 /** Adds the options to `command`, each described with its variable, and `--config` if the spec has one. */
 export function addShellOptions(command: Command, spec: Omit<ShellSpec<z.ZodType>, 'schema'>): Command {
   for (const o of spec.options) {
-    const option = new Option(o.flag, `${o.description} (env: ${o.env})`);
+    const key = o.key ?? camel(o.flag);
+    const option = new Option(
+      o.flag,
+      `${o.description} (env: ${o.env})${spec.configEnv ? ` (config: ${key})` : ''}`,
+    );
     if (o.default !== undefined) option.default(o.default);
     command.addOption(option);
   }
