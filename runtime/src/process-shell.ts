@@ -129,6 +129,7 @@ export function addShellOptions(command: Command, spec: Omit<ShellSpec<z.ZodType
     spec.configEnv
       ? 'Each option is a flag, an environment variable or a key of the --config file: flag > env > file > default.'
       : 'Each option is a flag or an environment variable: flag > env > default.',
+    'LOG_LEVEL sets the log level (fatal, error, warn, info, debug, trace; default info).',
     'Exit codes: 0 ok, 1 failure while running, 2 bad configuration (see docs/errors.md).',
   ];
   command.addHelpText(
