@@ -20,7 +20,7 @@ import {
   verifySignal,
 } from '@appliance/protocol';
 import { createGateway } from '@appliance/gateway';
-import { createBinanceExecutor, openStateStore } from '@appliance/signal-client';
+import { READY_MESSAGE, createBinanceExecutor, openStateStore } from '@appliance/signal-client';
 import { DEFAULT_FAMILY_POLICY, decide, UserSettings } from '@appliance/trading-core';
 import { REPO_ROOT } from './ipc.js';
 import { summarize as percentiles } from './stats.js';
@@ -91,7 +91,10 @@ async function idleRss(
   });
   try {
     await new Promise<void>((resolve, reject) => {
-      createInterface({ input: proc.stdout! }).on('line', (l) => l.includes('"msg":"ready"') && resolve());
+      createInterface({ input: proc.stdout! }).on(
+        'line',
+        (l) => l.includes(`"msg":"${READY_MESSAGE}"`) && resolve(),
+      );
       const err: string[] = [];
       createInterface({ input: proc.stderr! }).on('line', (l) => err.push(l));
       proc.once('exit', (code) => reject(new Error(`client exited (${code}): ${err.slice(-5).join('\n')}`)));

@@ -16,6 +16,7 @@ import { createKafkaBus } from '@appliance/protocol/kafka';
 import { signerWithKeyFile, startKafkaMock } from '@appliance/test-kit';
 import { buildClient, type BuildResult } from '../images/build-client.js';
 import { buildGateway } from '../gateway/scripts/build.js';
+import { READY_MESSAGE } from '@appliance/signal-client';
 import { REPO_ROOT } from './ipc.js';
 import { PROBE_ARGS, Proc, READY_TIMEOUT_MS, type Sample } from './proc-memory.js';
 import type { Suite, SuiteContext } from './suite.js';
@@ -182,14 +183,14 @@ async function oneRound(
       });
     };
     const bundled = device('bench-bundle', process.execPath, [...PROBE_ARGS, build.bundle]);
-    await bundled.log('ready');
+    await bundled.log(READY_MESSAGE);
     out['device (bundle under node)'] = {
       readyMs: performance.now() - bundled.started,
       ...(await bundled.memory(settleMs, true)),
     };
     await bundled.stop();
     const sea = device('bench-sea', build.executable, []);
-    await sea.log('ready');
+    await sea.log(READY_MESSAGE);
     out['device (single executable)'] = {
       readyMs: performance.now() - sea.started,
       ...(await sea.memory(settleMs, false)),

@@ -20,7 +20,7 @@ import {
 import { createKafkaBus } from '@appliance/protocol/kafka';
 import { Ledger } from '@appliance/trading-core';
 import { createBinance } from '@appliance/runtime/ccxt';
-import { clientOrderId, type ClientState } from '@appliance/signal-client';
+import { READY_MESSAGE, clientOrderId, type ClientState } from '@appliance/signal-client';
 import {
   requireTool,
   signerWithKeyFile,
@@ -126,7 +126,7 @@ t.test('signals flow from replayed market data to paper orders, exactly once per
     });
     procs.push(proc);
     d.proc = proc;
-    await proc.waitForLog((l) => l.msg === 'ready', `${id} ready`);
+    await proc.waitForLog((l) => l.msg === READY_MESSAGE, `${id} ready`);
   };
   for (const id of DEVICES) {
     const { token } = await post('/api/devices', { id });

@@ -60,10 +60,19 @@ export function createControlState({ options, keys, sessions, logger, drop }: Co
   function onRevocation(c: Control): void {
     if (c.kind !== 'revocation' || c.version <= revokedVersion) return;
     revokedVersion = c.version;
+    const before = revoked;
     revoked = new Set(c.body.devices);
     for (const s of sessions.all)
       if (revoked.has(s.claims.sub)) sessions.refuse(s, CLOSE.POLICY, 'device revoked');
-    logger.info({ devices: revoked.size, version: c.version }, 'revocation list updated');
+    // The control server republishes the list every few seconds: only a change is news.
+    let added = 0;
+    for (const d of revoked) if (!before.has(d)) added++;
+    const removed = before.size - (revoked.size - added);
+    const changed = added > 0 || removed > 0;
+    logger[changed ? 'info' : 'debug'](
+      { devices: revoked.size, added, removed, version: c.version },
+      'revocation list updated',
+    );
   }
 
   return {

@@ -19,7 +19,7 @@ import { warnLimiter } from './warn-limiter.js';
  * The gateway, composed: each part owns one thing and gets what it uses from here (the layout
  * is also in gateway/README.md).
  *
- * - http.ts: /healthz, /metrics, the upgrade (device token, revocation, PROXY v2 address)
+ * - http.ts: /healthz, /metrics, the upgrade (device token, revocation, PROXY v2 address), the admin port
  * - session.ts: device connections, one live per device; refuse, deliver, cursors, pings
  * - device-frames.ts: what a device sends, checked, to the resume or to telemetry
  * - resume.ts: hello to `caught-up` (control state, missed signals from rings and bus, paced)
@@ -58,7 +58,18 @@ export interface GatewayStats {
 
 export interface Gateway {
   readonly server: Server;
+  /** Listens for devices; resolves with the URL (`ws://host:port`). */
   listen(port?: number, host?: string): Promise<string>;
+  /**
+   * Opens the admin listener for the operator's monitoring (`http://host:port`): GET /healthz and
+   * GET /metrics, plain HTTP, no PROXY header, no WebSocket. From then on the device port answers
+   * /metrics with 404 (it keeps /healthz for HAProxy's checks): call it before `listen`.
+   */
+  listenAdmin(port?: number, host?: string): Promise<string>;
+  /** The device URL once listening. */
+  readonly url: string | undefined;
+  /** The admin URL once the admin listener is open. */
+  readonly adminUrl: string | undefined;
   stats(): GatewayStats;
   close(): Promise<void>;
 }
@@ -114,11 +125,29 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   ];
   await Promise.all(subs.map((s) => s.ready));
   ready = true;
+  logger.info(
+    {
+      gateway: options.gatewayId,
+      streams: streams.rings.size,
+      controlScopes: controls.held.size,
+      signalPartitions: signalCheck.partitions,
+    },
+    'ready: subscribed to signals and control and read both up to where they ended at start; /healthz answers 200, devices are accepted once listening',
+  );
   const stopPinging = sessions.startPinging();
+  let url: string | undefined;
+  let adminUrl: string | undefined;
 
   return {
     server: http.server,
-    listen: (port = 0, host = '127.0.0.1') => http.listen(port, host),
+    get url() {
+      return url;
+    },
+    get adminUrl() {
+      return adminUrl;
+    },
+    listen: async (port = 0, host = '127.0.0.1') => (url = await http.listen(port, host)),
+    listenAdmin: async (port = 0, host = '127.0.0.1') => (adminUrl = await http.listenAdmin(port, host)),
     stats() {
       const streamStats: GatewayStats['streams'] = {};
       for (const [k, r] of streams.rings) streamStats[k] = { size: r.size, lastOffset: r.last()?.offset };

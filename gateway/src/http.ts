@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { Server as NetServer, Socket } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIPv6, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -26,7 +26,8 @@ export interface HttpDeps {
 
 /**
  * The HTTP side: /healthz, /metrics and the WebSocket upgrade, where a device authenticates with
- * its device token; with `proxyProtocol`, behind a PROXY v2 listener.
+ * its device token; with `proxyProtocol`, behind a PROXY v2 listener. `listenAdmin` opens a second,
+ * plain listener for monitoring (/healthz and /metrics), which then moves /metrics off the device port.
  */
 export function createHttp(deps: HttpDeps) {
   const { options, tokenKeys, metrics, logger, now } = deps;
@@ -42,27 +43,38 @@ export function createHttp(deps: HttpDeps) {
     clientTracking: false,
   });
 
-  const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        () => res.writeHead(500).end(),
-      );
-      return;
-    }
-    if (req.method === 'GET' && req.url === '/healthz') {
-      const ready = deps.isReady();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          status: ready ? 'ok' : 'starting',
-          gateway: options.gatewayId,
-          connections: deps.connections(),
-        }),
-      );
-      return;
-    }
+  /** Set once an admin listener is asked for: from then on /metrics is only served there. */
+  let admin: Server | undefined;
+
+  /** GET /healthz: 200 once the gateway reads both topics, for HAProxy and for monitoring. */
+  function healthz(res: ServerResponse): void {
+    const ready = deps.isReady();
+    res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        status: ready ? 'ok' : 'starting',
+        gateway: options.gatewayId,
+        connections: deps.connections(),
+      }),
+    );
+  }
+
+  function serveMetrics(res: ServerResponse): void {
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  }
+
+  const notFound = (res: ServerResponse) =>
     res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+
+  // The device port: /healthz (HAProxy's checks arrive here, behind PROXY v2), the upgrade, and
+  // /metrics only while there is no admin port.
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/metrics' && !admin) return serveMetrics(res);
+    if (req.method === 'GET' && req.url === '/healthz') return healthz(res);
+    notFound(res);
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -88,21 +100,61 @@ export function createHttp(deps: HttpDeps) {
     }
   }
 
+  /** `ws://host:port` or `http://host:port` for what `listener` is bound to (IPv6 in brackets). */
+  const urlOf = (scheme: string, listener: NetServer | Server, host: string) => {
+    const a = listener.address();
+    if (typeof a !== 'object' || !a) return String(a);
+    return `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${a.port}`;
+  };
+  const listenOn = (listener: NetServer | Server, port: number, host: string) =>
+    new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(port, host, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+
   return {
     server,
-    listen(port: number, host: string): Promise<string> {
+    async listen(port: number, host: string): Promise<string> {
       const listener: NetServer | Server = options.proxyProtocol
         ? (tcp = proxyV2Listener(server, (socket, header) => proxied.set(socket, header)))
         : server;
-      return new Promise((resolve, reject) => {
-        listener.once('error', reject);
-        listener.listen(port, host, () => {
-          const a = listener.address();
-          resolve(typeof a === 'object' && a ? `ws://${host}:${a.port}` : String(a));
-        });
-      });
+      await listenOn(listener, port, host);
+      return urlOf('ws', listener, host);
     },
-    /** Stops accepting connections; resolves once the listener is closed. */
-    close: () => new Promise<void>((resolve) => (tcp ?? server).close(() => resolve())),
+    /**
+     * The admin listener for the operator's monitoring: GET /healthz and GET /metrics as plain
+     * HTTP, never a PROXY header, never a WebSocket. Once it is asked for, the device port stops
+     * serving /metrics (404); it keeps /healthz for HAProxy's checks.
+     */
+    async listenAdmin(port: number, host: string): Promise<string> {
+      if (admin) throw new Error('the admin listener is already open');
+      const adminServer = createServer((req, res) => {
+        if (req.method === 'GET' && req.url === '/metrics') return serveMetrics(res);
+        if (req.method === 'GET' && req.url === '/healthz') return healthz(res);
+        notFound(res);
+      });
+      // Never upgrades: an upgrade request is answered 404 and its socket closed.
+      adminServer.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        socket.destroy();
+      });
+      admin = adminServer;
+      await listenOn(adminServer, port, host);
+      return urlOf('http', adminServer, host);
+    },
+    /** Stops accepting connections; resolves once the listeners are closed. */
+    async close(): Promise<void> {
+      const closing = (l: NetServer | Server) => new Promise<void>((resolve) => l.close(() => resolve()));
+      const done = [closing(tcp ?? server)];
+      if (admin) {
+        done.push(closing(admin));
+        // A scraper's keep-alive connection must not hold the shutdown up.
+        admin.closeAllConnections();
+      }
+      await Promise.all(done);
+    },
   };
 }

@@ -2,7 +2,13 @@
 import { z } from 'zod';
 import { KeyRing } from '@appliance/protocol';
 import { createKafkaBus } from '@appliance/protocol/kafka';
-import { createLogger, handleShutdown, kafkaSecurityFromEnv, startShell } from '@appliance/runtime';
+import {
+  createLogger,
+  exitOnConfigError,
+  handleShutdown,
+  kafkaSecurityFromEnv,
+  startShell,
+} from '@appliance/runtime';
 import { createGateway } from './gateway.js';
 import { DEFAULT_GATEWAY_OPTIONS, GatewayOptions } from './options.js';
 
@@ -15,6 +21,12 @@ const Config = z
   .object({
     port: z.coerce.number().int().min(0).max(65535),
     host: z.string().min(1),
+    // Unset (off) unless given; 0 = any free port.
+    adminPort: z.preprocess(
+      (v) => (v === '' ? undefined : v),
+      z.coerce.number().int().min(0).max(65535).optional(),
+    ),
+    adminHost: z.string().min(1),
     kafka: z.string().min(1, 'required: a gateway process reads signals from Kafka'),
     tokenKeys: publicKeys('token key', "required: the control server's public key"),
     signalKeys: publicKeys(
@@ -34,19 +46,28 @@ const Config = z
     maxControlScopes: tuning,
     maxHelloBytes: tuning,
   })
-  .transform(({ port, host, kafka, tokenKeys, signalKeys, ...rest }, ctx) => {
+  .superRefine((c, ctx) => {
+    if (c.adminPort !== undefined && c.adminPort !== 0 && c.adminPort === c.port)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['adminPort'],
+        message: `the admin port must differ from the device port (${c.port})`,
+      });
+  })
+  .transform(({ port, host, adminPort, adminHost, kafka, tokenKeys, signalKeys, ...rest }, ctx) => {
     // The tuning options are checked by the library's own schema, their issues named like the rest.
     const options = GatewayOptions.safeParse(
       Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
     );
-    if (options.success) return { port, host, kafka, tokenKeys, signalKeys, options: options.data };
+    if (options.success)
+      return { port, host, adminPort, adminHost, kafka, tokenKeys, signalKeys, options: options.data };
     for (const issue of options.error.issues)
       ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
     return z.NEVER;
   });
 
 const d = DEFAULT_GATEWAY_OPTIONS;
-const { config, kafkaSecurity } = startShell(
+const { config, kafkaSecurity, problem } = startShell(
   {
     name: 'gateway',
     description:
@@ -56,6 +77,18 @@ const { config, kafkaSecurity } = startShell(
     options: [
       { flag: '--port <n>', env: 'PORT', description: 'listen port (0 = any free port)', default: '8080' },
       { flag: '--host <addr>', env: 'HOST', description: 'listen address', default: '127.0.0.1' },
+      {
+        flag: '--admin-port <n>',
+        env: 'GATEWAY_ADMIN_PORT',
+        description:
+          "port for the operator's monitoring: GET /healthz and /metrics, plain HTTP (no PROXY header, no WebSocket); when set, the device port stops serving /metrics (0 = any free port; default: off)",
+      },
+      {
+        flag: '--admin-host <addr>',
+        env: 'GATEWAY_ADMIN_HOST',
+        description: 'address of the admin port',
+        default: '127.0.0.1',
+      },
       {
         flag: '--kafka <brokers>',
         env: 'KAFKA_BROKERS',
@@ -143,7 +176,7 @@ const { config, kafkaSecurity } = startShell(
     helpAfter: 'Kafka TLS and SASL: KAFKA_SSL_* and KAFKA_SASL_* (docs/bus-security.md).',
   },
   // TLS and SASL/SCRAM from KAFKA_SSL_* / KAFKA_SASL_* (docs/bus-security.md).
-  (shell) => ({ config: shell.config, kafkaSecurity: kafkaSecurityFromEnv() }),
+  (shell) => ({ config: shell.config, kafkaSecurity: kafkaSecurityFromEnv(), problem: shell.problem }),
 );
 const options = config.options;
 
@@ -161,6 +194,32 @@ const gateway = await createGateway({
   logger,
   options,
 });
-const url = await gateway.listen(config.port, config.host);
-logger.info({ url }, 'listening');
+/** A port in use or an address not of this machine: exit 2 naming the option, as for any bad setting. */
+const cannotListen =
+  (key: 'port' | 'adminPort', host: string, port: number) => (err: NodeJS.ErrnoException) =>
+    exitOnConfigError(problem(key, `cannot listen on ${host}:${port}: ${err.code ?? err.message}`));
+// The admin listener first, so /metrics is never served on the device port when it is set.
+const adminUrl =
+  config.adminPort === undefined
+    ? undefined
+    : await gateway
+        .listenAdmin(config.adminPort, config.adminHost)
+        .catch(cannotListen('adminPort', config.adminHost, config.adminPort));
+const url = await gateway
+  .listen(config.port, config.host)
+  .catch(cannotListen('port', config.host, config.port));
+logger.info(
+  {
+    url,
+    adminUrl,
+    healthz: `${url.replace(/^ws/, 'http')}/healthz`,
+    metrics: adminUrl ? `${adminUrl}/metrics` : `${url.replace(/^ws/, 'http')}/metrics`,
+    proxyProtocol: options.proxyProtocol,
+  },
+  'listening',
+);
+if (options.proxyProtocol && !adminUrl)
+  logger.warn(
+    'the device port takes only connections that start with a PROXY v2 header, so monitoring cannot scrape /metrics there: set --admin-port (GATEWAY_ADMIN_PORT)',
+  );
 handleShutdown(logger, [() => bus.close(), () => gateway.close()]);

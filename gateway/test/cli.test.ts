@@ -12,6 +12,8 @@ const dir = mkdtempSync(join(tmpdir(), 'gateway-cli-'));
 const OPTIONS: [string, string][] = [
   ['--port', 'PORT'],
   ['--host', 'HOST'],
+  ['--admin-port', 'GATEWAY_ADMIN_PORT'],
+  ['--admin-host', 'GATEWAY_ADMIN_HOST'],
   ['--kafka', 'KAFKA_BROKERS'],
   ['--token-key', 'GATEWAY_TOKEN_KEYS'],
   ['--signal-key', 'GATEWAY_SIGNAL_KEYS'],
@@ -140,4 +142,22 @@ t.test('tuning options are checked against their limits', async (t) => {
   const hello = run([...VALID, ...['--max-payload', '65536', '--max-hello-bytes', '2048']]);
   t.equal(hello.status, 2);
   t.match(hello.stderr, /maxHelloBytes \(.*\): maxHelloBytes \(2048\) must be at least maxPayload \(65536\)/);
+});
+
+t.test('the admin port is checked like the device port, and may not be the device port', async (t) => {
+  const bad = run([...VALID], { GATEWAY_ADMIN_PORT: '70000' });
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /adminPort \(--admin-port, GATEWAY_ADMIN_PORT\): Too big/);
+  const same = run([...VALID, '--port', '9100', '--admin-port', '9100']);
+  t.equal(same.status, 2);
+  t.equal(
+    same.stderr,
+    'invalid gateway configuration:\n  - adminPort (--admin-port, GATEWAY_ADMIN_PORT): the admin port must differ from the device port (9100)\n',
+  );
+  const file = join(dir, 'admin.json');
+  writeFileSync(file, JSON.stringify({ adminPort: 'x', adminHost: '' }));
+  const fromFile = run([...VALID, '--config', file]);
+  t.equal(fromFile.status, 2);
+  t.match(fromFile.stderr, /adminPort \(--admin-port, GATEWAY_ADMIN_PORT\): /, 'config key adminPort');
+  t.match(fromFile.stderr, /adminHost \(--admin-host, GATEWAY_ADMIN_HOST\): /, 'config key adminHost');
 });

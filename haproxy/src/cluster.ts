@@ -15,7 +15,11 @@ export const DEFAULT_CLUSTER = {
     maxConnPerSource: 5,
     /** New connections one source may open per 10 s: a device reconnecting with backoff needs a few. */
     connRatePerSourcePer10s: 10,
-    /** Connections HAProxy holds in all (a device holds one WebSocket); about 2 fds each. */
+    /**
+     * Connections HAProxy holds in all (a device holds one WebSocket); 2 fds each. When the
+     * description leaves it out, the renderer takes this or, if the open-files limit is lower, the
+     * most that limit allows (fd-limit.ts): a default that does not start is no default.
+     */
     maxConn: 20_000,
   },
   timeouts: {
@@ -163,12 +167,13 @@ const Limits = z
     {
       maxConnPerSource: count(1, 100_000).default(DEFAULT_CLUSTER.limits.maxConnPerSource),
       connRatePerSourcePer10s: count(1, 1_000_000).default(DEFAULT_CLUSTER.limits.connRatePerSourcePer10s),
-      maxConn: count(1, 1_000_000).default(DEFAULT_CLUSTER.limits.maxConn),
+      // Optional: the renderer derives it from the open-files limit (render.ts).
+      maxConn: count(1, 1_000_000).optional(),
     },
     { error: typeError('must be an object') },
   )
   .superRefine((l, ctx) => {
-    if (l.maxConnPerSource > l.maxConn)
+    if (l.maxConn !== undefined && l.maxConnPerSource > l.maxConn)
       ctx.addIssue({
         code: 'custom',
         path: ['maxConnPerSource'],

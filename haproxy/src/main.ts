@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { z } from 'zod';
@@ -8,29 +8,25 @@ import {
   addShellOptions,
   exitOnConfigError,
   exitWith,
+  readConfigFile,
   resolveShellOptions,
   usageErrorsExit2,
   type ShellSpec,
 } from '@appliance/runtime';
 import { checkHaproxyConfig } from './check.js';
 import { ClusterError, HaproxyError } from './errors.js';
-import { renderHaproxyConfig } from './render.js';
+import { renderHaproxy } from './render.js';
 
 function fail(code: typeof EXIT.config | typeof EXIT.refused, message: string): never {
   exitWith(code, message);
 }
 
-async function readCluster(file: string): Promise<unknown> {
-  let text: string;
+/** The cluster description, read like every config file (JSON with comments, runtime's reader). */
+function readCluster(file: string): unknown {
   try {
-    text = await readFile(file, 'utf8');
+    return readConfigFile(file);
   } catch (err) {
-    fail(EXIT.config, `cannot read ${file}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    fail(EXIT.config, `${file} is not valid JSON: ${(err as Error).message}`);
+    fail(EXIT.config, (err as Error).message);
   }
 }
 
@@ -46,13 +42,21 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   }
 }
 
-const RENDER: ShellSpec<z.ZodType<{ cluster: string; out?: string; check: boolean }>> = {
+interface RenderOptions {
+  cluster: string;
+  out?: string;
+  check: boolean;
+  fdLimit?: number;
+}
+
+const RENDER: ShellSpec<z.ZodType<RenderOptions>> = {
   name: 'haproxy render',
   description: 'render haproxy.cfg from a cluster description (JSON)',
   schema: z.object({
     cluster: z.string({ error: 'required: the cluster description (JSON, see README.md)' }).min(1),
     out: z.string().min(1).optional(),
     check: z.boolean(),
+    fdLimit: z.coerce.number().int().min(1).optional(),
   }),
   options: [
     {
@@ -71,6 +75,12 @@ const RENDER: ShellSpec<z.ZodType<{ cluster: string; out?: string; check: boolea
       description: 'run `haproxy -c` on the result first; nothing is written if it fails (exit 5)',
       default: false,
     },
+    {
+      flag: '--fd-limit <n>',
+      env: 'HAPROXY_FD_LIMIT',
+      description:
+        "the open-files limit HAProxy will run with (its unit's LimitNOFILE=); maxConn is checked against it, or derived from it when not given (default: this process's hard limit, or fs.nr_open with CAP_SYS_RESOURCE)",
+    },
   ],
 };
 
@@ -78,16 +88,25 @@ const program = new Command('haproxy').description('haproxy.cfg for the gateway 
 
 const render = program.command('render').description(RENDER.description);
 addShellOptions(render, RENDER).action(async () => {
-  let opts: { cluster: string; out?: string; check: boolean };
+  let opts: RenderOptions;
   try {
     opts = resolveShellOptions(render, RENDER).config;
   } catch (err) {
     exitOnConfigError(err);
   }
-  const cluster = await readCluster(opts.cluster);
+  const cluster = readCluster(opts.cluster);
   let text: string;
   try {
-    text = renderHaproxyConfig(cluster);
+    // Without --fd-limit, the limit is read from this process (fd-limit.ts).
+    const rendered = renderHaproxy(
+      cluster,
+      opts.fdLimit === undefined
+        ? {}
+        : { fdLimit: { limit: opts.fdLimit, source: 'given with --fd-limit or HAPROXY_FD_LIMIT' } },
+    );
+    text = rendered.text;
+    // A maxconn the description did not give is said aloud, with why (also in the config).
+    if (rendered.maxConn.derived) process.stderr.write(`${rendered.maxConn.note}\n`);
   } catch (err) {
     if (err instanceof ClusterError) fail(EXIT.config, `${opts.cluster}: ${err.message}`);
     throw err;

@@ -85,21 +85,39 @@ async function live(t: Test) {
       socket.once('close', () => resolve({ ok: false }));
     });
 
+  /** A device's connection: the WebSocket upgrade on "/", as signal-client makes it. */
+  type Reply = { backend: string; source: string; forwardedFor: string | null; echo: string };
+  const open = (opts: { headers?: Record<string, string>; localAddress?: string } = {}) =>
+    new Promise<{ ws: WebSocket; reply: Reply; tls: string | null }>((resolve, reject) => {
+      const ws = new WebSocket(`wss://127.0.0.1:${port}/`, { ca: cert.certPem, ...opts });
+      let tls: string | null = null;
+      ws.once('upgrade', (res) => (tls = (res.socket as TLSSocket).getProtocol?.() ?? null));
+      ws.once('open', () => ws.send('hello'));
+      ws.once('message', (data) => resolve({ ws, reply: JSON.parse(data.toString()) as Reply, tls }));
+      ws.once('error', reject);
+    });
+  /** Opens a device connection, takes its reply and closes it. */
+  const who = async (opts: Parameters<typeof open>[0] = {}) => {
+    const { ws, reply, tls } = await open(opts);
+    ws.terminate();
+    return { ...reply, tls };
+  };
+
   t.test(
-    'HTTPS requests are spread over both gateways, each told the client address by PROXY v2',
+    'device connections are spread over both gateways, each told the client address by PROXY v2',
     async (t) => {
       const answers = [];
       for (let i = 0; i < 8; i++) {
-        const res = await get('/who', { headers: { 'x-forwarded-for': '6.6.6.6' } });
-        t.equal(res.status, 200);
-        t.equal(res.tls, 'TLSv1.3', 'TLS terminated by HAProxy with a modern protocol');
-        answers.push(JSON.parse(res.body) as { backend: string; source: string; forwardedFor: string });
+        const a = await who({ headers: { 'x-forwarded-for': '6.6.6.6' } });
+        t.equal(a.tls, 'TLSv1.3', 'TLS terminated by HAProxy with a modern protocol');
+        answers.push(a);
       }
       const seen = new Set(answers.map((a) => a.backend));
       t.same([...seen].sort(), ['gw-a', 'gw-b'], 'both gateways answered');
       for (const a of answers) {
         t.equal(a.source, '127.0.0.1', 'the PROXY v2 header carries the client address');
         t.equal(a.forwardedFor, '127.0.0.1', "the client's own X-Forwarded-For is replaced");
+        t.equal(a.echo, 'hello', 'the tunnel carries frames after the upgrade');
       }
       for (const b of backends) {
         const relayed = b.headers.filter((h) => h.command === 'PROXY');
@@ -117,34 +135,88 @@ async function live(t: Test) {
     },
   );
 
-  t.test('a WebSocket upgrade works through HAProxy, and leastconn balances open sockets', async (t) => {
-    const open = (): Promise<{ ws: WebSocket; reply: { backend: string; source: string; echo: string } }> =>
-      new Promise((resolve, reject) => {
-        const ws = new WebSocket(`wss://127.0.0.1:${port}/ws`, { ca: cert.certPem });
-        ws.once('open', () => ws.send('hello'));
-        ws.once('message', (data) => resolve({ ws, reply: JSON.parse(data.toString()) }));
-        ws.once('error', reject);
-      });
+  t.test('leastconn sends each new device to the gateway holding the fewest', async (t) => {
     const first = await open();
     t.teardown(() => first.ws.terminate());
-    t.equal(first.reply.echo, 'hello');
-    t.equal(first.reply.source, '127.0.0.1', 'the gateway knows the device address on the WebSocket too');
-    // The first socket stays open, so its gateway holds one connection more: leastconn sends every
-    // new connection to the other one (round-robin would alternate).
-    for (let i = 0; i < 4; i++) {
-      const who = JSON.parse((await get('/who')).body) as { backend: string };
-      t.not(who.backend, first.reply.backend, `request ${i + 1} went to the less loaded gateway`);
-    }
     const second = await open();
     t.teardown(() => second.ws.terminate());
-    t.not(second.reply.backend, first.reply.backend, 'the second socket went to the less loaded gateway');
+    t.not(second.reply.backend, first.reply.backend, 'the second socket went to the other gateway');
     // The tunnel carries further frames both ways after the upgrade.
     const again = await new Promise<string>((resolve) => {
-      first.ws.once('message', (d) => resolve(JSON.parse(d.toString()).echo));
+      first.ws.once('message', (d) => resolve((JSON.parse(d.toString()) as Reply).echo));
       first.ws.send('still there');
     });
     t.equal(again, 'still there');
+    // The first gateway's device leaves: once HAProxy counts it gone, the next device goes there,
+    // though round-robin would not.
+    first.ws.terminate();
+    await waitFor(
+      async () => (await haproxy.serverStats())[first.reply.backend]?.scur === '0',
+      `${first.reply.backend} to hold no connection`,
+    );
+    const third = await open();
+    t.teardown(() => third.ws.terminate());
+    t.equal(third.reply.backend, first.reply.backend, 'the third socket went to the emptier gateway');
   });
+
+  t.test(
+    'the public frontend passes only the device upgrade on "/": /metrics and /healthz, encoded or not, are 404 and reach no gateway',
+    async (t) => {
+      const before = backends.map((b) => b.requests.length);
+      const paths = [
+        '/metrics',
+        '/%6Detrics',
+        '/%6d%65trics',
+        '//metrics',
+        '/./metrics',
+        '/x/../metrics',
+        '/METRICS',
+        '/metrics?format=prometheus',
+        '/metrics/',
+        '/healthz',
+        '/%68ealthz',
+        '//healthz',
+        '/',
+        '/who',
+        `https://127.0.0.1:${port}/metrics`,
+      ];
+      for (const path of paths) {
+        const res = await get(path);
+        t.equal(res.status, 404, `GET ${path}: 404`);
+        t.notMatch(res.body, /gateway_metrics_of_/, `GET ${path}: no gateway metrics`);
+      }
+      // An upgrade on another path, or another method on "/", is refused the same way.
+      const upgradeElsewhere = await new Promise<number>((resolve) => {
+        const ws = new WebSocket(`wss://127.0.0.1:${port}/metrics`, { ca: cert.certPem });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => resolve(101));
+        ws.on('error', () => resolve(-1));
+      });
+      t.equal(upgradeElsewhere, 404, 'a WebSocket upgrade on /metrics: 404');
+      const post = await new Promise<number>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port, path: '/', method: 'POST', ca: cert.certPem, agent: false },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          },
+        );
+        req.on('error', reject);
+        req.end('x');
+      });
+      t.equal(post, 404, 'POST /: 404');
+
+      // Devices still connect.
+      const device = await who();
+      t.equal(device.echo, 'hello', 'a device still connects through the same frontend');
+      // What the gateways got from outside since: that device's upgrade on "/", nothing else
+      // (health checks come from HAProxy itself, with a LOCAL header).
+      const relayed = backends.flatMap((b, i) =>
+        b.requests.slice(before[i]).filter((r) => r.command === 'PROXY'),
+      );
+      t.same(relayed, [{ url: '/', command: 'PROXY' }], 'only the device upgrade reached a gateway');
+    },
+  );
 
   t.test('a flood of new connections from one source is refused beyond the rate limit', async (t) => {
     // 127.0.0.2 is loopback too but its own source in the stick table, so earlier tests do not count.
@@ -169,8 +241,8 @@ async function live(t: Test) {
     const table = await admin('show table fe_devices');
     const rate = Number(/key=127\.0\.0\.2 .*conn_rate\(10000\)=(\d+)/.exec(table)?.[1]);
     t.ok(rate > LIMITS.connRatePerSourcePer10s, `the stick table counted the flood (conn_rate ${rate})`);
-    const other = await get('/who');
-    t.equal(other.status, 200, 'another source is still served: the limit is per source');
+    const other = await who();
+    t.equal(other.echo, 'hello', 'another source is still served: the limit is per source');
   });
 
   t.test('more concurrent connections from one source than maxConnPerSource are refused', async (t) => {
@@ -185,4 +257,58 @@ async function live(t: Test) {
     t.notOk(extra.ok, 'one more is refused while the others are open');
     if (extra.ok) extra.socket.destroy();
   });
+
+  t.test(
+    "gateway/README.md's drain procedure: drain takes no new devices and keeps the old, ready takes them again",
+    async (t) => {
+      /** gw-a's row of `show servers state be_gateways`: srv_op_state (2 UP, 0 DOWN) and srv_admin_state (8 drain, 0 ready). */
+      const state = async () => {
+        const [, head, ...rows] = (await admin('show servers state be_gateways')).trim().split('\n');
+        const cols = head!.replace(/^# /, '').split(' ');
+        const row = rows.map((r) => r.split(' ')).find((r) => r[cols.indexOf('srv_name')] === 'gw-a')!;
+        return {
+          op: row[cols.indexOf('srv_op_state')],
+          admin: row[cols.indexOf('srv_admin_state')],
+        };
+      };
+      const idle = () =>
+        waitFor(
+          async () => Object.values(await haproxy.serverStats()).every((r) => r.scur === '0'),
+          'both gateways to hold no connection',
+        );
+      await idle();
+      const held = await open({ localAddress: '127.0.0.4' });
+      t.teardown(() => held.ws.terminate());
+      const onA = held.reply.backend === 'gw-a' ? held : await open({ localAddress: '127.0.0.4' });
+      t.teardown(() => onA.ws.terminate());
+      t.equal(onA.reply.backend, 'gw-a', 'a device on gw-a');
+
+      t.equal(await admin('set server be_gateways/gw-a state drain'), '\n', 'drain: accepted');
+      t.same(await state(), { op: '2', admin: '8' }, 'show servers state: gw-a up, admin state 8 (drain)');
+      t.equal((await haproxy.serverStatus())['gw-a'], 'DRAIN', 'show stat: DRAIN');
+      for (let i = 0; i < 3; i++)
+        t.equal((await who({ localAddress: '127.0.0.5' })).backend, 'gw-b', `new device ${i + 1}: gw-b`);
+      const still = await new Promise<string>((resolve) => {
+        onA.ws.once('message', (d) => resolve((JSON.parse(d.toString()) as Reply).backend));
+        onA.ws.send('still there');
+      });
+      t.equal(still, 'gw-a', 'the device already on gw-a keeps its connection');
+
+      t.equal(await admin('set server be_gateways/gw-a state ready'), '\n', 'ready: accepted');
+      t.same(await state(), { op: '2', admin: '0' }, 'show servers state: admin state 0 (ready)');
+      await haproxy.waitFor('UP', ['gw-a']);
+      onA.ws.terminate();
+      held.ws.terminate();
+      await idle();
+      const back = await open({ localAddress: '127.0.0.6' });
+      t.teardown(() => back.ws.terminate());
+      const next = await open({ localAddress: '127.0.0.6' });
+      t.teardown(() => next.ws.terminate());
+      t.same(
+        [back.reply.backend, next.reply.backend].sort(),
+        ['gw-a', 'gw-b'],
+        'gw-a takes new devices again',
+      );
+    },
+  );
 }

@@ -11,14 +11,17 @@ export interface Backend {
   headers: ProxyHeader[];
   /** Connections dropped for want of a valid PROXY v2 header. */
   refused: number;
+  /** Every HTTP request received (upgrades too), with the PROXY command of its connection. */
+  requests: { url: string; command: ProxyHeader['command'] | undefined }[];
   close(): Promise<void>;
 }
 
 /**
  * A stand-in gateway behind HAProxy, built the way a real one would accept PROXY v2: a TCP
  * server reads and strips the header, then hands the socket to an ordinary HTTP server (with a
- * `ws` WebSocket server on its upgrades). It answers /healthz, answers /who with who it is and
- * whom the PROXY header names, and echoes WebSocket messages the same way. A connection without
+ * `ws` WebSocket server on its upgrades). It answers /healthz, /metrics (as a gateway without an
+ * admin port would), any other request with who it is and whom the PROXY header names, and echoes
+ * WebSocket messages the same way; it records every request. A connection without
  * a valid header is dropped, as a gateway that requires the PROXY protocol must.
  */
 export async function startBackend(name: string): Promise<Backend> {
@@ -26,7 +29,10 @@ export async function startBackend(name: string): Promise<Backend> {
   const sourceOf = (socket: Socket) => proxied.get(socket)?.source?.address ?? null;
 
   const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+    backend.requests.push({ url: req.url ?? '', command: proxied.get(req.socket)?.command });
     if (req.url === '/healthz') return void res.writeHead(200).end('ok');
+    // As a gateway whose metrics are on its device port (no admin port): what must not leak.
+    if (req.url === '/metrics') return void res.writeHead(200).end(`gateway_metrics_of_${name} 1\n`);
     res.writeHead(200, { 'content-type': 'application/json' }).end(
       JSON.stringify({
         backend: name,
@@ -37,15 +43,30 @@ export async function startBackend(name: string): Promise<Backend> {
     );
   });
   const wss = new WebSocketServer({ noServer: true });
-  http.on('upgrade', (req: IncomingMessage, socket, head) =>
+  http.on('upgrade', (req: IncomingMessage, socket, head) => {
+    backend.requests.push({ url: req.url ?? '', command: proxied.get(req.socket)?.command });
     wss.handleUpgrade(req, socket, head, (ws) =>
       ws.on('message', (data) =>
-        ws.send(JSON.stringify({ backend: name, source: sourceOf(req.socket), echo: data.toString() })),
+        ws.send(
+          JSON.stringify({
+            backend: name,
+            source: sourceOf(req.socket),
+            forwardedFor: req.headers['x-forwarded-for'] ?? null,
+            echo: data.toString(),
+          }),
+        ),
       ),
-    ),
-  );
+    );
+  });
 
-  const backend: Backend = { name, port: 0, headers: [], refused: 0, close: async () => {} };
+  const backend: Backend = {
+    name,
+    port: 0,
+    headers: [],
+    refused: 0,
+    requests: [],
+    close: async () => {},
+  };
   const sockets = new Set<Socket>();
   const tcp: Server = createServer((socket) => {
     sockets.add(socket);

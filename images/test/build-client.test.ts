@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { TOPICS } from '@appliance/protocol';
 import { requireTool, waitFor } from '@appliance/test-kit';
+import { READY_MESSAGE } from '../../signal-client/src/signal-client.js';
 import { startStack } from '../../signal-client/test/stack.js';
 import { buildClient, type BuildResult } from '../build-client.js';
 
@@ -127,7 +128,11 @@ t.test(
       proc.kill('SIGKILL');
     });
     const seen = () => `${logs.map((l) => JSON.stringify(l)).join('\n')}\n${text.join('\n')}`;
-    await waitFor(() => logs.some((l) => l.msg === 'ready'), `the device to be ready\n${seen()}`, 30_000);
+    await waitFor(
+      () => logs.some((l) => l.msg === READY_MESSAGE),
+      `the device to be ready\n${seen()}`,
+      30_000,
+    );
     // Its first telemetry is relayed once the gateway has taken its hello: from then on it is
     // sent every new signal (one published before that would be, rightly, never delivered).
     let reported = false;

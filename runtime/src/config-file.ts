@@ -15,6 +15,7 @@ export function readConfigFile(file: string): Record<string, unknown> {
   } catch (err) {
     throw new Error(
       `${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      { cause: err },
     );
   }
   const errors: ParseError[] = [];

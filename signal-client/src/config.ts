@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { UserSettings } from '@appliance/trading-core';
+import { GatewayTlsConfig } from './gateway-tls.js';
 import { KeystoreConfig } from './keystore/config.js';
 import { MAX_RESUME_STREAMS, isStreamName } from './state.js';
 
@@ -17,7 +18,23 @@ const hostName = z
 export const ClientConfig = z
   .strictObject({
     deviceId: z.string().regex(/^[a-z0-9][a-z0-9-]{2,63}$/),
-    gatewayUrl: z.string().regex(/^wss?:\/\//, 'gatewayUrl: ws:// or wss:// URL'),
+    // HAProxy passes only the WebSocket upgrade on `/`: a path or query would be refused there
+    // with 404 on every reconnect, so it is refused here, at start, naming the field.
+    gatewayUrl: z
+      .string()
+      .regex(/^wss?:\/\//, 'gatewayUrl: ws:// or wss:// URL')
+      .refine(
+        (u) => URL.canParse(u) && new URL(u).pathname === '/' && !new URL(u).search && !new URL(u).hash,
+        {
+          message:
+            'gatewayUrl: no path, query or fragment (wss://host[:port] or wss://host[:port]/): HAProxy passes devices only on /',
+        },
+      ),
+    /**
+     * How HAProxy's TLS endpoint is checked (wss:// only): a pinned CA or certificate instead of
+     * the system roots, a certificate fingerprint, the name to check (see gateway-tls.ts).
+     */
+    gatewayTls: GatewayTlsConfig.optional(),
     /** Device token issued by the control server at provisioning. */
     token: z.string().min(10),
     quote: z.string().default('USDT'),
@@ -59,8 +76,14 @@ export const ClientConfig = z
     statusAllowedHosts: z.array(hostName).max(32).default([]),
     maxClockSkewMs: z.number().int().min(0).default(5_000),
   })
-  // Each followed stream keeps a resume point, and every one of them goes in each hello.
   .superRefine((c, ctx) => {
+    if (c.gatewayTls && !c.gatewayUrl.startsWith('wss://'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gatewayTls'],
+        message: 'only with a wss:// gatewayUrl (ws:// has no TLS to check)',
+      });
+    // Each followed stream keeps a resume point, and every one of them goes in each hello.
     if (c.settings.streams.length > MAX_RESUME_STREAMS)
       ctx.addIssue({
         code: 'custom',

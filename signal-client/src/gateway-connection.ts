@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { backoffDelay } from '@appliance/protocol';
+import { tlsFix, type GatewayTlsOptions } from './gateway-tls.js';
 
 /** Ceiling of the first reconnect delay: each retry waits a random time in [0, ceiling). */
 const DEFAULT_BACKOFF_BASE_MS = 250;
@@ -12,6 +13,8 @@ const DEFAULT_HEALTHY_AFTER_MS = 30_000;
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** The same failure this many times in a row is reported as an error (then at 2×, 4×, … as many). */
 const REPEATED_FAILURE_REPORT = 3;
+/** A TLS failure is logged at error the first time, when it changes, and then at most this often. */
+const TLS_FAILURE_REPORT_INTERVAL_MS = 60_000;
 
 export interface GatewayConnectionOptions {
   url: string;
@@ -36,6 +39,8 @@ export interface GatewayConnectionOptions {
   maxPayload?: number;
   /** PEM of the CA that signed HAProxy's certificate (a private CA); default: the system roots. */
   ca?: string;
+  /** The device's `gatewayTls`, loaded (see gateway-tls.ts): trusted CA, SNI and name, certificate pin. */
+  tls?: GatewayTlsOptions;
   /** Source address of the connection, e.g. the WireGuard tunnel address; default: the kernel's choice. */
   localAddress?: string;
   /** Injected for tests: randomness in [0, 1), the clock and the reconnect timer. */
@@ -57,9 +62,16 @@ export class GatewayConnection {
   #timer: NodeJS.Timeout | undefined;
   /** The failure that ended the last connections, and how many times in a row. */
   #failure: { what: string; times: number } | undefined;
+  /** When a TLS failure was last logged at error level. */
+  #tlsReportedAt: number | undefined;
   connected = false;
 
   constructor(private readonly o: GatewayConnectionOptions) {}
+
+  /** Why the last connection attempts failed, while they fail (undefined once healthy again). */
+  get lastFailure(): string | undefined {
+    return this.connected ? undefined : this.#failure?.what;
+  }
 
   start(): void {
     this.#stopped = false;
@@ -95,6 +107,7 @@ export class GatewayConnection {
       maxPayload,
       handshakeTimeout: 10_000,
       ...(this.o.ca !== undefined ? { ca: this.o.ca } : {}),
+      ...this.o.tls,
       ...(this.o.localAddress !== undefined ? { localAddress: this.o.localAddress } : {}),
     });
     this.#ws = ws;
@@ -103,10 +116,12 @@ export class GatewayConnection {
     let tooBig = false;
     let refused: number | undefined;
     let error: string | undefined;
+    /** A certificate problem that failed the TLS handshake, with what to do about it. */
+    let tls: { code: string; message: string; fix: string } | undefined;
     ws.on('open', () => {
       openedAt = now();
       this.connected = true;
-      this.o.logger.info({ url: this.o.url, attempt: this.#attempt }, 'connected to gateway');
+      this.o.logger.info({ url: this.#safeUrl(), attempt: this.#attempt }, 'connected to gateway');
       ws.send(JSON.stringify(this.o.hello())); // the gateway refuses anything before hello
       this.o.onState?.(true);
     });
@@ -133,6 +148,8 @@ export class GatewayConnection {
       // ws's receiver refuses a frame over maxPayload, then closes the socket with 1009 itself.
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') tooBig = true;
       error = err.code ?? err.message;
+      const fix = tlsFix(err.code, (this.o.tls?.ca ?? this.o.ca) !== undefined);
+      if (fix) tls = { code: err.code!, message: err.message, fix };
       this.o.logger.debug({ err: err.message }, 'gateway socket error');
     });
     ws.on('close', (code, reasonBytes) => {
@@ -152,7 +169,8 @@ export class GatewayConnection {
       if (healthy && !oversize) {
         this.#attempt = 0;
         this.#failure = undefined;
-        return this.#scheduleReconnect(`closed ${code}`);
+        this.#tlsReportedAt = undefined;
+        return this.#scheduleReconnect(`closed ${code}${reason ? ` ${reason}` : ''}`);
       }
       const what = tooBig
         ? `the gateway sent a frame larger than this device accepts (maxPayload ${maxPayload} bytes): what follows it cannot arrive`
@@ -160,19 +178,48 @@ export class GatewayConnection {
           ? 'the gateway refused a frame from this device as too large (1009)'
           : refused !== undefined
             ? `the gateway refused the connection (HTTP ${refused})`
-            : openedAt === undefined
-              ? `could not connect to the gateway (${error ?? `closed ${code}`})`
-              : `the gateway closed the connection (${code}${reason ? ` ${reason}` : ''})`;
+            : tls !== undefined
+              ? `TLS with the gateway at ${this.#safeUrl()} failed: ${tls.code} (${tls.message}): ${tls.fix}`
+              : openedAt === undefined
+                ? `could not connect to the gateway (${error ?? `closed ${code}`})`
+                : `the gateway closed the connection (${code}${reason ? ` ${reason}` : ''})`;
       const times = this.#failure?.what === what ? this.#failure.times + 1 : 1;
       this.#failure = { what, times };
       if (oversize) this.#problem({ code, times }, times > 1 ? `${what} (${times} times in a row)` : what);
-      else if (
+      else if (tls !== undefined) {
+        // Never only at debug, never every few seconds: the first time, on a change, then once a minute.
+        const at = now();
+        if (
+          times === 1 ||
+          this.#tlsReportedAt === undefined ||
+          at - this.#tlsReportedAt >= TLS_FAILURE_REPORT_INTERVAL_MS
+        ) {
+          this.#tlsReportedAt = at;
+          this.#problem(
+            { tls: tls.code, url: this.#safeUrl(), times },
+            times > 1 ? `${what} (${times} times in a row)` : what,
+          );
+        }
+      } else if (
         times >= REPEATED_FAILURE_REPORT &&
         Number.isInteger(Math.log2(times / REPEATED_FAILURE_REPORT))
       )
         this.#problem({ code, times }, `${what}, ${times} times in a row`);
       this.#scheduleReconnect(what);
     });
+  }
+
+  /** The gateway URL for logs, without any user or password it may hold. */
+  #safeUrl(): string {
+    try {
+      const u = new URL(this.o.url);
+      if (!u.username && !u.password) return this.o.url;
+      u.username = '';
+      u.password = '';
+      return u.toString();
+    } catch {
+      return this.o.url;
+    }
   }
 
   #problem(fields: object, text: string): void {

@@ -1,4 +1,10 @@
-export { createSignalClient, type SignalClient, type SignalClientDeps } from './signal-client.js';
+export {
+  READY_MESSAGE,
+  createSignalClient,
+  type SignalClient,
+  type SignalClientDeps,
+} from './signal-client.js';
+export { GatewayTlsConfig, loadGatewayTls, type GatewayTlsOptions } from './gateway-tls.js';
 export { ClientConfig } from './config.js';
 export { GatewayConnection, type GatewayConnectionOptions } from './gateway-connection.js';
 export {

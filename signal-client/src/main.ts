@@ -1,11 +1,19 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { EXIT, createLogger, exitWith, handleShutdown, usageErrorsExit2 } from '@appliance/runtime';
+import {
+  EXIT,
+  createLogger,
+  exitOnConfigError,
+  exitWith,
+  handleShutdown,
+  usageErrorsExit2,
+} from '@appliance/runtime';
 import { configOption, readClientConfig } from './cli/config-file.js';
 import { registerKeysCommand } from './cli/keys.js';
 import { createBinanceExecutor } from './exchange.js';
+import { loadGatewayTls, type GatewayTlsOptions } from './gateway-tls.js';
 import { KeystoreError, openKeystore, requireKeys, type ExchangeKeys } from './keystore/index.js';
-import { createSignalClient } from './signal-client.js';
+import { READY_MESSAGE, createSignalClient } from './signal-client.js';
 import { printStatus } from './status-command.js';
 import { startStatusServer } from './status-server.js';
 import { statusView } from './status.js';
@@ -28,6 +36,12 @@ program
   .addOption(configOption())
   .action(async (opts: { config: string }) => {
     const config = readClientConfig(opts.config);
+    let gatewayTls: GatewayTlsOptions;
+    try {
+      gatewayTls = loadGatewayTls(config.gatewayTls); // the CA file: readable, certificates only
+    } catch (err) {
+      exitOnConfigError(err);
+    }
     const logger = createLogger({ name: `device:${config.deviceId}` });
     let notifier;
     try {
@@ -74,7 +88,7 @@ program
       paperUrl: config.exchange.paperUrl,
       timeoutMs: config.exchange.timeoutMs,
     });
-    const client = createSignalClient({ config, store, exchange, logger });
+    const client = createSignalClient({ config, store, exchange, logger, gatewayTls });
     const gatewayHost = new URL(config.gatewayUrl).host;
     let gateway = { connected: false, since: Date.now() };
     client.on('connected', () => (gateway = { connected: true, since: Date.now() }));
@@ -109,7 +123,8 @@ program
           : logger.error({ reasons: v.reasons }, 'unhealthy: watchdog pings stopped'),
     });
     monitor.start();
-    logger.info({ gateway: config.gatewayUrl, statusPage: page?.url }, 'ready');
+    // Ready to act, not yet connected: 'connected to gateway' (or the reason it cannot) follows.
+    logger.info({ gateway: config.gatewayUrl, statusPage: page?.url }, READY_MESSAGE);
     handleShutdown(logger, [
       () => client.stop(),
       () => page?.server.close(),

@@ -7,6 +7,7 @@ import { createControls } from './controls.js';
 import { createDecisionLog } from './decision-log.js';
 import type { Executor } from './exchange.js';
 import { GatewayConnection } from './gateway-connection.js';
+import { loadGatewayTls, type GatewayTlsOptions } from './gateway-tls.js';
 import { createHoldings } from './holdings.js';
 import { createInboundFrames } from './inbound-frames.js';
 import { createJournal } from './journal.js';
@@ -19,12 +20,20 @@ import type { RuntimeView } from './status.js';
 import type { JournalHealth } from './systemd/index.js';
 import { createErrorList, createTelemetry } from './telemetry.js';
 
+/**
+ * What `signal-client run` logs (at info) once it can act: state loaded and every pending intent
+ * reconciled. It is not connected yet: 'connected to gateway', or the reason it cannot, follows.
+ */
+export const READY_MESSAGE = 'ready: state loaded and intents reconciled; connecting to the gateway';
+
 export interface SignalClientDeps {
   config: ClientConfig;
   store: StateStore;
   exchange: Executor;
   logger: Logger;
   now?: () => number;
+  /** `config.gatewayTls` loaded (main.ts loads it at start to exit 2 on a bad file); default: loaded here. */
+  gatewayTls?: GatewayTlsOptions;
 }
 
 /**
@@ -92,6 +101,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
   const connection = new GatewayConnection({
     url: config.gatewayUrl,
     token: config.token,
+    tls: deps.gatewayTls ?? loadGatewayTls(config.gatewayTls),
     logger,
     hello: () => ({
       type: 'hello',
@@ -223,6 +233,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     runtime(): RuntimeView {
       return {
         connected: connection.connected,
+        gatewayProblem: connection.lastFailure ?? null,
         breaker: controls.view().breaker?.level ?? null,
         marks: Object.fromEntries(holdings.marks),
       };

@@ -7,6 +7,8 @@ export interface StatusView {
   deviceId: string;
   running: boolean;
   connected: boolean;
+  /** While not connected: why the last attempts failed (e.g. the gateway's certificate is not trusted). */
+  gatewayProblem: string | null;
   breaker: string;
   quote: string;
   holdings: { asset: string; amount: number; value: number | null }[];
@@ -20,6 +22,7 @@ export interface StatusView {
 
 export interface RuntimeView {
   connected: boolean;
+  gatewayProblem?: string | null;
   breaker: string | null;
   marks: Record<string, number>;
 }
@@ -51,6 +54,7 @@ export function statusView(
     deviceId: state.deviceId,
     running: runtime !== null,
     connected: runtime?.connected ?? false,
+    gatewayProblem: runtime?.gatewayProblem ?? null,
     breaker: runtime?.breaker ?? 'unknown',
     quote,
     holdings,
@@ -82,6 +86,7 @@ export function renderStatusText(v: StatusView, timeZone = 'UTC'): string {
     new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit' }).format(ms);
   const lines = [
     `Device ${v.deviceId}: ${v.running ? (v.connected ? 'running, connected' : 'running, NOT connected (reconnecting)') : 'not running'}`,
+    ...(v.running && !v.connected && v.gatewayProblem ? [`Gateway problem: ${v.gatewayProblem}`] : []),
     `Circuit breaker: ${v.breaker}`,
     `Cash: ${money(v.cash, v.quote)}   Equity: ${money(v.equity, v.quote)}   P&L: ${v.pnl ? money(v.pnl.total, v.quote) : 'unknown'} (realised ${v.pnl ? money(v.pnl.realised, v.quote) : 'unknown'})`,
     `Holdings: ${v.holdings.length ? v.holdings.map((h) => `${h.amount} ${h.asset}`).join(', ') : 'none'}`,

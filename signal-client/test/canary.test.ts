@@ -14,6 +14,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { TOPICS } from '@appliance/protocol';
 import { REPO_ROOT, requireTool, waitFor } from '@appliance/test-kit';
 import { buildNotifyAddon } from '../src/systemd/native/build.js';
+import { READY_MESSAGE } from '../src/index.js';
 import { startStack } from './stack.js';
 
 const TSX = import.meta.resolve('tsx');
@@ -113,7 +114,7 @@ t.test(
     );
     t.teardown(() => void device.proc.kill('SIGKILL'));
     await waitFor(
-      () => device.out.some((l) => l.includes('"msg":"ready"')),
+      () => device.out.some((l) => l.includes(`"msg":"${READY_MESSAGE}"`)),
       'the device to be ready',
       60_000,
     );

@@ -45,7 +45,7 @@ t.test('--help of each command names --config and SIGNAL_CLIENT_CONFIG', async (
     t.equal(r.status, EXIT.ok, cmd.join(' '));
     t.match(
       r.stdout.replace(/\s+/g, ' '),
-      /-c, --config <file> device configuration \(JSON\) \(env: SIGNAL_CLIENT_CONFIG\)/,
+      /-c, --config <file> device configuration \(JSON; comments allowed\) \(env: SIGNAL_CLIENT_CONFIG\)/,
     );
   }
 });

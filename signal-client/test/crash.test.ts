@@ -12,7 +12,7 @@ import t from 'tap';
 import { Ledger, seededRandom } from '@appliance/trading-core';
 import { spawnNode, waitFor } from '@appliance/test-kit';
 import { FAILPOINTS } from '../src/failpoints.js';
-import { openStateStore } from '../src/index.js';
+import { READY_MESSAGE, openStateStore } from '../src/index.js';
 import { startStack } from './stack.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 200);
@@ -116,7 +116,7 @@ t.test(
         LOG_LEVEL: 'info',
       });
       t.teardown(() => proc.kill('SIGKILL'));
-      await proc.waitForLog((l) => l.msg === 'ready', `${id} ready`, 60_000);
+      await proc.waitForLog((l) => l.msg === READY_MESSAGE, `${id} ready`, 60_000);
       // Read only while it runs: an append in progress is not a torn tail to cut off.
       const store = () => openStateStore(c.stateFile, id, { readOnly: true });
       await waitFor(
