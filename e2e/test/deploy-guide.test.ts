@@ -115,6 +115,7 @@ t.test('docs/deploy.md, run as written, ends with a device that has a fill', asy
     GW_B_PORT: await freePort(),
     GW_B_ADMIN_PORT: await freePort(),
     HAPROXY_PORT: await freePort(),
+    DEVICE_STATUS_PORT: await freePort(),
   };
   const ours: Record<string, string> = {
     ETC: join(root, 'etc'),

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { fromAtoms, type Candle, type FillCosts } from '@appliance/trading-core';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Accounts, type AccountConfig, type AccountSnapshot } from './accounts.js';
 import { CandleStore, DEFAULT_CANDLE_INTERVAL_MS, DEFAULT_MAX_CANDLES } from './candles.js';
 import { PaperExchangeError } from './errors.js';
@@ -147,7 +147,13 @@ export function createPaperExchange(options: PaperExchangeOptions): PaperExchang
   const orders = new Orders({ markets, candles, costs, now });
 
   const app: FastifyInstance = options.logger
-    ? Fastify({ loggerInstance: options.logger, forceCloseConnections: true })
+    ? // Each device polls its account every few seconds: one info line per request would bury
+      // everything else, so requests are not logged (errors still are, by the routes).
+      Fastify({
+        loggerInstance: options.logger,
+        logController: new LogController({ disableRequestLogging: true }),
+        forceCloseConnections: true,
+      })
     : Fastify({ logger: false, forceCloseConnections: true });
   registerRoutes(app, { markets, accounts, candles, orders, costs, faults, now, random });
 
