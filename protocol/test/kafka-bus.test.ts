@@ -99,7 +99,11 @@ if (!requireTool('kcat', 'kcat')) {
         requestTimeoutMs: 2_000,
         sessionTimeoutMs: 6_000,
         retry,
-        logger: { warn: (_, msg) => void warnings.push(msg), error: (_, msg) => void warnings.push(msg) },
+        logger: {
+          info: (_, msg) => void warnings.push(msg),
+          warn: (_, msg) => void warnings.push(msg),
+          error: (_, msg) => void warnings.push(msg),
+        },
       });
       const sub = await bus.subscribe({ topic, from: 'earliest', onMessage: (m) => void got.push(m) });
       return { clientId, bus, sub, got, warnings };
@@ -167,6 +171,16 @@ if (!requireTool('kcat', 'kcat')) {
     t.ok(
       restarting!.warnings.includes('bus consumer crashed; restarting at the tracked offsets'),
       'the freeze did crash a consumer, and it was restarted',
+    );
+    const crashed = restarting!.warnings.lastIndexOf(
+      'bus consumer crashed; restarting at the tracked offsets',
+    );
+    t.ok(
+      restarting!.warnings.indexOf(
+        'bus consumer back after a restart, reading from the tracked offsets',
+        crashed,
+      ) > crashed,
+      'and its recovery was logged after the last crash',
     );
   });
 }

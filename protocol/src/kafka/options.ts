@@ -2,6 +2,8 @@ import type { KafkaConfig, Kafka, RetryOptions } from 'kafkajs';
 
 /** The logging calls the bus makes; a pino logger fits. */
 export interface BusLogger {
+  /** Recoveries (a consumer back after a restart); optional so a bare warn/error sink will do. */
+  info?(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }

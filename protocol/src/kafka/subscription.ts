@@ -37,6 +37,8 @@ export class KafkaSubscription implements Subscription {
   #generation = 0;
   #restartTimer: NodeJS.Timeout | undefined;
   readonly #backoff = new Backoff(RESTART_BACKOFF);
+  /** Restarts since the consumer last joined: said when it is back, so a crash is never the last word. */
+  #restartsSinceJoin = 0;
   #closing: Promise<void> | undefined;
 
   constructor(
@@ -73,6 +75,12 @@ export class KafkaSubscription implements Subscription {
         if (next !== undefined) consumer.seek({ topic, partition, offset: String(next) });
       }
       this.#backoff.reset();
+      if (this.#restartsSinceJoin > 0)
+        this.#bus.logger?.info?.(
+          { topic, restarts: this.#restartsSinceJoin, partitions: payload.memberAssignment[topic] ?? [] },
+          'bus consumer back after a restart, reading from the tracked offsets',
+        );
+      this.#restartsSinceJoin = 0;
       this.#markReady();
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => this.#restart(generation, payload.error));
@@ -96,6 +104,7 @@ export class KafkaSubscription implements Subscription {
   #restart(generation: number, err: unknown): void {
     if (generation !== this.#generation || this.#closing) return;
     this.#generation++;
+    this.#restartsSinceJoin++;
     const delay = this.#backoff.next();
     this.#bus.logger?.warn(
       { err, topic: this.#options.topic, restartInMs: delay },
