@@ -193,6 +193,10 @@ async function bundle(
     keepNames: true,
     legalComments: 'none',
     define: { 'import.meta.url': '__seaImportMetaUrl' },
+    // jsonc-parser's `main` is a UMD build whose factory require()s its own files at run time,
+    // which esbuild cannot see and a single executable cannot load; its ESM build (`module`)
+    // imports them statically, so they are bundled. Node itself (tsx, the gateway) uses `main`.
+    alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
     plugins: [seaPlugin(addons)],
     metafile: true,
     logLevel: 'error',
