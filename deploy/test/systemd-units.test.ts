@@ -1,8 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync,
-  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -15,7 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import { goodSigningKeyFile, requireTool, runCli, signerWithKeyFile } from '@appliance/test-kit';
+import {
+  goodSigningKeyFile,
+  requireTool,
+  runCli,
+  signerWithKeyFile,
+  systemdAnalyze,
+  unitDirectives,
+  unitRoot,
+} from '@appliance/test-kit';
 import { readConfigFile } from '../../runtime/src/config-file.js';
 import { EXIT } from '../../runtime/src/exit-codes.js';
 import { kafkaSecurityFromEnv } from '../../runtime/src/kafka-security.js';
@@ -29,7 +35,6 @@ const DEPLOY = fileURLToPath(new URL('../', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DEVICE_UNIT = join(REPO, 'images/systemd/signal-client.service');
 const SYSUSERS = join(DEPLOY, 'systemd/signal-appliance.sysusers');
-const HOST_UNITS = '/usr/lib/systemd/system';
 const INSTALL = '/opt/signal-appliance/';
 const ETC = '/etc/signal-appliance/';
 const NODE = '/usr/bin/node';
@@ -130,19 +135,9 @@ const NOT_OPTIONS: Record<string, string> = {
   NODE_ENV: 'for npm packages, as the device unit sets it',
 };
 
-/** `Key=value` lines of a unit (comments and sections dropped), in order. */
-function directives(text: string): Map<string, string[]> {
-  const map = new Map<string, string[]>();
-  for (const line of text.split('\n')) {
-    const m = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
-    if (m) map.set(m[1]!, [...(map.get(m[1]!) ?? []), m[2]!]);
-  }
-  return map;
-}
-
 /** The `#   Key=value` lines of a commented drop-in example in a unit. */
 function commentedDirectives(text: string): Map<string, string[]> {
-  return directives(
+  return unitDirectives(
     text
       .split('\n')
       .flatMap((line) => {
@@ -179,7 +174,7 @@ interface ExecStart {
 }
 
 function execStart(s: Server): ExecStart {
-  const values = directives(unitText(s)).get('ExecStart') ?? [];
+  const values = unitDirectives(unitText(s)).get('ExecStart') ?? [];
   if (values.length !== 1) throw new Error(`${s.file}: one ExecStart= expected, got ${values.length}`);
   const [node, ...rest] = values[0]!.split(/\s+/);
   if (node !== NODE) throw new Error(`${s.file}: ExecStart runs ${node}, not ${NODE}`);
@@ -244,7 +239,7 @@ function runAsUnit(s: Server, credsDir: string, env: Record<string, string> = {}
     return v.startsWith(ETC) ? (config ?? exampleConfig(v)) : v;
   });
   const unitEnv = Object.fromEntries(
-    environment(directives(unitText(s)).get('Environment')).map(([k, v]) => [k, expand(s, v, credsDir)]),
+    environment(unitDirectives(unitText(s)).get('Environment')).map(([k, v]) => [k, expand(s, v, credsDir)]),
   );
   return runCli(entry, mapped, { ...cleared(s), ...unitEnv, ...env });
 }
@@ -252,7 +247,7 @@ function runAsUnit(s: Server, credsDir: string, env: Record<string, string> = {}
 /** A folder with every credential the unit loads, each a usable value of its kind. */
 function credentialsDir(t: Test, s: Server): string {
   const dir = tempDir(t, 'creds-');
-  for (const name of credentials(directives(unitText(s)).get('LoadCredentialEncrypted')).keys()) {
+  for (const name of credentials(unitDirectives(unitText(s)).get('LoadCredentialEncrypted')).keys()) {
     if (name === 'signing-key') goodSigningKeyFile(dir, name);
     else writeFileSync(join(dir, name), `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
   }
@@ -272,23 +267,12 @@ const issues = (stderr: string) =>
  * the units unmodified.
  */
 function serverRoot(t: Test, replace?: { file: string; text: string }): string {
-  const root = tempDir(t, 'deploy-root-');
-  mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
-  for (const f of readdirSync(join(DEPLOY, 'systemd')).filter((f) => f.endsWith('.service')))
-    writeFileSync(
-      join(root, 'etc/systemd/system', f),
-      replace?.file === f ? replace.text : readFileSync(join(DEPLOY, 'systemd', f)),
-    );
-  mkdirSync(join(root, 'usr/bin'), { recursive: true });
-  writeFileSync(join(root, NODE), '#!/bin/sh\n');
-  chmodSync(join(root, NODE), 0o755);
-  cpSync(HOST_UNITS, join(root, HOST_UNITS), { recursive: true });
-  return root;
-}
-
-function analyze(args: string[]) {
-  const r = spawnSync('systemd-analyze', args, { encoding: 'utf8', timeout: 30_000 });
-  return { status: r.status, out: `${r.stdout}${r.stderr}`.trim() };
+  const units = Object.fromEntries(
+    readdirSync(join(DEPLOY, 'systemd'))
+      .filter((f) => f.endsWith('.service'))
+      .map((f) => [f, replace?.file === f ? replace.text : readFileSync(join(DEPLOY, 'systemd', f))]),
+  );
+  return unitRoot(t, units, [NODE]);
 }
 
 const skipAnalyze = requireTool('systemd-analyze', 'systemd')
@@ -305,7 +289,7 @@ t.test('each unit passes systemd-analyze verify without a warning', { skip: skip
   for (const s of SERVERS) {
     // verify exits 0 even for unknown keys, bad values and unknown specifiers (it only warns),
     // so silence is the test.
-    const r = analyze(['verify', '--man=no', `--root=${root}`, s.unit]);
+    const r = systemdAnalyze(['verify', '--man=no', `--root=${root}`, s.unit]);
     t.equal(r.status, 0, `${s.unit}: ${r.out}`);
     t.equal(r.out, '', `${s.unit}: no warnings`);
   }
@@ -319,7 +303,12 @@ t.test(
     const text = unitText(s)
       .replace('NoNewPrivileges=yes', 'NoNewPrivilege=yes')
       .replace('DATAFEED_SIGNING_KEY_FILE=%d/', 'DATAFEED_SIGNING_KEY_FILE=%Q/');
-    const r = analyze(['verify', '--man=no', `--root=${serverRoot(t, { file: s.file, text })}`, s.unit]);
+    const r = systemdAnalyze([
+      'verify',
+      '--man=no',
+      `--root=${serverRoot(t, { file: s.file, text })}`,
+      s.unit,
+    ]);
     t.match(r.out, /Unknown key 'NoNewPrivilege'/);
     t.match(r.out, /Failed to resolve specifiers in DATAFEED_SIGNING_KEY_FILE=%Q\/signing-key/);
   },
@@ -328,7 +317,7 @@ t.test(
 t.test('their hardening rates as OK in systemd-analyze security', { skip: skipAnalyze }, async (t) => {
   const root = serverRoot(t);
   for (const s of SERVERS) {
-    const r = analyze(['security', '--offline=true', `--root=${root}`, '--no-pager', s.unit]);
+    const r = systemdAnalyze(['security', '--offline=true', `--root=${root}`, '--no-pager', s.unit]);
     const m = /Overall exposure level for \S+: ([\d.]+) (\w+)/.exec(r.out);
     if (!m) t.fail(`${s.unit}: no overall exposure in:\n${r.out.slice(-1000)}`);
     t.ok(Number(m?.[1]) <= 2.0, `${s.unit}: exposure ${m?.[1]} is at most 2.0 (as the device's)`);
@@ -336,10 +325,10 @@ t.test('their hardening rates as OK in systemd-analyze security', { skip: skipAn
 });
 
 t.test("each unit has the device unit's hardening, differing only where documented", async (t) => {
-  const device = directives(readFileSync(DEVICE_UNIT, 'utf8'));
+  const device = unitDirectives(readFileSync(DEVICE_UNIT, 'utf8'));
   t.notOk(device.has('MemoryDenyWriteExecute'), 'the device leaves MemoryDenyWriteExecute off too');
   for (const s of SERVERS) {
-    const unit = directives(unitText(s));
+    const unit = unitDirectives(unitText(s));
     for (const [key, value] of device) {
       if (key in DIFFERENT_FROM_DEVICE) continue;
       t.same(unit.get(key), value, `${s.file}: ${key}= as on the device`);
@@ -366,9 +355,9 @@ t.test("each unit has the device unit's hardening, differing only where document
     t.same(unit.get('WorkingDirectory'), ['/opt/signal-appliance'], `${s.file}: WorkingDirectory=`);
     t.same(unit.get('Group'), unit.get('User'), `${s.file}: its own group`);
   }
-  const gateway = directives(unitText(SERVERS.find((s) => s.file === 'signal-gateway@.service')!));
+  const gateway = unitDirectives(unitText(SERVERS.find((s) => s.file === 'signal-gateway@.service')!));
   t.ok(Number(gateway.get('LimitNOFILE')?.[0]) >= 65536, 'the gateway may hold a socket per device');
-  const control = directives(unitText(SERVERS[0]!));
+  const control = unitDirectives(unitText(SERVERS[0]!));
   t.same(control.get('StateDirectory'), ['signal-control-server']);
   t.same(control.get('ReadWritePaths'), ['/var/lib/signal-control-server']);
   t.ok(
@@ -392,7 +381,7 @@ t.test("every flag and variable a unit gives is one its process's --help names",
     for (const a of args.filter((x) => x.startsWith('--')))
       t.ok(names.flags.has(a), `${s.file}: ${a} is an option of ${entry}`);
     const text = unitText(s);
-    for (const [name] of environment(directives(text).get('Environment')))
+    for (const [name] of environment(unitDirectives(text).get('Environment')))
       t.ok(
         names.vars.has(name) || name in NOT_OPTIONS,
         `${s.file}: ${name} is a variable of ${entry}${name in NOT_OPTIONS ? ` (${NOT_OPTIONS[name]})` : ''}`,
@@ -420,7 +409,7 @@ t.test("every flag and variable a unit gives is one its process's --help names",
 
 t.test('every secret comes from a credential, each loaded credential is used', async (t) => {
   for (const s of SERVERS) {
-    const d = directives(unitText(s));
+    const d = unitDirectives(unitText(s));
     const loaded = credentials(d.get('LoadCredentialEncrypted'));
     const used = environment(d.get('Environment')).flatMap(([, v]) =>
       v.startsWith('%d/') ? [v.slice(3)] : [],
@@ -558,7 +547,7 @@ t.test(
     const passwd = readFileSync(join(root, 'etc/passwd'), 'utf8');
     const group = readFileSync(join(root, 'etc/group'), 'utf8');
     for (const s of SERVERS) {
-      const d = directives(unitText(s));
+      const d = unitDirectives(unitText(s));
       const user = d.get('User')![0]!;
       t.match(
         passwd,

@@ -7,3 +7,4 @@ export * from './frames.js';
 export * from './clock.js';
 export * from './loaded-modules.js';
 export * from './cli.js';
+export * from './systemd.js';
