@@ -167,6 +167,18 @@ t.test('signals flow from replayed market data to paper orders, exactly once per
     '250000',
   ]);
   procs.push(datafeed);
+  // Each signer names its key at start, so an operator can match it to the pins from the logs.
+  for (const [proc, signer, msg] of [
+    [cs, control, 'signing control messages and device tokens with this key'],
+    [datafeed, feed, 'signing signals and candles with this key'],
+  ] as const) {
+    const line = await proc.waitForLog((l) => l.msg === msg, `${proc.name} to name its key`);
+    t.match(
+      line,
+      { kid: signer.kid, publicKey: exportPublicKey(signer.publicKey) },
+      `${proc.name} logs its key`,
+    );
+  }
 
   // Mid-run: kill one device with SIGKILL once it has decided a few times, restart it later.
   const victim = devices.get(RESTARTED)!;
