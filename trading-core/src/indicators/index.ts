@@ -2,3 +2,4 @@ export * from './sma.js';
 export * from './ema.js';
 export * from './volume-average.js';
 export * from './rsi.js';
+export * from './atr.js';
