@@ -3,3 +3,4 @@ export * from './ema.js';
 export * from './volume-average.js';
 export * from './rsi.js';
 export * from './atr.js';
+export * from './donchian.js';
