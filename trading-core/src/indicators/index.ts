@@ -4,3 +4,4 @@ export * from './volume-average.js';
 export * from './rsi.js';
 export * from './atr.js';
 export * from './donchian.js';
+export * from './bollinger.js';

@@ -1,0 +1,107 @@
+// Bollinger bands on the real candles against technicalindicators (no rounding: to 1e-9
+// relative), forming candles peeked and replaced against plain updates, snapshots, bad input.
+import t from 'tap';
+import ti from 'technicalindicators';
+import { Bollinger } from '../src/indicators/bollinger.js';
+import { loadCandles } from './helpers/ohlcv.js';
+import { rangeError, throwsExactly } from './helpers/throws.js';
+
+const rel = (a: number, e: number) => Math.abs(a - e) / (Math.abs(e) || 1);
+
+t.test('agrees with technicalindicators to 1e-9 on middle, upper and lower', async (t) => {
+  for (const base of ['BTC', 'DOGE', 'BNB']) {
+    const closes = loadCandles(base).map((c) => c.close);
+    for (const [period, k] of [
+      [20, 2],
+      [50, 2.5],
+      [2, 1],
+    ] as const) {
+      const theirs = ti.BollingerBands.calculate({ period, stdDev: k, values: closes });
+      const b = new Bollinger(period, k);
+      const ours = closes.map((c) => b.update(c)).filter((v) => v !== undefined);
+      t.equal(ours.length, theirs.length, `${base} BB(${period}, ${k}): as many values`);
+      let worst = 0;
+      for (let i = 0; i < theirs.length; i++)
+        worst = Math.max(
+          worst,
+          rel(ours[i]!.middle, theirs[i]!.middle),
+          rel(ours[i]!.upper, theirs[i]!.upper),
+          rel(ours[i]!.lower, theirs[i]!.lower),
+        );
+      t.ok(worst <= 1e-9, `${base} BB(${period}, ${k}): worst relative error ${worst}`);
+    }
+  }
+});
+
+t.test('peek changes nothing; replace is as if the candle had closed at the new price', async (t) => {
+  const candles = loadCandles('ETH').slice(0, 4000);
+  const live = new Bollinger(20);
+  const plain = new Bollinger(20);
+  let worst = 0;
+  let changedByPeek = 0;
+  for (const c of candles) {
+    const before = JSON.stringify(live.toJSON());
+    const peeked = live.peek(c.open);
+    if (JSON.stringify(live.toJSON()) !== before) changedByPeek++;
+    const first = live.update(c.open);
+    if (peeked && first)
+      worst = Math.max(worst, rel(peeked.upper, first.upper), rel(peeked.middle, first.middle));
+    live.replace(c.high);
+    const got = live.replace(c.close);
+    const want = plain.update(c.close);
+    if (got && want)
+      worst = Math.max(
+        worst,
+        rel(got.upper, want.upper),
+        rel(got.lower, want.lower),
+        rel(got.middle, want.middle),
+      );
+    else if (got !== want) worst = Infinity;
+  }
+  t.equal(changedByPeek, 0);
+  t.ok(worst <= 1e-9, `worst relative difference ${worst}`);
+});
+
+t.test('a snapshot continues, and bad input is refused', async (t) => {
+  const closes = loadCandles('SOL').map((c) => c.close);
+  const whole = new Bollinger(20);
+  for (const c of closes.slice(0, 1234)) whole.update(c);
+  const resumed = Bollinger.fromJSON(JSON.parse(JSON.stringify(whole.toJSON())));
+  let worst = 0;
+  for (const c of closes.slice(1234, 4000)) {
+    const a = whole.update(c)!;
+    const b = resumed.update(c)!;
+    worst = Math.max(worst, rel(a.upper, b.upper), rel(a.lower, b.lower));
+  }
+  t.ok(worst <= 1e-9, `resumed: worst ${worst}`);
+  throwsExactly(
+    t,
+    () => new Bollinger(20, 0),
+    rangeError('Bollinger: multiplier must be a positive number, got 0'),
+  );
+  throwsExactly(
+    t,
+    () => new Bollinger(20).update(NaN),
+    rangeError('Bollinger: value must be a finite number, got NaN'),
+  );
+  throwsExactly(
+    t,
+    () => new Bollinger(20).replace(1),
+    rangeError('Bollinger.replace: no value to replace yet'),
+  );
+  throwsExactly(
+    t,
+    () => Bollinger.fromJSON({ period: 2, multiplier: 2, values: [1, 2, 3] }),
+    rangeError('Bollinger.fromJSON: at most 2 values, got 3'),
+  );
+  const flat = new Bollinger(3);
+  for (const x of [5, 5, 5]) flat.update(x);
+  t.same(flat.value, { middle: 5, upper: 5, lower: 5, stdDev: 0 }, 'a flat window has no width');
+  // A stablecoin after a wild hour: once the window is flat again the width is exactly 0, not
+  // the rounding the large moves left behind (magnified by the square root).
+  const peg = new Bollinger(20);
+  for (const x of [1, 1.3, 0.7, 1.0001, 0.9999]) peg.update(x);
+  for (let i = 0; i < 20; i++) peg.update(1.0002);
+  t.equal(peg.value!.stdDev, 0, 'flat again: no width');
+  t.equal(peg.peek(1.0002)!.stdDev, 0, 'and peek agrees');
+});
