@@ -22,6 +22,11 @@ export class Ema {
   #count = 0;
   #seedSum = 0;
   #value: number | undefined = undefined;
+  /** The state before the last `update`, for `replace` (scalars: no allocation per step). */
+  #hasBefore = false;
+  #beforeCount = 0;
+  #beforeSeedSum = 0;
+  #beforeValue: number | undefined = undefined;
 
   constructor(period: number) {
     assertPeriod('Ema', period);
@@ -39,6 +44,31 @@ export class Ema {
 
   update(x: number): number | undefined {
     if (!Number.isFinite(x)) assertSample('Ema', x);
+    this.#hasBefore = true;
+    this.#beforeCount = this.#count;
+    this.#beforeSeedSum = this.#seedSum;
+    this.#beforeValue = this.#value;
+    return this.#apply(x);
+  }
+
+  /** The EMA if the current candle closed at `x` now; nothing changes. */
+  peek(x: number): number | undefined {
+    if (!Number.isFinite(x)) assertSample('Ema.peek', x);
+    if (this.#value !== undefined) return this.#value + this.alpha * (x - this.#value);
+    return this.#count + 1 === this.period ? (this.#seedSum + x) / this.period : undefined;
+  }
+
+  /** Replaces the last value given to `update` (the same candle, moved on). */
+  replace(x: number): number | undefined {
+    if (!Number.isFinite(x)) assertSample('Ema.replace', x);
+    if (!this.#hasBefore) throw new RangeError('Ema.replace: no value to replace yet');
+    this.#count = this.#beforeCount;
+    this.#seedSum = this.#beforeSeedSum;
+    this.#value = this.#beforeValue;
+    return this.#apply(x);
+  }
+
+  #apply(x: number): number | undefined {
     if (this.#value !== undefined) {
       this.#value += this.alpha * (x - this.#value);
       return this.#value;

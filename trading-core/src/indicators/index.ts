@@ -5,3 +5,4 @@ export * from './rsi.js';
 export * from './atr.js';
 export * from './donchian.js';
 export * from './bollinger.js';
+export * from './macd.js';

@@ -1,0 +1,109 @@
+import { Ema, type EmaState } from './ema.js';
+
+export interface MacdValue {
+  /** Fast EMA − slow EMA. */
+  macd: number;
+  /** EMA of `macd` over `signal` values. */
+  signal: number;
+  /** `macd − signal`. */
+  histogram: number;
+}
+
+export interface MacdOptions {
+  fast: number;
+  slow: number;
+  signal: number;
+}
+
+export const DEFAULT_MACD: MacdOptions = { fast: 12, slow: 26, signal: 9 };
+
+export interface MacdState {
+  fast: EmaState;
+  slow: EmaState;
+  signal: EmaState;
+}
+
+/**
+ * MACD (Appel): the fast EMA minus the slow EMA, its signal line (an EMA of it) and the
+ * histogram, every EMA seeded with the SMA of its first values (TA-Lib, technicalindicators).
+ * The signal line starts with the slow EMA's first value, so the first full value comes with
+ * close `slow + signal − 1`. O(1) per close without allocation beyond the value returned;
+ * `peek` and `replace` follow a forming candle through all three EMAs.
+ */
+export class Macd {
+  readonly options: MacdOptions;
+  #fast: Ema;
+  #slow: Ema;
+  #signal: Ema;
+  /** Whether the last `update` fed the signal line (so `replace` must replace there too). */
+  #fedSignal = false;
+
+  constructor(options: MacdOptions = DEFAULT_MACD) {
+    const { fast, slow, signal } = options;
+    if (!(fast < slow))
+      throw new RangeError(`Macd: the fast period (${fast}) must be shorter than the slow one (${slow})`);
+    this.options = { fast, slow, signal };
+    this.#fast = new Ema(fast);
+    this.#slow = new Ema(slow);
+    this.#signal = new Ema(signal);
+  }
+
+  get ready(): boolean {
+    return this.#signal.ready;
+  }
+
+  get value(): MacdValue | undefined {
+    const f = this.#fast.value;
+    const s = this.#slow.value;
+    const sig = this.#signal.value;
+    if (f === undefined || s === undefined || sig === undefined) return undefined;
+    return { macd: f - s, signal: sig, histogram: f - s - sig };
+  }
+
+  update(close: number): MacdValue | undefined {
+    const f = this.#fast.update(close);
+    const s = this.#slow.update(close);
+    this.#fedSignal = f !== undefined && s !== undefined;
+    if (this.#fedSignal) this.#signal.update(f! - s!);
+    return this.value;
+  }
+
+  /** MACD if the current candle closed at `close` now; nothing changes. */
+  peek(close: number): MacdValue | undefined {
+    const f = this.#fast.peek(close);
+    const s = this.#slow.peek(close);
+    if (f === undefined || s === undefined) return undefined;
+    const sig = this.#signal.peek(f - s);
+    return sig === undefined ? undefined : { macd: f - s, signal: sig, histogram: f - s - sig };
+  }
+
+  /** Replaces the last close given to `update` (the same candle, moved on). */
+  replace(close: number): MacdValue | undefined {
+    const f = this.#fast.replace(close);
+    const s = this.#slow.replace(close);
+    // Whether the signal line was fed depends on counts alone, never on prices: the same as before.
+    if (this.#fedSignal) this.#signal.replace(f! - s!);
+    return this.value;
+  }
+
+  toJSON(): MacdState {
+    return { fast: this.#fast.toJSON(), slow: this.#slow.toJSON(), signal: this.#signal.toJSON() };
+  }
+
+  /** Continues from a snapshot; one whose EMAs could not have come from one series is refused. */
+  static fromJSON(state: MacdState): Macd {
+    const m = new Macd({ fast: state.fast.period, slow: state.slow.period, signal: state.signal.period });
+    const fast = Ema.fromJSON(state.fast);
+    const slow = Ema.fromJSON(state.slow);
+    const signal = Ema.fromJSON(state.signal);
+    // The fast EMA sees every close the slow one does: it is warm first, with as many closes or more.
+    if (slow.ready && !fast.ready)
+      throw new RangeError('Macd.fromJSON: the slow EMA cannot be warm before the fast one');
+    if (state.signal.count > 0 && !slow.ready)
+      throw new RangeError('Macd.fromJSON: the signal line cannot start before the slow EMA is warm');
+    m.#fast = fast;
+    m.#slow = slow;
+    m.#signal = signal;
+    return m;
+  }
+}
