@@ -6,3 +6,4 @@ export * from './atr.js';
 export * from './donchian.js';
 export * from './bollinger.js';
 export * from './macd.js';
+export * from './vwap.js';
