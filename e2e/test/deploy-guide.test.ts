@@ -8,11 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { REPO_ROOT, requireTool, startKafkaMock } from '@appliance/test-kit';
+import { REPO_ROOT, freePort, requireTool, startKafkaMock } from '@appliance/test-kit';
 
 const GUIDE = join(REPO_ROOT, 'docs/deploy.md');
 const DATA = new URL('../../../shared/data/ohlcv/', import.meta.url).pathname;
@@ -53,14 +52,6 @@ function exportedNames(code: string): string[] {
     .filter((l) => l.startsWith('export '))
     .flatMap((l) => [...l.replace(/#.*$/, '').matchAll(/\b([A-Z][A-Z0-9_]*)=/g)].map((m) => m[1]!))
     .sort();
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 interface Output {

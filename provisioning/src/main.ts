@@ -1,13 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import {
-  ConfigError,
-  EXIT,
-  exitOnConfigError,
-  exitWith,
-  readSigningKeyFile,
-  usageErrorsExit2,
-} from '@appliance/runtime';
+import { ConfigError, exitOnConfigError, readSigningKeyFile, usageErrorsExit2 } from '@appliance/runtime';
 import { PINNED_BY, describeKey, generateKeyFile, type KeyRole, type PublicKeyInfo } from './keygen.js';
 
 const program = new Command('provision').description(
@@ -89,5 +82,3 @@ program
 
 usageErrorsExit2(program);
 program.parse();
-if (process.exitCode === undefined && program.args.length === 0)
-  exitWith(EXIT.config, program.helpInformation());
