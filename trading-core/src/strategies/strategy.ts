@@ -2,9 +2,17 @@ import type { Candle } from '../candle.js';
 
 export type StrategyAction = 'buy' | 'sell';
 
+/** A strategy's parameters as reported: plain values, JSON as they are. */
+export type StrategyParams = Readonly<Record<string, number | string | boolean>>;
+
 /**
  * One trading algorithm fed one symbol's closed candles in order. It says what it wants; it
  * does not know the portfolio, so "sell" while flat is fine and the caller ignores it.
+ *
+ * Callers (the backtest, the datafeed) check every candle with `candleProblem` before a
+ * strategy sees it and keep each symbol's candles in strictly increasing time: a strategy may
+ * rely on both and does not check again, so the per-candle path stays a handful of float
+ * operations with no allocation.
  */
 export interface Strategy {
   /** Stable kebab-case name, e.g. `ema-cross-volume`. */
@@ -14,6 +22,20 @@ export interface Strategy {
    * could produce different actions, so clients and the audit log can tell the runs apart.
    */
   readonly version: string;
-  /** Called once per closed candle, oldest first. Pure given the candles seen so far. */
+  /** The parameters in force, defaults filled in: what a report or a log line shows. */
+  readonly params?: StrategyParams;
+  /**
+   * Other symbols whose candles this strategy reads (a correlated leader, say); absent or
+   * empty for a strategy of one symbol.
+   */
+  readonly inputs?: readonly string[];
+  /** Called once per closed candle of the traded symbol, oldest first. Pure given what it has seen. */
   onCandle(candle: Candle): StrategyAction | null;
+  /**
+   * A closed candle of one of `inputs`, per symbol in time order. The caller delivers an input
+   * candle before any traded candle with a later open time, and never one whose open time is
+   * not before the traded candle that follows, so what a strategy decides at time t depends
+   * only on input candles that opened before t, whatever order the bus brought them in.
+   */
+  onInput?(symbol: string, candle: Candle): void;
 }
