@@ -5,6 +5,8 @@ export * from './atoms.js';
 export * from './indicators/index.js';
 export * from './strategies/strategy.js';
 export * from './strategies/ema-cross.js';
+export * from './strategies/registry.js';
+export * from './strategies/strategy-error.js';
 export * from './ledger-error.js';
 export * from './ledger.js';
 export * from './virtual-trader.js';

@@ -35,6 +35,7 @@ export class EmaCrossVolumeStrategy implements Strategy {
   readonly name = EMA_CROSS_VOLUME_NAME;
   readonly version = EMA_CROSS_VOLUME_VERSION;
   readonly options: Readonly<EmaCrossVolumeOptions>;
+  readonly params: Readonly<EmaCrossVolumeOptions>;
   readonly #fast: Ema;
   readonly #slow: Ema;
   readonly #volume: VolumeAverage;
@@ -54,6 +55,7 @@ export class EmaCrossVolumeStrategy implements Strategy {
       );
     }
     this.options = Object.freeze(o);
+    this.params = this.options;
     this.#fast = new Ema(o.fastPeriod);
     this.#slow = new Ema(o.slowPeriod);
     this.#volume = new VolumeAverage(o.volumePeriod);
