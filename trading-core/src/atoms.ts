@@ -7,6 +7,8 @@ export const ATOMS_PER_UNIT = 100_000_000n;
 
 const DECIMAL = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/;
 const MAX_EXACT_ATOMS = 2n ** 53n;
+/** Below this an atom count and its neighbours are exact doubles. */
+const FAST_LIMIT = 2 ** 52;
 
 /**
  * A number as atoms, rounded half away from zero at the 8th decimal.
@@ -17,6 +19,8 @@ const MAX_EXACT_ATOMS = 2n ** 53n;
  * Throws a RangeError for NaN and ±Infinity.
  */
 export function toAtoms(n: number): bigint {
+  const fast = nearestAtoms(n);
+  if (fast !== undefined) return BigInt(fast);
   if (!Number.isFinite(n)) throw new RangeError(`toAtoms: not a finite number: ${n}`);
   const match = DECIMAL.exec(String(Math.abs(n)));
   // String() of a finite number >= 0 always has this shape; the check keeps the types honest.
@@ -32,6 +36,24 @@ export function toAtoms(n: number): bigint {
     atoms = digits / divisor;
     if ((digits % divisor) * 2n >= divisor) atoms += 1n;
   }
+  return n < 0 ? -atoms : atoms;
+}
+
+/**
+ * toAtoms without the decimal string, where the answer cannot depend on it: n × 1e8 rounded,
+ * unless the product lies so near a half atom that the shortest decimal of n (within half an
+ * ulp of n) could round the other way, or is too large to hold an integer exactly. Then
+ * undefined, and toAtoms reads the decimal. The fill path calls toAtoms several times a fill.
+ */
+function nearestAtoms(n: number): number | undefined {
+  const y = (n < 0 ? -n : n) * 1e8;
+  // Also false for NaN and Infinity.
+  if (!(y < FAST_LIMIT)) return undefined;
+  const floor = Math.floor(y);
+  const fromHalf = y - floor - 0.5;
+  // The decimal's product is within 1.5 ulp(y) of y; y * 2^-50 is at least 4 ulp(y).
+  if ((fromHalf < 0 ? -fromHalf : fromHalf) <= y * 2 ** -50 + Number.MIN_VALUE) return undefined;
+  const atoms = fromHalf > 0 ? floor + 1 : floor;
   return n < 0 ? -atoms : atoms;
 }
 

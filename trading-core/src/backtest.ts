@@ -1,7 +1,10 @@
+import { fromAtoms } from './atoms.js';
+import { candleProblem } from './candle.js';
 import type { Candle } from './candle.js';
 import type { Fill, FillCosts } from './fill-model.js';
+import { Ledger } from './ledger.js';
 import type { Strategy } from './strategies/strategy.js';
-import { VirtualTrader } from './virtual-trader.js';
+import { fillVirtualOrder, sizeVirtualBuy } from './virtual-fill.js';
 
 export interface BacktestOptions {
   /** Unified symbol, e.g. `BTC/USDT`. */
@@ -11,6 +14,11 @@ export interface BacktestOptions {
   /** Starting cash in quote. */
   seed: number;
   costs: FillCosts;
+  /**
+   * The candles of each symbol the strategy lists in `inputs`, oldest first; each is given to
+   * `onInput` just before the first traded candle that opens after it.
+   */
+  inputs?: Readonly<Record<string, readonly Candle[]>>;
 }
 
 /** A fill as the ledger booked it: notional and fee are its recorded atoms. */
@@ -31,41 +39,162 @@ export interface BacktestResult {
   ledgerBalanced: boolean;
 }
 
-/** One strategy over one symbol's candles, all in: the VirtualTrader with allocation 1. */
+const SYMBOL = /^([A-Z0-9]{1,20})\/([A-Z0-9]{1,20})$/;
+const BPS = 10_000;
+const NONE = 0;
+const BUY = 1;
+const SELL = 2;
+
+/**
+ * One strategy over one symbol's candles, all in, on a virtual balance: the datafeed's
+ * VirtualTrader with allocation 1, to the atom (both call `virtual-fill.ts`).
+ *
+ * A decision at close t fills at open t+1. The loop runs on plain numbers and touches the exact
+ * bigint ledger only when an order is sized or filled (a few candles in a hundred), so the cost
+ * per candle is the strategy's own plus a handful of comparisons, with no allocation. The books
+ * are checked balanced at the end.
+ */
 export function backtest(
   candles: readonly Candle[],
   strategy: Strategy,
   options: BacktestOptions,
 ): BacktestResult {
   const { symbol, seed, costs } = options;
-  const quote = options.quote ?? symbol.split('/')[1] ?? '';
-  const trader = new VirtualTrader({ quote, seed, costs, allocation: 1 });
+  const match = typeof symbol === 'string' ? SYMBOL.exec(symbol) : null;
+  const quote = options.quote ?? match?.[2] ?? '';
+  if (match === null || match[2] !== quote)
+    throw new RangeError(`backtest: symbol must look like BTC/${quote || 'USDT'}, got ${String(symbol)}`);
+  checkCosts(costs);
+  const asset = match[1]!;
+  const ledger = new Ledger({ quote, seed });
+  const frozenCosts = Object.freeze({ slippageBps: costs.slippageBps, feeBps: costs.feeBps });
+  const feed = inputFeed(strategy, options.inputs);
   const trades: BacktestTrade[] = [];
-  const asset = symbol.split('/')[0] ?? '';
-  // Drawdown needs equity at every close; cash and quantity only change on a fill, so keep them
-  // as numbers between fills instead of asking the ledger (bigint) on every candle.
+
+  let pending = NONE;
+  let pendingQuantity = 0;
+  let holding = false;
+  // Drawdown needs equity at every close; cash and quantity only change on a fill, so they are
+  // kept as numbers between fills instead of asking the ledger (bigint) on every candle.
   let cash = seed;
   let held = 0;
   let peak = seed;
   let maxDrawdown = 0;
-  for (const candle of candles) {
-    const { filled } = trader.onCandle(symbol, candle, strategy.onCandle(candle));
-    if (filled !== null) {
-      trades.push({ ...filled, time: candle.time });
-      cash = trader.ledger.cash();
-      held = trader.ledger.position(asset).quantity;
+  let lastTime = -1;
+  let lastClose = 0;
+
+  for (let i = 0; i < candles.length; i++) {
+    const candle = candles[i]!;
+    const problem = candleProblem(candle);
+    if (problem !== null)
+      throw new RangeError(`backtest: bad ${symbol} candle at ${candle.time}: ${problem}`);
+    if (candle.time <= lastTime)
+      throw new RangeError(
+        `backtest: ${symbol} candle at ${candle.time} is not after the previous one at ${lastTime}`,
+      );
+    lastTime = candle.time;
+    if (feed !== null) feed.before(candle.time);
+
+    if (pending !== NONE) {
+      const side = pending === BUY ? 'buy' : 'sell';
+      pending = NONE;
+      const ref = `${symbol}:${side}:${candle.time}`;
+      const filled = fillVirtualOrder(ledger, asset, side, pendingQuantity, candle, frozenCosts, ref);
+      if (filled !== null) {
+        trades.push({
+          side: filled.side,
+          quantity: filled.quantity,
+          price: filled.price,
+          notional: filled.notional,
+          fee: filled.fee,
+          time: candle.time,
+        });
+        cash = ledger.cash();
+        const atoms = ledger.positionAtoms(asset).quantity;
+        held = fromAtoms(atoms);
+        holding = atoms > 0n;
+      }
     }
-    const equity = cash + held * candle.close;
+
+    const action = strategy.onCandle(candle);
+    if (action === 'sell') {
+      if (holding) {
+        pending = SELL;
+        pendingQuantity = held;
+      }
+    } else if (action === 'buy') {
+      if (!holding) {
+        // Flat, so equity is the cash: what the VirtualTrader's ledger.equity(marks) gives.
+        const cashAtoms = ledger.cashAtoms();
+        const buy = sizeVirtualBuy(cashAtoms, fromAtoms(cashAtoms), 1, candle.close, frozenCosts);
+        if (buy !== null) {
+          pending = BUY;
+          pendingQuantity = buy.quantity;
+        }
+      }
+    } else if (action !== null) {
+      throw new RangeError(`backtest: action must be buy, sell or null, got ${String(action)}`);
+    }
+
+    lastClose = candle.close;
+    const equity = cash + held * lastClose;
     if (equity > peak) peak = equity;
     else maxDrawdown = Math.max(maxDrawdown, (peak - equity) / peak);
   }
-  const finalEquity = trader.equity();
+
+  const finalEquity = holding ? ledger.equity({ [asset]: lastClose }) : ledger.cash();
   return {
     trades,
     finalEquity,
     totalReturn: (finalEquity - seed) / seed,
     maxDrawdown,
     fills: trades.length,
-    ledgerBalanced: trader.ledger.trialBalance() === 0n && trader.ledger.isBalanced(),
+    // Every transaction summing to 0n (which isBalanced checks) makes the trial balance 0n too.
+    ledgerBalanced: ledger.isBalanced(),
+  };
+}
+
+function checkCosts(costs: FillCosts): void {
+  for (const key of ['slippageBps', 'feeBps'] as const) {
+    const bps = costs?.[key];
+    if (!(typeof bps === 'number' && Number.isFinite(bps) && bps >= 0 && bps < BPS)) {
+      throw new RangeError(`backtest: costs.${key} must be in [0, ${BPS}), got ${bps}`);
+    }
+  }
+}
+
+/** Gives each input symbol's candles to the strategy, each just before the first traded candle after it. */
+function inputFeed(
+  strategy: Strategy,
+  inputs: Readonly<Record<string, readonly Candle[]>> | undefined,
+): { before(time: number): void } | null {
+  const wanted = strategy.inputs ?? [];
+  if (wanted.length === 0) return null;
+  const onInput = strategy.onInput?.bind(strategy);
+  if (onInput === undefined)
+    throw new RangeError(`backtest: strategy ${strategy.name} lists inputs but has no onInput`);
+  const series = wanted.map((name) => {
+    const candles = inputs?.[name];
+    if (candles === undefined)
+      throw new RangeError(`backtest: strategy ${strategy.name} reads ${name}: give its candles in inputs`);
+    let last = -1;
+    for (const c of candles) {
+      const problem = candleProblem(c);
+      if (problem !== null) throw new RangeError(`backtest: bad ${name} candle at ${c.time}: ${problem}`);
+      if (c.time <= last)
+        throw new RangeError(
+          `backtest: ${name} candle at ${c.time} is not after the previous one at ${last}`,
+        );
+      last = c.time;
+    }
+    return { name, candles, next: 0 };
+  });
+  return {
+    before(time: number): void {
+      for (const s of series) {
+        while (s.next < s.candles.length && s.candles[s.next]!.time < time)
+          onInput(s.name, s.candles[s.next++]!);
+      }
+    },
   };
 }

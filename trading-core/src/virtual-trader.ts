@@ -1,11 +1,10 @@
-import { fromAtoms, toAtoms } from './atoms.js';
+import { fromAtoms } from './atoms.js';
 import { candleProblem } from './candle.js';
 import type { Candle } from './candle.js';
-import { marketFill } from './fill-model.js';
 import type { Fill, FillCosts, OrderSide } from './fill-model.js';
 import { Ledger } from './ledger.js';
-import { reportedFill } from './ledger/fill-report.js';
 import type { StrategyAction } from './strategies/strategy.js';
+import { fillVirtualOrder, sizeVirtualBuy } from './virtual-fill.js';
 
 export interface VirtualTraderOptions {
   /** Quote currency of every symbol traded, e.g. `USDT`. */
@@ -124,33 +123,16 @@ export class VirtualTrader {
     const pending = this.#pending.get(symbol);
     if (pending === undefined) return null;
     this.#pending.delete(symbol);
-    const ref = `${symbol}:${pending.order.side}:${candle.time}`;
-
-    if (pending.order.side === 'sell') {
-      const held = this.ledger.positionAtoms(asset).quantity;
-      if (held === 0n) return null;
-      return this.#book(
-        asset,
-        marketFill('sell', fromAtoms(held), candle.open, this.costs),
-        candle.time,
-        ref,
-      );
-    }
-
-    let quantity = toAtoms(pending.order.quantity);
-    let fill = marketFill('buy', fromAtoms(quantity), candle.open, this.costs);
-    const first = this.ledger.check(this.#input(asset, fill, candle.time, ref));
-    if (first?.code === 'E_INSUFFICIENT_CASH') {
-      // The open gapped above the close the order was sized at: buy what the cash covers instead.
-      quantity = floorAtoms(this.ledger.cash() / (fill.price * (1 + this.costs.feeBps / BPS)));
-      // Rounding of notional and fee to atoms can still overshoot by an atom or two.
-      for (let tries = 0; quantity > 0n && tries < 16; tries++, quantity -= 1n) {
-        fill = marketFill('buy', fromAtoms(quantity), candle.open, this.costs);
-        if (this.ledger.check(this.#input(asset, fill, candle.time, ref))?.code !== 'E_INSUFFICIENT_CASH')
-          break;
-      }
-    }
-    return this.#book(asset, fill, candle.time, ref);
+    const { side, quantity } = pending.order;
+    return fillVirtualOrder(
+      this.ledger,
+      asset,
+      side,
+      quantity,
+      candle,
+      this.costs,
+      `${symbol}:${side}:${candle.time}`,
+    );
   }
 
   #decide(symbol: string, asset: string, candle: Candle, action: StrategyAction): VirtualOrder | null {
@@ -165,35 +147,13 @@ export class VirtualTrader {
       if (held > 0n) return null;
       let available = this.ledger.cashAtoms();
       for (const p of this.#pending.values()) available -= p.reserved;
-      // Budget for the fill at the next open as if it were this close, moved by slippage and fee.
-      const perUnit = candle.close * (1 + this.costs.slippageBps / BPS) * (1 + this.costs.feeBps / BPS);
-      const target = (this.allocation * this.equity()) / candle.close;
-      const quantity = floorAtoms(Math.min(target, fromAtoms(available) / perUnit));
-      if (quantity <= 0n) return null;
-      order = { side: 'buy', quantity: fromAtoms(quantity), referencePrice: candle.close };
-      reserved = toAtoms(order.quantity * perUnit);
+      const buy = sizeVirtualBuy(available, this.equity(), this.allocation, candle.close, this.costs);
+      if (buy === null) return null;
+      order = { side: 'buy', quantity: buy.quantity, referencePrice: candle.close };
+      reserved = buy.reserved;
     }
     order = Object.freeze(order);
     this.#pending.set(symbol, { order, reserved });
     return order;
   }
-
-  #input(asset: string, fill: Fill, ts: number, ref: string) {
-    return { asset, side: fill.side, quantity: fill.quantity, price: fill.price, fee: fill.fee, ts, ref };
-  }
-
-  /**
-   * Books the fill, or drops it when the ledger cannot take it: an order cut to dust by a gap,
-   * or a position worth less than one quote atom. Either way the order is over; the books are
-   * never left half-changed. The fill returned is the one booked, in the ledger's atoms.
-   */
-  #book(asset: string, fill: Fill, ts: number, ref: string): Fill | null {
-    const input = this.#input(asset, fill, ts, ref);
-    if (this.ledger.check(input) !== null) return null;
-    return reportedFill(this.ledger.applyFill(input).fill!);
-  }
-}
-
-function floorAtoms(x: number): bigint {
-  return x > 0 && Number.isFinite(x) ? BigInt(Math.floor(x * 1e8)) : 0n;
 }

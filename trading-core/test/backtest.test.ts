@@ -6,6 +6,7 @@ import { DEFAULT_FILL_COSTS } from '../src/fill-model.js';
 import { EmaCrossVolumeStrategy } from '../src/strategies/ema-cross.js';
 import type { Strategy, StrategyAction } from '../src/strategies/strategy.js';
 import { loadCandles } from './helpers/ohlcv.js';
+import { rangeError, throwsExactly } from './helpers/throws.js';
 
 const HOUR = 3_600_000;
 const bar = (i: number, open: number, close: number): Candle => ({
@@ -90,5 +91,79 @@ t.test('cutting the future off does not change any trade already made', async (t
   t.same(
     half.trades,
     full.trades.filter((x) => x.time < btc[cut]!.time),
+  );
+});
+
+t.test(
+  'a leader strategy reads its inputs just before each traded candle, never one that opens with it',
+  async (t) => {
+    const eth = loadCandles('ETH');
+    const log: string[] = [];
+    const reader: Strategy = {
+      name: 'reader',
+      version: 'reader/1',
+      inputs: ['ETH/USDT'],
+      onInput: (symbol, c) => log.push(`in ${symbol} ${c.time}`),
+      onCandle: (c) => {
+        log.push(`on ${c.time}`);
+        return null;
+      },
+    };
+    const traded = btc.slice(100, 400);
+    backtest(traded, reader, { ...options, inputs: { 'ETH/USDT': eth } });
+    let lastTraded = -Infinity;
+    let inputs = 0;
+    let late = 0;
+    const pending: number[] = [];
+    for (const line of log) {
+      const [kind, , time] = line.split(' ');
+      if (kind === 'in') {
+        inputs++;
+        pending.push(Number(time));
+        continue;
+      }
+      const at = Number(line.split(' ')[1]);
+      late += pending.filter((x) => x >= at).length;
+      pending.length = 0;
+      lastTraded = at;
+    }
+    t.equal(late, 0, 'no input opened at or after the traded candle it preceded');
+    t.equal(
+      inputs,
+      eth.filter((c) => c.time < lastTraded).length,
+      'every input candle opening before the last traded one was delivered, once',
+    );
+  },
+);
+
+t.test('inputs a strategy needs are checked before the run', async (t) => {
+  const base = { name: 'reader', version: 'reader/1', inputs: ['ETH/USDT'], onCandle: () => null };
+  throwsExactly(
+    t,
+    () => backtest(btc, { ...base, onInput: () => {} }, options),
+    rangeError('backtest: strategy reader reads ETH/USDT: give its candles in inputs'),
+  );
+  throwsExactly(
+    t,
+    () => backtest(btc, base, { ...options, inputs: { 'ETH/USDT': [] } }),
+    rangeError('backtest: strategy reader lists inputs but has no onInput'),
+  );
+  const bad = [bar(0, 1, 1), { ...bar(1, 1, 1), low: 2 }];
+  throwsExactly(
+    t,
+    () => backtest(btc, { ...base, onInput: () => {} }, { ...options, inputs: { 'ETH/USDT': bad } }),
+    rangeError(
+      'backtest: bad ETH/USDT candle at 3600000: low <= min(open, close) <= max(open, close) <= high does not hold',
+    ),
+  );
+  throwsExactly(
+    t,
+    () => backtest([bar(1, 1, 1), bar(1, 1, 1)], scripted([]), options),
+    rangeError('backtest: BTC/USDT candle at 3600000 is not after the previous one at 3600000'),
+  );
+  throwsExactly(
+    t,
+    () => backtest(btc, scripted([]), { ...options, symbol: 'BTCUSDT' }),
+    rangeError('backtest: symbol must look like BTC/USDT, got BTCUSDT'),
   );
 });

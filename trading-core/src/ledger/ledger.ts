@@ -260,8 +260,9 @@ export class Ledger {
       seq: this.#journal.length + 1,
       ts,
       ref,
-      postings: Object.freeze(postings.map((p) => Object.freeze({ ...p }))),
-      fill: fill === null ? null : Object.freeze({ ...fill }),
+      // Frozen where they are: #prepare and normaliseFill made them for this transaction alone.
+      postings: Object.freeze(postings.map((p) => Object.freeze(p))),
+      fill: fill === null ? null : Object.freeze(fill),
     });
     this.#journal.push(tx);
     for (const p of postings) this.#balances.set(p.account, this.#balance(p.account) + p.amount);

@@ -18,13 +18,12 @@ export interface BooksBefore {
 export function fillPostings(fill: RecordedFill, books: BooksBefore): Posting[] {
   const { asset, side, quantity, price, notional, fee } = fill;
   const { quote, cash, held, cost } = books;
-  const q = `${formatAtoms(quantity)} ${asset} at ${price}`;
   if (side === 'buy') {
     const total = notional + fee;
     if (total > cash) {
       throw new LedgerError(
         'E_INSUFFICIENT_CASH',
-        `buy of ${q} needs ${formatAtoms(total)} ${quote} with fee, cash is ${formatAtoms(cash)} ${quote}`,
+        `buy of ${what(fill)} needs ${formatAtoms(total)} ${quote} with fee, cash is ${formatAtoms(cash)} ${quote}`,
       );
     }
     return nonZero([
@@ -36,7 +35,7 @@ export function fillPostings(fill: RecordedFill, books: BooksBefore): Posting[] 
   if (quantity > held) {
     throw new LedgerError(
       'E_INSUFFICIENT_POSITION',
-      `sell of ${q} exceeds the position of ${formatAtoms(held)} ${asset}`,
+      `sell of ${what(fill)} exceeds the position of ${formatAtoms(held)} ${asset}`,
     );
   }
   // Average cost, prorated exactly; a full close takes the whole cost so no dust is left behind.
@@ -45,7 +44,7 @@ export function fillPostings(fill: RecordedFill, books: BooksBefore): Posting[] 
   if (cash + net < 0n) {
     throw new LedgerError(
       'E_INSUFFICIENT_CASH',
-      `sell of ${q} pays a fee of ${formatAtoms(fee)} ${quote} that cash of ${formatAtoms(cash)} ${quote} and proceeds of ${formatAtoms(notional)} ${quote} cannot cover`,
+      `sell of ${what(fill)} pays a fee of ${formatAtoms(fee)} ${quote} that cash of ${formatAtoms(cash)} ${quote} and proceeds of ${formatAtoms(notional)} ${quote} cannot cover`,
     );
   }
   return nonZero([
@@ -54,6 +53,11 @@ export function fillPostings(fill: RecordedFill, books: BooksBefore): Posting[] 
     { account: positionAccount(asset), amount: -basis },
     { account: REALISED_PNL_ACCOUNT, amount: basis - notional },
   ]);
+}
+
+/** A fill in a refusal's words; built only then, as formatting atoms costs more than the rest of a fill. */
+function what(fill: RecordedFill): string {
+  return `${formatAtoms(fill.quantity)} ${fill.asset} at ${fill.price}`;
 }
 
 function nonZero(postings: Posting[]): Posting[] {

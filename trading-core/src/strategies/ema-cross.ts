@@ -1,4 +1,3 @@
-import { candleProblem } from '../candle.js';
 import type { Candle } from '../candle.js';
 import { Ema } from '../indicators/ema.js';
 import { VolumeAverage } from '../indicators/volume-average.js';
@@ -62,11 +61,6 @@ export class EmaCrossVolumeStrategy implements Strategy {
   }
 
   onCandle(candle: Candle): StrategyAction | null {
-    // Checked before any indicator moves, so a bad candle changes nothing.
-    const problem = candleProblem(candle);
-    if (problem !== null)
-      throw new RangeError(`EmaCrossVolumeStrategy: bad candle at ${candle.time}: ${problem}`);
-
     // The gate compares with the candles before this one, so read the average before adding it.
     const averageVolume = this.#volume.value;
     this.#volume.update(candle.volume);
