@@ -1,7 +1,7 @@
 import { fromAtoms } from './atoms.js';
 import { candleProblem } from './candle.js';
 import type { Candle } from './candle.js';
-import type { Fill, FillCosts } from './fill-model.js';
+import { fillCostsProblem, frozenCosts, type Fill, type FillCosts } from './fill-model.js';
 import { Ledger } from './ledger.js';
 import type { Strategy } from './strategies/strategy.js';
 import { fillVirtualOrder, sizeVirtualBuy } from './virtual-fill.js';
@@ -40,7 +40,6 @@ export interface BacktestResult {
 }
 
 const SYMBOL = /^([A-Z0-9]{1,20})\/([A-Z0-9]{1,20})$/;
-const BPS = 10_000;
 const NONE = 0;
 const BUY = 1;
 const SELL = 2;
@@ -64,10 +63,11 @@ export function backtest(
   const quote = options.quote ?? match?.[2] ?? '';
   if (match === null || match[2] !== quote)
     throw new RangeError(`backtest: symbol must look like BTC/${quote || 'USDT'}, got ${String(symbol)}`);
-  checkCosts(costs);
+  const problem = fillCostsProblem(costs);
+  if (problem !== null) throw new RangeError(`backtest: ${problem}`);
   const asset = match[1]!;
   const ledger = new Ledger({ quote, seed });
-  const frozenCosts = Object.freeze({ slippageBps: costs.slippageBps, feeBps: costs.feeBps });
+  const fixedCosts = frozenCosts(costs);
   const feed = inputFeed(strategy, options.inputs);
   const trades: BacktestTrade[] = [];
 
@@ -99,7 +99,7 @@ export function backtest(
       const side = pending === BUY ? 'buy' : 'sell';
       pending = NONE;
       const ref = `${symbol}:${side}:${candle.time}`;
-      const filled = fillVirtualOrder(ledger, asset, side, pendingQuantity, candle, frozenCosts, ref);
+      const filled = fillVirtualOrder(ledger, asset, side, pendingQuantity, candle, fixedCosts, ref);
       if (filled !== null) {
         trades.push({
           side: filled.side,
@@ -126,7 +126,7 @@ export function backtest(
       if (!holding) {
         // Flat, so equity is the cash: what the VirtualTrader's ledger.equity(marks) gives.
         const cashAtoms = ledger.cashAtoms();
-        const buy = sizeVirtualBuy(cashAtoms, fromAtoms(cashAtoms), 1, candle.close, frozenCosts);
+        const buy = sizeVirtualBuy(cashAtoms, fromAtoms(cashAtoms), 1, candle.close, fixedCosts);
         if (buy !== null) {
           pending = BUY;
           pendingQuantity = buy.quantity;
@@ -152,15 +152,6 @@ export function backtest(
     // Every transaction summing to 0n (which isBalanced checks) makes the trial balance 0n too.
     ledgerBalanced: ledger.isBalanced(),
   };
-}
-
-function checkCosts(costs: FillCosts): void {
-  for (const key of ['slippageBps', 'feeBps'] as const) {
-    const bps = costs?.[key];
-    if (!(typeof bps === 'number' && Number.isFinite(bps) && bps >= 0 && bps < BPS)) {
-      throw new RangeError(`backtest: costs.${key} must be in [0, ${BPS}), got ${bps}`);
-    }
-  }
 }
 
 /** Gives each input symbol's candles to the strategy, each just before the first traded candle after it. */

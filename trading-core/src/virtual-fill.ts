@@ -1,6 +1,6 @@
 import { fromAtoms, toAtoms } from './atoms.js';
 import type { Candle } from './candle.js';
-import { marketFill } from './fill-model.js';
+import { fillableQuantity, marketFill } from './fill-model.js';
 import type { Fill, FillCosts, OrderSide } from './fill-model.js';
 import type { Ledger } from './ledger.js';
 import { isLedgerError } from './ledger-error.js';
@@ -50,20 +50,33 @@ export function fillVirtualOrder(
   costs: Readonly<FillCosts>,
   ref: string,
 ): Fill | null {
+  const volume = candle.volume;
   if (side === 'sell') {
     const held = ledger.positionAtoms(asset).quantity;
     if (held === 0n) return null;
-    return book(ledger, asset, marketFill('sell', fromAtoms(held), candle.open, costs), candle.time, ref);
+    const selling = costs.maxVolumeShare === undefined ? held : capAtoms(held, volume, costs);
+    if (selling === 0n) return null;
+    return book(
+      ledger,
+      asset,
+      marketFill('sell', fromAtoms(selling), candle.open, costs, volume),
+      candle.time,
+      ref,
+    );
   }
 
   let atoms = toAtoms(quantity);
-  let fill = marketFill('buy', fromAtoms(atoms), candle.open, costs);
+  if (costs.maxVolumeShare !== undefined) {
+    atoms = capAtoms(atoms, volume, costs);
+    if (atoms === 0n) return null;
+  }
+  let fill = marketFill('buy', fromAtoms(atoms), candle.open, costs, volume);
   if (cannotAfford(ledger, input(asset, fill, candle.time, ref))) {
     // The open gapped above the close the order was sized at: buy what the cash covers instead.
     atoms = floorAtoms(ledger.cash() / (fill.price * (1 + costs.feeBps / BPS)));
     // Rounding of notional and fee to atoms can still overshoot by an atom or two.
     for (let tries = 0; atoms > 0n && tries < 16; tries++, atoms -= 1n) {
-      fill = marketFill('buy', fromAtoms(atoms), candle.open, costs);
+      fill = marketFill('buy', fromAtoms(atoms), candle.open, costs, volume);
       if (!cannotAfford(ledger, input(asset, fill, candle.time, ref))) break;
     }
   }
@@ -104,6 +117,12 @@ function cannotAfford(ledger: Ledger, fill: FillInput): boolean {
     throw err;
   }
   return recorded.notional + recorded.fee > ledger.cashAtoms();
+}
+
+/** At most the bar's fillable share of `atoms`, rounded down to the atom: a partial fill. */
+function capAtoms(atoms: bigint, barVolume: number, costs: Readonly<FillCosts>): bigint {
+  const most = floorAtoms(fillableQuantity(Number.MAX_VALUE, barVolume, costs));
+  return most < atoms ? most : atoms;
 }
 
 function floorAtoms(x: number): bigint {

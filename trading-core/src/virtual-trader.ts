@@ -1,6 +1,7 @@
 import { fromAtoms } from './atoms.js';
 import { candleProblem } from './candle.js';
 import type { Candle } from './candle.js';
+import { fillCostsProblem, frozenCosts } from './fill-model.js';
 import type { Fill, FillCosts, OrderSide } from './fill-model.js';
 import { Ledger } from './ledger.js';
 import type { StrategyAction } from './strategies/strategy.js';
@@ -42,7 +43,6 @@ interface Pending {
 }
 
 const SYMBOL = /^([A-Z0-9]{1,20})\/([A-Z0-9]{1,20})$/;
-const BPS = 10_000;
 
 /**
  * One strategy's virtual portfolio over several pairs on one balance, at bar level.
@@ -67,15 +67,11 @@ export class VirtualTrader {
     if (!(Number.isFinite(allocation) && allocation > 0 && allocation <= 1)) {
       throw new RangeError(`VirtualTrader: allocation must be in (0, 1], got ${allocation}`);
     }
-    for (const key of ['slippageBps', 'feeBps'] as const) {
-      const bps = costs?.[key];
-      if (!(typeof bps === 'number' && Number.isFinite(bps) && bps >= 0 && bps < BPS)) {
-        throw new RangeError(`VirtualTrader: costs.${key} must be in [0, ${BPS}), got ${bps}`);
-      }
-    }
+    const problem = fillCostsProblem(costs);
+    if (problem !== null) throw new RangeError(`VirtualTrader: ${problem}`);
     this.ledger = new Ledger({ quote, seed });
     this.quote = quote;
-    this.costs = Object.freeze({ slippageBps: costs.slippageBps, feeBps: costs.feeBps });
+    this.costs = frozenCosts(costs);
     this.allocation = allocation;
   }
 
