@@ -8,6 +8,7 @@ export const LEDGER_ERROR_CODES = {
   E_INSUFFICIENT_POSITION: 'the sell is larger than the position (no shorting)',
   E_NO_MARK: 'a held asset has no usable mark price',
   E_CORRUPT: 'the persisted journal is malformed, unbalanced or inconsistent with its fills',
+  E_NO_JOURNAL: 'the ledger was made without a journal (journal: false), so it has none to give',
 } as const;
 
 export type LedgerErrorCode = keyof typeof LEDGER_ERROR_CODES;

@@ -520,3 +520,46 @@ t.test('random buys and sells, valid or not, always leave the books adding up', 
     t.ok((seen[outcome] ?? 0) >= 20, `${outcome}: ${seen[outcome] ?? 0} times`);
   }
 });
+
+t.test('a ledger without a journal keeps the same books and says it has no journal', async (t) => {
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 40 }), (ops) => {
+      const kept = new Ledger({ quote: 'USDT', seed: 10_000 });
+      const lean = new Ledger({ quote: 'USDT', seed: 10_000, journal: false });
+      for (const [step, op] of ops.entries()) {
+        const have = kept.positionAtoms(op.asset).quantity;
+        const quantity =
+          op.quantity === 'all'
+            ? fromAtoms(have)
+            : op.quantity === 'half'
+              ? fromAtoms(have / 2n)
+              : op.quantity;
+        const input: FillInput = { ...op, quantity, ts: step, ref: `r${step}` };
+        const outcome = (l: Ledger): string => {
+          try {
+            const tx = l.applyFill(input);
+            return `${tx.seq} ${JSON.stringify(tx.postings, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`;
+          } catch (err) {
+            if (err instanceof LedgerError) return err.code;
+            throw err;
+          }
+        };
+        if (outcome(kept) !== outcome(lean)) return false;
+      }
+      const same =
+        JSON.stringify(kept.balances()) === JSON.stringify(lean.balances()) &&
+        kept.trialBalance() === lean.trialBalance() &&
+        lean.isBalanced() === true;
+      return same;
+    }),
+    { numRuns: 300 },
+  );
+  const lean = new Ledger({ quote: 'USDT', seed: 10_000, journal: false });
+  for (const f of [() => lean.transactions(), () => lean.toJSON()]) {
+    throwsExactly(t, f, {
+      name: 'LedgerError',
+      code: 'E_NO_JOURNAL',
+      message: 'this ledger keeps no journal (made with journal: false)',
+    });
+  }
+});

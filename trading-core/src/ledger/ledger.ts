@@ -30,6 +30,13 @@ export interface LedgerOptions {
   ts?: number;
   /** Reference of the seed transaction. Default `seed`. */
   ref?: string;
+  /**
+   * Keep every transaction (default true): needed for `transactions()`, `toJSON()` and the
+   * journal-replaying `isBalanced()`. A backtest books thousands of fills it never reads back and
+   * turns it off: balances stay exact, each transaction is still checked to sum to zero as it is
+   * booked, and `isBalanced()` checks the balances sum to zero.
+   */
+  journal?: boolean;
 }
 
 export interface Position {
@@ -57,6 +64,11 @@ const SEED_ATOMS = Symbol('seedAtoms');
 export class Ledger {
   readonly quote: string;
   readonly #journal: Transaction[] = [];
+  readonly #keepJournal: boolean;
+  /** Transactions booked, journal or not: the next one's seq is this + 1. */
+  #booked = 0;
+  /** Set if a transaction without a journal did not sum to zero: a bug, which isBalanced reports. */
+  #unbalanced = false;
   readonly #balances = new Map<string, bigint>();
   readonly #quantities = new Map<string, bigint>();
 
@@ -73,6 +85,7 @@ export class Ledger {
     if (seedAtoms <= 0n) throw new LedgerError('E_BAD_OPTIONS', `seed ${seed} rounds to 0 at 8 decimals`);
     if (!Number.isFinite(ts)) throw new LedgerError('E_BAD_OPTIONS', `ts must be a finite number, got ${ts}`);
     this.quote = quote;
+    this.#keepJournal = options.journal ?? true;
     this.#commit(
       [
         { account: cashAccount(quote), amount: seedAtoms },
@@ -170,12 +183,17 @@ export class Ledger {
   /** Sum of every posting in the journal, recomputed; 0n for sound books. */
   trialBalance(): bigint {
     let sum = 0n;
+    if (!this.#keepJournal) {
+      for (const amount of this.#balances.values()) sum += amount;
+      return sum;
+    }
     for (const tx of this.#journal) for (const p of tx.postings) sum += p.amount;
     return sum;
   }
 
   /** Every transaction sums to 0n and the running balances equal the journal re-added. */
   isBalanced(): boolean {
+    if (!this.#keepJournal) return !this.#unbalanced && this.trialBalance() === 0n;
     const totals = new Map<string, bigint>();
     for (const tx of this.#journal) {
       let sum = 0n;
@@ -192,11 +210,17 @@ export class Ledger {
   }
 
   transactions(): readonly Transaction[] {
-    return [...this.#journal];
+    return [...this.#journalOrThrow()];
   }
 
   toJSON(): LedgerJson {
-    return journalToJson(this.quote, this.#journal);
+    return journalToJson(this.quote, this.#journalOrThrow());
+  }
+
+  #journalOrThrow(): Transaction[] {
+    if (!this.#keepJournal)
+      throw new LedgerError('E_NO_JOURNAL', 'this ledger keeps no journal (made with journal: false)');
+    return this.#journal;
   }
 
   /**
@@ -256,8 +280,19 @@ export class Ledger {
   }
 
   #commit(postings: Posting[], fill: RecordedFill | null, ts: number, ref: string): Transaction {
+    const seq = ++this.#booked;
+    if (!this.#keepJournal) {
+      let sum = 0n;
+      for (const p of postings) {
+        sum += p.amount;
+        this.#balances.set(p.account, this.#balance(p.account) + p.amount);
+      }
+      if (sum !== 0n) this.#unbalanced = true;
+      this.#moveQuantity(fill);
+      return { seq, ts, ref, postings, fill };
+    }
     const tx: Transaction = Object.freeze({
-      seq: this.#journal.length + 1,
+      seq,
       ts,
       ref,
       // Frozen where they are: #prepare and normaliseFill made them for this transaction alone.
@@ -266,10 +301,13 @@ export class Ledger {
     });
     this.#journal.push(tx);
     for (const p of postings) this.#balances.set(p.account, this.#balance(p.account) + p.amount);
-    if (fill !== null) {
-      const delta = fill.side === 'buy' ? fill.quantity : -fill.quantity;
-      this.#quantities.set(fill.asset, (this.#quantities.get(fill.asset) ?? 0n) + delta);
-    }
+    this.#moveQuantity(fill);
     return tx;
+  }
+
+  #moveQuantity(fill: RecordedFill | null): void {
+    if (fill === null) return;
+    const delta = fill.side === 'buy' ? fill.quantity : -fill.quantity;
+    this.#quantities.set(fill.asset, (this.#quantities.get(fill.asset) ?? 0n) + delta);
   }
 }
