@@ -3,7 +3,7 @@ import { candleProblem, isSoundCandle } from './candle.js';
 import type { Candle } from './candle.js';
 import { fillCostsProblem, frozenCosts, type Fill, type FillCosts } from './fill-model.js';
 import { Ledger } from './ledger.js';
-import type { Strategy } from './strategies/strategy.js';
+import type { Strategy, StrategyParams } from './strategies/strategy.js';
 import { fillVirtualOrder, sizeVirtualBuy } from './virtual-fill.js';
 
 export interface BacktestOptions {
@@ -28,6 +28,8 @@ export interface BacktestTrade extends Fill {
 }
 
 export interface BacktestResult {
+  /** What ran: the strategy's name, its version and its parameters with defaults filled in. */
+  strategy: { name: string; version: string; params: StrategyParams };
   trades: BacktestTrade[];
   /** Cash plus any open position at the last close; an order still pending at the end is dropped. */
   finalEquity: number;
@@ -144,6 +146,7 @@ export function backtest(
 
   const finalEquity = holding ? ledger.equity({ [asset]: lastClose }) : ledger.cash();
   return {
+    strategy: { name: strategy.name, version: strategy.version, params: strategy.params ?? {} },
     trades,
     finalEquity,
     totalReturn: (finalEquity - seed) / seed,

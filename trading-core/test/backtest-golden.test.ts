@@ -52,6 +52,7 @@ function referenceBacktest(
   }
   const finalEquity = trader.equity();
   return {
+    strategy: { name: strategy.name, version: strategy.version, params: strategy.params ?? {} },
     trades,
     finalEquity,
     totalReturn: (finalEquity - seed) / seed,

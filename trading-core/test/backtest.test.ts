@@ -43,11 +43,21 @@ t.test('a scripted round trip gives exact equity, return and drawdown', async (t
   t.equal(r.totalReturn, 0.2);
   t.equal(r.maxDrawdown, 0.2, 'held 10 at 100 then marked at 80');
   t.equal(r.ledgerBalanced, true);
+  t.strictSame(r.strategy, { name: 'scripted', version: 'scripted/1', params: {} }, 'what ran is reported');
 });
 
 t.test('the default strategy over the real BTC file trades at next opens and balances', async (t) => {
   const r = backtest(btc, new EmaCrossVolumeStrategy(), options);
   t.ok(r.fills > 100, `${r.fills} fills`);
+  t.strictSame(
+    r.strategy,
+    {
+      name: 'ema-cross-volume',
+      version: 'ema-cross-volume/1',
+      params: { fastPeriod: 12, slowPeriod: 26, volumePeriod: 20 },
+    },
+    'the parameters in force, defaults filled in',
+  );
   t.equal(r.fills, r.trades.length);
   t.equal(r.ledgerBalanced, true);
   t.ok(r.finalEquity > 0);
