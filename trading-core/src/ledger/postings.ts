@@ -16,7 +16,7 @@ export interface BooksBefore {
 
 /** The postings a fill makes against the books; throws a LedgerError if the books cannot take it. */
 export function fillPostings(fill: RecordedFill, books: BooksBefore): Posting[] {
-  const { asset, side, quantity, price, notional, fee } = fill;
+  const { asset, side, quantity, notional, fee } = fill;
   const { quote, cash, held, cost } = books;
   if (side === 'buy') {
     const total = notional + fee;
