@@ -41,6 +41,7 @@ export interface Market {
 const ASSET = /^[A-Z0-9]{1,20}$/;
 const DEFAULT_MAX_PRICE = 1_000_000;
 const DEFAULT_MAX_QTY = 9_000_000;
+const MAX_BOOK_ATOMS = BigInt(Number.MAX_SAFE_INTEGER);
 
 function amount(symbol: string, name: string, value: Amount, positive: boolean): bigint {
   let atoms: bigint;
@@ -88,6 +89,13 @@ function normaliseMarket(c: MarketConfig): Market {
     throw new PaperExchangeError(
       'PAPER_ERR_INVALID_OPTION',
       `markets[${c.symbol}]: maxQty must be >= minQty and maxPrice >= tickSize`,
+    );
+  }
+  // Resting orders live in trading-core's OrderBook, which counts atoms as safe integers.
+  if (market.maxQty > MAX_BOOK_ATOMS || market.maxPrice > MAX_BOOK_ATOMS) {
+    throw new PaperExchangeError(
+      'PAPER_ERR_INVALID_OPTION',
+      `markets[${c.symbol}]: maxQty and maxPrice must be at most ${formatAmount(MAX_BOOK_ATOMS)} (2^53 - 1 atoms, what the order book counts exactly)`,
     );
   }
   return market;

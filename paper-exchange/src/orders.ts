@@ -1,13 +1,16 @@
 import {
+  feeOn,
   fillAt,
-  limitOrderFill,
   limitOrderFillAt,
   limitOrderReserve,
   marketOrderFill,
   marketPrice,
+  notionalOf,
+  OrderBook,
   quantityForQuote,
   quoteCost,
   toAtoms,
+  type BarFill,
   type Candle,
   type FillCosts,
   type LimitOrder,
@@ -21,7 +24,11 @@ import { checkNotional, checkPrice, checkQuantity, type Market, type Markets } f
 export type Side = 'BUY' | 'SELL';
 export type OrderType = 'MARKET' | 'LIMIT';
 export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
-export type OrderStatus = 'NEW' | 'FILLED' | 'CANCELED' | 'EXPIRED';
+export type OrderStatus = 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED' | 'EXPIRED';
+
+/** Whether an order still works: resting, untouched or in part filled. */
+export const isOpen = (o: Pick<PaperOrder, 'status'>): boolean =>
+  o.status === 'NEW' || o.status === 'PARTIALLY_FILLED';
 
 interface NewOrderBase {
   market: Market;
@@ -97,15 +104,20 @@ const asLimit = (o: Pick<PaperOrder, 'side' | 'origQty' | 'price'>): LimitOrder 
  * Every account's orders and trades, and their settlement. The matching itself is trading-core's
  * (`matching/`): market orders at the latest close moved by the slippage (by quantity, or by
  * quoteOrderQty: never more quote than asked, see checkFilters), limit orders at placement
- * against the latest close and then against each new candle. Only whole fills. Every amount is
- * in atoms; fees are charged in the quote asset.
+ * against the latest close (whole), and resting ones against each new candle through one
+ * resting-only OrderBook per market: the candle's volume is shared among the orders it trades
+ * through by price, then time priority, so an order may fill in part (PARTIALLY_FILLED) over
+ * several candles. Accounts are never matched against each other, as on Binance. Every amount
+ * is in atoms; fees are charged in the quote asset.
  */
 export class Orders {
   private nextOrderId = 1;
   private nextTradeId = 1;
   private readonly byId = new Map<number, PaperOrder>();
-  /** Resting orders in time priority. */
+  /** Resting orders in time order, for look-ups and listings; priority is the books'. */
   private readonly resting = new Map<number, PaperOrder>();
+  /** Per market: its resting orders in price-time priority, for sharing a candle's volume. */
+  private readonly books = new Map<string, OrderBook>();
   /** The most recent order per (account, symbol, client id). */
   private readonly latestByClientId = new Map<string, PaperOrder>();
   private readonly ordersByAccount = new Map<string, PaperOrder[]>();
@@ -121,7 +133,8 @@ export class Orders {
     const orderId = this.nextOrderId;
     const clientOrderId = req.clientOrderId ?? `paper-${orderId}`;
     const clientKey = key(account.apiKey, market.id, clientOrderId);
-    if (this.latestByClientId.get(clientKey)?.status === 'NEW') throw binanceErrors.duplicateOrder();
+    const previous = this.latestByClientId.get(clientKey);
+    if (previous && isOpen(previous)) throw binanceErrors.duplicateOrder();
 
     const now = this.deps.now();
     const order: PaperOrder = {
@@ -151,7 +164,7 @@ export class Orders {
           ? marketOrderFill(lower(req.side), quantity, reference, this.deps.costs)
           : fillAt(lower(req.side), quantity, fillPrice, this.deps.costs); // quoteOrderQty: never above what was asked
       this.requireFunds(account, order, fill);
-      this.settle(account, market, order, fill, false);
+      this.settle(account, market, order, fill);
     } else {
       // A buy reserves what a fill at the limit would cost, fee included; a fill is never worse.
       const reserve = limitOrderReserve(asLimit(order), this.deps.costs);
@@ -159,10 +172,11 @@ export class Orders {
       // Marketable on arrival: it takes at the latest close, never beyond its limit.
       const immediate = latest && limitOrderFillAt(asLimit(order), latest.close, this.deps.costs);
       if (immediate) {
-        this.settle(account, market, order, immediate, false);
+        this.settle(account, market, order, immediate);
       } else if (order.timeInForce !== 'GTC') {
         order.status = 'EXPIRED';
       } else {
+        this.bookOf(market.id).place({ id: orderId, side: lower(req.side), type: 'limit', price, quantity });
         account.lock(order.lockedAsset, reserve);
         order.locked = reserve;
         this.resting.set(orderId, order);
@@ -178,7 +192,8 @@ export class Orders {
 
   cancel(account: Account, market: Market, ref: OrderRef): PaperOrder {
     const order = this.find(account, market, ref);
-    if (!order || order.status !== 'NEW') throw binanceErrors.unknownOrderSent();
+    if (!order || !isOpen(order)) throw binanceErrors.unknownOrderSent();
+    this.bookOf(market.id).cancel(order.orderId);
     account.unlock(order.lockedAsset, order.locked);
     order.locked = 0n;
     order.status = 'CANCELED';
@@ -213,18 +228,101 @@ export class Orders {
     return (this.tradesByAccount.get(apiKey) ?? []).filter((t) => t.symbol === market.id);
   }
 
-  /** Fills the resting orders this bar trades through, oldest first; returns them. */
+  /**
+   * Fills the resting orders this bar trades through, sharing its volume by price, then time
+   * priority (trading-core's OrderBook.sweep); returns the orders that filled, whole or in part.
+   */
   onCandle(market: Market, candle: Candle, accountOf: (apiKey: string) => Account): PaperOrder[] {
-    const filled: PaperOrder[] = [];
-    for (const order of [...this.resting.values()]) {
-      if (order.symbol !== market.id) continue;
-      const fill = limitOrderFill(asLimit(order), candle, this.deps.costs);
-      if (!fill) continue;
-      this.settle(accountOf(order.apiKey), market, order, fill, true);
-      this.resting.delete(order.orderId);
-      filled.push(order);
+    const book = this.books.get(market.id);
+    if (!book || book.size === 0) return [];
+    const fills = book.sweep({
+      open: toAtoms(candle.open),
+      high: toAtoms(candle.high),
+      low: toAtoms(candle.low),
+      volume: toAtoms(candle.volume),
+    });
+    const touched = new Set<PaperOrder>();
+    for (const fill of fills) {
+      const order = this.resting.get(fill.orderId);
+      if (!order)
+        throw new Error(`paper exchange bug: the book filled order ${fill.orderId}, which does not rest`);
+      this.settleResting(accountOf(order.apiKey), market, order, fill);
+      touched.add(order);
     }
-    return filled;
+    return [...touched];
+  }
+
+  private bookOf(symbol: string): OrderBook {
+    let book = this.books.get(symbol);
+    if (!book) {
+      // Resting-only: two accounts' crossing orders both rest, and only candles fill them.
+      book = new OrderBook({ matching: false });
+      this.books.set(symbol, book);
+    }
+    return book;
+  }
+
+  /**
+   * Moves the money of one candle fill of a resting order, whole or in part. The order's fees
+   * add up to the fee on its total notional (each trade pays the difference), so a fill in parts
+   * never costs an atom more than one whole fill would, and a buy's spend never passes its
+   * reserve. A buy keeps the rest of its reserve locked until it ends: what a better price
+   * saved comes back when it fills or is cancelled.
+   */
+  private settleResting(account: Account, market: Market, order: PaperOrder, fill: BarFill): void {
+    const notional = notionalOf(fill.quantity, fill.price);
+    const before = order.cummulativeQuoteQty;
+    const fee = feeOn(before + notional, this.deps.costs) - feeOn(before, this.deps.costs);
+    if (order.side === 'BUY') {
+      const spent = notional + fee;
+      account.debitLocked(market.quote, spent);
+      order.locked -= spent;
+      account.credit(market.base, fill.quantity);
+    } else {
+      account.debitLocked(market.base, fill.quantity);
+      order.locked -= fill.quantity;
+      account.credit(market.quote, notional - fee);
+    }
+    const trade = this.record(account, market, order, fill.quantity, fill.price, notional, fee, true);
+    order.executedQty += fill.quantity;
+    order.cummulativeQuoteQty += notional;
+    order.updateTime = trade.time;
+    if (fill.resting > 0n) {
+      order.status = 'PARTIALLY_FILLED';
+      return;
+    }
+    order.status = 'FILLED';
+    account.unlock(order.lockedAsset, order.locked);
+    order.locked = 0n;
+    this.resting.delete(order.orderId);
+  }
+
+  private record(
+    account: Account,
+    market: Market,
+    order: PaperOrder,
+    qty: bigint,
+    price: bigint,
+    notional: bigint,
+    fee: bigint,
+    isMaker: boolean,
+  ): PaperTrade {
+    const trade: PaperTrade = {
+      id: this.nextTradeId++,
+      orderId: order.orderId,
+      symbol: market.id,
+      price,
+      qty,
+      quoteQty: notional,
+      commission: fee,
+      commissionAsset: market.quote,
+      time: this.deps.now(),
+      isBuyer: order.side === 'BUY',
+      isMaker,
+    };
+    order.fills.push(trade);
+    listFor(this.tradesByAccount, account.apiKey).push(trade);
+    return trade;
   }
 
   /**
@@ -264,51 +362,21 @@ export class Orders {
     account.requireFree(order.lockedAsset, order.side === 'BUY' ? quoteCost(fill) : order.origQty);
   }
 
-  /** Moves the money of a whole fill: from the locked reserve for a resting order, else from free. */
-  private settle(
-    account: Account,
-    market: Market,
-    order: PaperOrder,
-    fill: MatchedFill,
-    fromLocked: boolean,
-  ): void {
+  /** Moves the money of a taker's whole fill (market, or marketable on arrival), from free. */
+  private settle(account: Account, market: Market, order: PaperOrder, fill: MatchedFill): void {
     const { notional, fee } = fill;
     if (order.side === 'BUY') {
-      const spent = notional + fee;
-      if (fromLocked) {
-        // The reserve was priced at the limit; a fill is never worse, so the rest goes back.
-        account.debitLocked(market.quote, order.locked);
-        account.credit(market.quote, order.locked - spent);
-      } else {
-        account.debitFree(market.quote, spent);
-      }
+      account.debitFree(market.quote, notional + fee);
       account.credit(market.base, order.origQty);
     } else {
-      if (fromLocked) account.debitLocked(market.base, order.origQty);
-      else account.debitFree(market.base, order.origQty);
+      account.debitFree(market.base, order.origQty);
       account.credit(market.quote, notional - fee);
     }
-    const now = this.deps.now();
-    const trade: PaperTrade = {
-      id: this.nextTradeId++,
-      orderId: order.orderId,
-      symbol: market.id,
-      price: fill.price,
-      qty: order.origQty,
-      quoteQty: notional,
-      commission: fee,
-      commissionAsset: market.quote,
-      time: now,
-      isBuyer: order.side === 'BUY',
-      isMaker: fromLocked,
-    };
-    order.fills.push(trade);
+    const trade = this.record(account, market, order, order.origQty, fill.price, notional, fee, false);
     order.executedQty = order.origQty;
     order.cummulativeQuoteQty = notional;
     order.status = 'FILLED';
-    order.locked = 0n;
-    order.updateTime = now;
-    listFor(this.tradesByAccount, account.apiKey).push(trade);
+    order.updateTime = trade.time;
   }
 }
 

@@ -60,7 +60,8 @@ export interface PaperExchange {
   close(): Promise<void>;
   /**
    * Feeds the latest bar of a symbol ('BTC/USDT' or 'BTCUSDT') and fills the resting orders it
-   * crosses. A bar with the latest bar's time replaces it; an older one is ignored (returns
+   * crosses, sharing its volume among them by price-time priority (a partly filled order stays
+   * open as PARTIALLY_FILLED). A bar with the latest bar's time replaces it; an older one is ignored (returns
    * false). Throws PAPER_ERR_UNKNOWN_SYMBOL or PAPER_ERR_BAD_CANDLE, changing nothing.
    */
   onCandle(symbol: string, candle: Candle): boolean;
@@ -172,9 +173,18 @@ export function createPaperExchange(options: PaperExchangeOptions): PaperExchang
     onCandle(symbol, candle) {
       const market = markets.find(symbol);
       if (!market) throw new PaperExchangeError('PAPER_ERR_UNKNOWN_SYMBOL', `no market ${symbol} is listed`);
+      const previous = candles.latest(market.id);
       if (!candles.add(market.id, candle)) return false;
-      for (const order of orders.onCandle(market, candle, (apiKey) => accounts.get(apiKey))) {
-        app.log.info({ symbol: order.symbol, orderId: order.orderId }, 'paper exchange: limit order filled');
+      // A newer version of the latest bar (still forming) offers only the volume it added, so
+      // no traded unit is shared out twice.
+      const volume =
+        previous?.time === candle.time ? Math.max(0, candle.volume - previous.volume) : candle.volume;
+      const crossed = orders.onCandle(market, { ...candle, volume }, (apiKey) => accounts.get(apiKey));
+      for (const order of crossed) {
+        app.log.info(
+          { symbol: order.symbol, orderId: order.orderId, status: order.status },
+          'paper exchange: limit order filled',
+        );
       }
       return true;
     },

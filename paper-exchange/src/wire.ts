@@ -3,7 +3,7 @@ import type { Kline } from './candles.js';
 import { formatAmount } from './amount-text.js';
 import type { Market } from './markets.js';
 import type { NewOrderRespType } from './order-params.js';
-import type { PaperOrder, PaperTrade } from './orders.js';
+import { isOpen, type PaperOrder, type PaperTrade } from './orders.js';
 
 // Binance's JSON shapes: ids and times as numbers, every amount as a decimal string.
 
@@ -37,7 +37,7 @@ export function orderToWire(o: PaperOrder) {
     icebergQty: ZERO,
     time: o.time,
     updateTime: o.updateTime,
-    isWorking: o.status === 'NEW',
+    isWorking: isOpen(o),
     workingTime: o.time,
     selfTradePreventionMode: 'NONE',
   };
