@@ -105,3 +105,20 @@ t.test('a snapshot continues, and bad input is refused', async (t) => {
   t.ok(peg.value!.stdDev < 1e-14, `flat again: no width (${peg.value!.stdDev})`);
   t.ok(peg.peek(1.0002)!.stdDev < 1e-14, 'and peek agrees');
 });
+
+t.test('replace is exactly an update with the final value, and an empty snapshot restores', async (t) => {
+  const closes = loadCandles('XRP')
+    .map((c) => c.close)
+    .slice(0, 5000);
+  const live = new Bollinger(20);
+  const plain = new Bollinger(20);
+  let differ = 0;
+  for (const c of closes) {
+    live.update(c * 1.02);
+    if (JSON.stringify(live.replace(c)) !== JSON.stringify(plain.update(c))) differ++;
+  }
+  t.equal(differ, 0, 'bit for bit');
+  const empty = Bollinger.fromJSON(new Bollinger(2).toJSON());
+  empty.update(1);
+  t.same(empty.update(3), { middle: 2, upper: 4, lower: 0, stdDev: 1 }, 'no NaN left from restoring nothing');
+});

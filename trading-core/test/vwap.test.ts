@@ -106,3 +106,80 @@ t.test('forming candles: peek agrees with update, replace leaves no trace', asyn
     rangeError('RollingVwap.replace: no bar to replace yet'),
   );
 });
+
+t.test('snapshots continue bit for bit, mid-session and mid-window', async (t) => {
+  const candles = loadCandles('ETH').slice(0, 6000);
+  for (const make of [
+    () => new SessionVwap(),
+    () => new SessionVwap(4 * 3_600_000),
+    () => new RollingVwap(24),
+  ])
+    for (const cut of [0, 1, 13, 23, 24, 25, 1000, 1013]) {
+      const whole = make();
+      for (const c of candles.slice(0, cut)) whole.update(c);
+      const json = JSON.parse(JSON.stringify(whole.toJSON()));
+      const resumed = whole instanceof SessionVwap ? SessionVwap.fromJSON(json) : RollingVwap.fromJSON(json);
+      t.equal(resumed.value, whole.value, `${whole.constructor.name} after ${cut} bars: same value`);
+      let differ = 0;
+      for (const c of candles.slice(cut, cut + 2000))
+        if (!Object.is(whole.update(c), resumed.update(c))) differ++;
+      t.equal(differ, 0, `${whole.constructor.name} resumed after ${cut} bars`);
+    }
+});
+
+t.test('impossible snapshots are refused', async (t) => {
+  const session = { sessionMs: DAY, session: 3, pv: 10, volume: 5 };
+  throwsExactly(
+    t,
+    () => SessionVwap.fromJSON({ ...session, session: 1.5 }),
+    rangeError('SessionVwap.fromJSON: session must be an integer or null, got 1.5'),
+  );
+  throwsExactly(
+    t,
+    () => SessionVwap.fromJSON({ ...session, volume: -1 }),
+    rangeError('SessionVwap.fromJSON: volume must not be negative, got -1'),
+  );
+  throwsExactly(
+    t,
+    () => SessionVwap.fromJSON({ ...session, session: null }),
+    rangeError('SessionVwap.fromJSON: no session yet, so no sums'),
+  );
+  const rolling = new RollingVwap(3);
+  rolling.update({ time: 0, high: 2, low: 1, close: 1.5, volume: 2 });
+  const good = rolling.toJSON();
+  t.same(good, {
+    period: 3,
+    count: 1,
+    next: 1,
+    pv: [3, 0, 0],
+    volume: [2, 0, 0],
+    sumPv: 3,
+    sumVolume: 2,
+    sinceExact: 1,
+  });
+  throwsExactly(
+    t,
+    () => RollingVwap.fromJSON({ ...good, count: 4 }),
+    rangeError('RollingVwap.fromJSON: count must be an integer in [0, 3], got 4'),
+  );
+  throwsExactly(
+    t,
+    () => RollingVwap.fromJSON({ ...good, next: 2 }),
+    rangeError('RollingVwap.fromJSON: next must be the slot after the last bar, got 2'),
+  );
+  throwsExactly(
+    t,
+    () => RollingVwap.fromJSON({ ...good, sinceExact: 3 }),
+    rangeError('RollingVwap.fromJSON: sinceExact must be an integer in [0, 3), got 3'),
+  );
+  throwsExactly(
+    t,
+    () => RollingVwap.fromJSON({ ...good, volume: [2, 0] }),
+    rangeError('RollingVwap.fromJSON: pv and volume must be arrays of 3 numbers'),
+  );
+  throwsExactly(
+    t,
+    () => RollingVwap.fromJSON({ ...good, volume: [2, -1, 0] }),
+    rangeError('RollingVwap.fromJSON: volume must not be negative, got -1'),
+  );
+});

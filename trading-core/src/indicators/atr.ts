@@ -1,5 +1,6 @@
 import type { Candle } from '../candle.js';
-import { assertPeriod, assertSample } from './period.js';
+import { assertBar, assertPeriod, assertSameLength, assertSample } from './period.js';
+import { WilderAverage } from './wilder.js';
 
 /** The bar an Atr reads: high, low and close. */
 export type Bar = Pick<Candle, 'high' | 'low' | 'close'>;
@@ -14,26 +15,12 @@ export interface AtrState {
   range: number;
 }
 
-interface Core {
-  count: number;
-  previousClose: number | undefined;
-  range: number;
-}
-
 /**
  * True range of a bar after a close: the largest of high − low and the gaps from the previous
  * close, so an overnight jump counts as range.
  */
 export function trueRange(bar: Bar, previousClose: number): number {
   return Math.max(bar.high - bar.low, Math.abs(bar.high - previousClose), Math.abs(bar.low - previousClose));
-}
-
-function assertBar(where: string, bar: Bar): void {
-  for (const x of [bar.high, bar.low, bar.close]) assertSample(where, x);
-  if (!(bar.low <= bar.close && bar.close <= bar.high))
-    throw new RangeError(
-      `${where}: low <= close <= high does not hold (${bar.low}, ${bar.close}, ${bar.high})`,
-    );
 }
 
 /**
@@ -44,57 +31,61 @@ function assertBar(where: string, bar: Bar): void {
  */
 export class Atr {
   readonly period: number;
-  #core: Core = { count: 0, previousClose: undefined, range: 0 };
-  #before: Core | undefined;
+  #range: WilderAverage;
+  #hasPrevious = false;
+  #previousClose = 0;
+  /** The previous close before the last `update`, for `replace` (scalars: no allocation per step). */
+  #hasBefore = false;
+  #beforeHasPrevious = false;
+  #beforePreviousClose = 0;
 
   constructor(period: number) {
     assertPeriod('Atr', period);
     this.period = period;
+    this.#range = new WilderAverage(period);
   }
 
   get ready(): boolean {
-    return this.#core.count > this.period;
+    return this.#range.ready;
   }
 
   get value(): number | undefined {
-    return this.ready ? this.#core.range : undefined;
+    return this.#range.value;
   }
 
   update(bar: Bar): number | undefined {
     assertBar('Atr', bar);
-    this.#before = { ...this.#core };
-    this.#core = this.#step(this.#core, bar);
-    return this.value;
+    this.#hasBefore = true;
+    this.#beforeHasPrevious = this.#hasPrevious;
+    this.#beforePreviousClose = this.#previousClose;
+    if (this.#hasPrevious) this.#range.update(trueRange(bar, this.#previousClose));
+    this.#hasPrevious = true;
+    this.#previousClose = bar.close;
+    return this.#range.value;
   }
 
   /** The ATR if the current candle ended as `bar` now; nothing changes. */
   peek(bar: Bar): number | undefined {
     assertBar('Atr.peek', bar);
-    const next = this.#step(this.#core, bar);
-    return next.count > this.period ? next.range : undefined;
+    return this.#hasPrevious ? this.#range.peek(trueRange(bar, this.#previousClose)) : undefined;
   }
 
   /** Replaces the last bar given to `update` (the same candle, moved on). */
   replace(bar: Bar): number | undefined {
     assertBar('Atr.replace', bar);
-    if (this.#before === undefined) throw new RangeError('Atr.replace: no bar to replace yet');
-    this.#core = this.#step(this.#before, bar);
-    return this.value;
-  }
-
-  #step(c: Core, bar: Bar): Core {
-    const count = Math.min(c.count + 1, this.period + 1);
-    if (c.previousClose === undefined) return { count, previousClose: bar.close, range: 0 };
-    const tr = trueRange(bar, c.previousClose);
-    if (c.count < this.period) return { count, previousClose: bar.close, range: c.range + tr };
-    if (c.count === this.period)
-      return { count, previousClose: bar.close, range: (c.range + tr) / this.period };
-    return { count, previousClose: bar.close, range: (c.range * (this.period - 1) + tr) / this.period };
+    if (!this.#hasBefore) throw new RangeError('Atr.replace: no bar to replace yet');
+    if (this.#beforeHasPrevious) this.#range.replace(trueRange(bar, this.#beforePreviousClose));
+    this.#previousClose = bar.close;
+    return this.#range.value;
   }
 
   toJSON(): AtrState {
-    const c = this.#core;
-    return { period: this.period, count: c.count, previousClose: c.previousClose ?? null, range: c.range };
+    return {
+      period: this.period,
+      count: this.#hasPrevious ? this.#range.count + 1 : 0,
+      previousClose: this.#hasPrevious ? this.#previousClose : null,
+      range: this.#range.toJSON().acc,
+    };
   }
 
   static fromJSON(state: AtrState): Atr {
@@ -108,31 +99,62 @@ export class Atr {
     assertSample('Atr.fromJSON', state.range);
     if (state.range < 0) throw new RangeError(`Atr.fromJSON: range is never negative, got ${state.range}`);
     if (state.previousClose !== null) assertSample('Atr.fromJSON', state.previousClose);
-    atr.#core = { count: state.count, previousClose: state.previousClose ?? undefined, range: state.range };
+    atr.#range = WilderAverage.fromJSON(
+      { period: state.period, count: Math.max(0, state.count - 1), acc: state.range },
+      'Atr.fromJSON',
+    );
+    atr.#hasPrevious = state.previousClose !== null;
+    atr.#previousClose = state.previousClose ?? 0;
     return atr;
   }
 }
 
-/** ATR over whole series at once: `NaN` while warming up (the first `period` bars). */
+/** True range of every bar after the first (`NaN`: it has no previous close). */
+export function trueRangeSeries(high: Float64Array, low: Float64Array, close: Float64Array): Float64Array {
+  assertSameLength('trueRangeSeries', 'high, low and close', high, low, close);
+  const n = close.length;
+  const out = new Float64Array(n);
+  if (n > 0) out[0] = Number.NaN;
+  for (let i = 1; i < n; i++) {
+    const h = high[i]!;
+    const l = low[i]!;
+    const c = close[i - 1]!;
+    out[i] = Math.max(h - l, Math.abs(h - c), Math.abs(l - c));
+  }
+  return out;
+}
+
+/**
+ * ATR over whole series at once: `NaN` while warming up (the first `period` bars). A direct loop
+ * with the same operations as `Atr`, so equal to it bit for bit; values are not checked.
+ */
 export function atrSeries(
   high: Float64Array,
   low: Float64Array,
   close: Float64Array,
   period: number,
 ): Float64Array {
-  if (high.length !== low.length || low.length !== close.length)
-    throw new RangeError(
-      `atrSeries: high, low and close differ in length (${high.length}, ${low.length}, ${close.length})`,
-    );
-  const out = new Float64Array(close.length).fill(Number.NaN);
-  const atr = new Atr(period);
-  const bar = { high: 0, low: 0, close: 0 };
-  for (let i = 0; i < close.length; i++) {
-    bar.high = high[i]!;
-    bar.low = low[i]!;
-    bar.close = close[i]!;
-    const v = atr.update(bar);
-    if (v !== undefined) out[i] = v;
+  assertSameLength('atrSeries', 'high, low and close', high, low, close);
+  assertPeriod('atrSeries', period);
+  const n = close.length;
+  const out = new Float64Array(n);
+  out.fill(Number.NaN, 0, Math.min(n, period + 1));
+  if (n <= period) return out;
+  const keep = period - 1;
+  let range = 0;
+  for (let i = 1; i <= period; i++) {
+    const h = high[i]!;
+    const l = low[i]!;
+    const c = close[i - 1]!;
+    range += Math.max(h - l, Math.abs(h - c), Math.abs(l - c));
+  }
+  range /= period;
+  out[period] = range;
+  for (let i = period + 1; i < n; i++) {
+    const h = high[i]!;
+    const l = low[i]!;
+    const c = close[i - 1]!;
+    out[i] = range = (range * keep + Math.max(h - l, Math.abs(h - c), Math.abs(l - c))) / period;
   }
   return out;
 }

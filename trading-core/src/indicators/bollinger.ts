@@ -15,12 +15,6 @@ export interface BollingerState {
   values: number[];
 }
 
-interface Moments {
-  mean: number;
-  /** Sum of squared deviations from the mean. */
-  m2: number;
-}
-
 /**
  * Bollinger bands: the SMA of the last `period` values ± `multiplier` population standard
  * deviations. O(1) per update without allocation: the window's mean and squared deviations are
@@ -33,8 +27,17 @@ export class Bollinger {
   readonly multiplier: number;
   readonly #window: Float64Array;
   #n = 0;
-  #m: Moments = { mean: 0, m2: 0 };
+  #mean = 0;
+  /** Sum of squared deviations from the mean. */
+  #m2 = 0;
   #sinceExact = 0;
+  /** The state before the last `update`, for `replace` (scalars: no allocation per step). */
+  #hasBefore = false;
+  #beforeMean = 0;
+  #beforeM2 = 0;
+  #beforeSinceExact = 0;
+  /** The value the last `update` overwrote in the ring. */
+  #displaced = 0;
 
   constructor(period: number, multiplier = 2) {
     assertPeriod('Bollinger', period);
@@ -50,18 +53,17 @@ export class Bollinger {
   }
 
   get value(): BollingerValue | undefined {
-    return this.ready ? this.#bands(this.#m) : undefined;
+    return this.ready ? this.#bands(this.#mean, this.#m2) : undefined;
   }
 
   update(x: number): BollingerValue | undefined {
     if (!Number.isFinite(x)) assertSample('Bollinger', x);
-    const slot = this.#n % this.period;
-    if (this.#n < this.period) this.#m = add(this.#m, this.#n, x);
-    else this.#m = swap(this.#m, this.period, this.#window[slot]!, x);
-    this.#window[slot] = x;
-    this.#n++;
-    if (++this.#sinceExact >= this.period || nearlyFlat(this.#m, Math.min(this.#n, this.period)))
-      this.#exact();
+    this.#hasBefore = true;
+    this.#beforeMean = this.#mean;
+    this.#beforeM2 = this.#m2;
+    this.#beforeSinceExact = this.#sinceExact;
+    this.#displaced = this.#window[this.#n % this.period]!;
+    this.#apply(x);
     return this.value;
   }
 
@@ -70,48 +72,88 @@ export class Bollinger {
     if (!Number.isFinite(x)) assertSample('Bollinger.peek', x);
     if (this.#n + 1 < this.period) return undefined;
     const slot = this.#n % this.period;
-    const m =
-      this.#n < this.period ? add(this.#m, this.#n, x) : swap(this.#m, this.period, this.#window[slot]!, x);
-    return this.#bands(nearlyFlat(m, this.period) ? this.#moments(this.period, slot, x) : m);
+    let mean: number;
+    let m2: number;
+    if (this.#n < this.period) {
+      const delta = x - this.#mean;
+      mean = this.#mean + delta / (this.#n + 1);
+      m2 = this.#m2 + delta * (x - mean);
+    } else {
+      const y = this.#window[slot]!;
+      mean = this.#mean + (x - y) / this.period;
+      m2 = this.#m2 + (x - y) * (x - mean + y - this.#mean);
+    }
+    if (nearlyFlat(m2, mean, this.period)) {
+      mean = this.#windowMean(this.period, slot, x);
+      m2 = this.#windowM2(this.period, mean, slot, x);
+    }
+    return this.#bands(mean, m2);
   }
 
-  /** Replaces the last value given to `update` (the same candle, moved on). */
+  /** Replaces the last value given to `update` (the same candle, moved on): exactly as if it had been given. */
   replace(x: number): BollingerValue | undefined {
     if (!Number.isFinite(x)) assertSample('Bollinger.replace', x);
-    if (this.#n === 0) throw new RangeError('Bollinger.replace: no value to replace yet');
-    const slot = (this.#n - 1) % this.period;
-    const count = Math.min(this.#n, this.period);
-    this.#m = swap(this.#m, count, this.#window[slot]!, x);
-    this.#window[slot] = x;
-    if (nearlyFlat(this.#m, count)) this.#exact();
+    if (!this.#hasBefore) throw new RangeError('Bollinger.replace: no value to replace yet');
+    this.#n--;
+    this.#window[this.#n % this.period] = this.#displaced;
+    this.#mean = this.#beforeMean;
+    this.#m2 = this.#beforeM2;
+    this.#sinceExact = this.#beforeSinceExact;
+    this.#apply(x);
     return this.value;
   }
 
-  #bands(m: Moments): BollingerValue {
-    const stdDev = Math.sqrt(Math.max(0, m.m2) / this.period);
+  /**
+   * Welford's update while the window fills, then a slide (`y` leaves, `x` takes its place);
+   * recomputed exactly every `period` updates and whenever the window is nearly flat.
+   */
+  #apply(x: number): void {
+    const slot = this.#n % this.period;
+    if (this.#n < this.period) {
+      const delta = x - this.#mean;
+      const mean = this.#mean + delta / (this.#n + 1);
+      this.#m2 += delta * (x - mean);
+      this.#mean = mean;
+    } else {
+      const y = this.#window[slot]!;
+      const mean = this.#mean + (x - y) / this.period;
+      this.#m2 += (x - y) * (x - mean + y - this.#mean);
+      this.#mean = mean;
+    }
+    this.#window[slot] = x;
+    this.#n++;
+    const count = this.#n < this.period ? this.#n : this.period;
+    if (++this.#sinceExact >= this.period || nearlyFlat(this.#m2, this.#mean, count)) this.#exact(count);
+  }
+
+  #bands(mean: number, m2: number): BollingerValue {
+    const stdDev = Math.sqrt(Math.max(0, m2) / this.period);
     return {
-      middle: m.mean,
-      upper: m.mean + this.multiplier * stdDev,
-      lower: m.mean - this.multiplier * stdDev,
+      middle: mean,
+      upper: mean + this.multiplier * stdDev,
+      lower: mean - this.multiplier * stdDev,
       stdDev,
     };
   }
 
   /** Mean and squared deviations from the window itself, two passes. */
-  #exact(): void {
-    this.#m = this.#moments(Math.min(this.#n, this.period));
+  #exact(count: number): void {
+    this.#mean = this.#windowMean(count, -1, 0);
+    this.#m2 = this.#windowM2(count, this.#mean, -1, 0);
     this.#sinceExact = 0;
   }
 
-  /** Two-pass moments of the first `count` slots, with slot `swapSlot` read as `x` if given. */
-  #moments(count: number, swapSlot = -1, x = 0): Moments {
-    const at = (i: number) => (i === swapSlot ? x : this.#window[i]!);
+  /** Mean of the first `count` slots, slot `swapSlot` read as `x` (two numbers, no closure: no allocation). */
+  #windowMean(count: number, swapSlot: number, x: number): number {
     let sum = 0;
-    for (let i = 0; i < count; i++) sum += at(i);
-    const mean = sum / count;
+    for (let i = 0; i < count; i++) sum += i === swapSlot ? x : this.#window[i]!;
+    return sum / count;
+  }
+
+  #windowM2(count: number, mean: number, swapSlot: number, x: number): number {
     let m2 = 0;
-    for (let i = 0; i < count; i++) m2 += (at(i) - mean) ** 2;
-    return { mean, m2 };
+    for (let i = 0; i < count; i++) m2 += ((i === swapSlot ? x : this.#window[i]!) - mean) ** 2;
+    return m2;
   }
 
   toJSON(): BollingerState {
@@ -126,7 +168,8 @@ export class Bollinger {
     if (state.values.length > state.period)
       throw new RangeError(`Bollinger.fromJSON: at most ${state.period} values, got ${state.values.length}`);
     for (const x of state.values) b.update(x);
-    b.#exact();
+    // Exact moments for the restored window (an empty one has none: 0 / 0 would poison it).
+    if (b.#n > 0) b.#exact(Math.min(b.#n, b.period));
     return b;
   }
 }
@@ -136,19 +179,75 @@ export class Bollinger {
  * slid squared deviations are mostly rounding left over from larger moves, and the square root
  * magnifies it (a true 0 would read as 1e-9 of the price), so the moments are recomputed.
  */
-function nearlyFlat(m: Moments, n: number): boolean {
-  return m.m2 < n * (1e-5 * m.mean) ** 2;
+function nearlyFlat(m2: number, mean: number, n: number): boolean {
+  return m2 < n * (1e-5 * mean) ** 2;
 }
 
-/** Welford: `x` joins a window of `n` values. */
-function add(m: Moments, n: number, x: number): Moments {
-  const delta = x - m.mean;
-  const mean = m.mean + delta / (n + 1);
-  return { mean, m2: m.m2 + delta * (x - mean) };
+/** Bollinger bands over a whole series: four arrays, `NaN` while warming up. */
+export interface BollingerSeries {
+  middle: Float64Array;
+  upper: Float64Array;
+  lower: Float64Array;
+  stdDev: Float64Array;
 }
 
-/** `y` leaves a window of `n` values and `x` takes its place. */
-function swap(m: Moments, n: number, y: number, x: number): Moments {
-  const mean = m.mean + (x - y) / n;
-  return { mean, m2: m.m2 + (x - y) * (x - mean + y - m.mean) };
+/**
+ * Bollinger bands over a whole series at once: the same operations as `Bollinger` (Welford's
+ * slide, exact recomputation from a ring in slot order), so equal to it bit for bit; values are
+ * not checked.
+ */
+export function bollingerSeries(values: Float64Array, period: number, multiplier = 2): BollingerSeries {
+  assertPeriod('bollingerSeries', period);
+  if (!(Number.isFinite(multiplier) && multiplier > 0))
+    throw new RangeError(`bollingerSeries: multiplier must be a positive number, got ${multiplier}`);
+  const n = values.length;
+  const middle = new Float64Array(n);
+  const upper = new Float64Array(n);
+  const lower = new Float64Array(n);
+  const stdDev = new Float64Array(n);
+  const warm = Math.min(n, period - 1);
+  middle.fill(Number.NaN, 0, warm);
+  upper.fill(Number.NaN, 0, warm);
+  lower.fill(Number.NaN, 0, warm);
+  stdDev.fill(Number.NaN, 0, warm);
+  const ring = new Float64Array(period);
+  let mean = 0;
+  let m2 = 0;
+  let sinceExact = 0;
+  let slot = 0;
+  for (let i = 0; i < n; i++) {
+    const x = values[i]!;
+    let count: number;
+    if (i < period) {
+      const delta = x - mean;
+      const next = mean + delta / (i + 1);
+      m2 += delta * (x - next);
+      mean = next;
+      count = i + 1;
+    } else {
+      const y = ring[slot]!;
+      const next = mean + (x - y) / period;
+      m2 += (x - y) * (x - next + y - mean);
+      mean = next;
+      count = period;
+    }
+    ring[slot] = x;
+    if (++slot === period) slot = 0;
+    if (++sinceExact >= period || m2 < count * (1e-5 * mean) ** 2) {
+      let sum = 0;
+      for (let j = 0; j < count; j++) sum += ring[j]!;
+      mean = sum / count;
+      m2 = 0;
+      for (let j = 0; j < count; j++) m2 += (ring[j]! - mean) ** 2;
+      sinceExact = 0;
+    }
+    if (count === period) {
+      const sd = Math.sqrt(Math.max(0, m2) / period);
+      middle[i] = mean;
+      upper[i] = mean + multiplier * sd;
+      lower[i] = mean - multiplier * sd;
+      stdDev[i] = sd;
+    }
+  }
+  return { middle, upper, lower, stdDev };
 }

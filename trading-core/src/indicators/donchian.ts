@@ -1,4 +1,4 @@
-import { assertPeriod, assertSample } from './period.js';
+import { assertPeriod, assertSameLength, assertSample } from './period.js';
 
 /** The bar a Donchian channel reads. */
 export interface HighLow {
@@ -21,22 +21,28 @@ export interface DonchianState {
 
 /**
  * Donchian channel: the highest high and lowest low of the last `period` bars, and their
- * midpoint. Each `update` is O(1) amortised with no allocation: a ring of the window plus two
- * monotonic queues of slot indices (the running maximum and minimum). `replace` (a forming
- * candle moved on) rebuilds the queues from the ring, O(period), since the bars the last update
- * pushed out of them may count again; `peek` is O(1).
+ * midpoint. Each `update` is O(1) amortised with no allocation beyond the value returned: a ring
+ * of the window plus two monotonic queues of ring slots (the running maximum and minimum), all
+ * in integer arithmetic. `replace` (a forming candle moved on) rebuilds the queues from the
+ * ring, O(period) without allocation, since the bars the last update pushed out of them may
+ * count again; `peek` is O(1).
  */
 export class Donchian {
   readonly period: number;
   readonly #highs: Float64Array;
   readonly #lows: Float64Array;
-  /** Sequence numbers of bars (bar n lives in slot n % period), decreasing highs / increasing lows. */
-  readonly #maxQ: Float64Array;
-  readonly #minQ: Float64Array;
+  /**
+   * Ring slots of bars in the window, oldest first, with decreasing highs / increasing lows.
+   * Each is itself a ring of `period` entries: `head` is where it starts, `len` how many.
+   */
+  readonly #maxQ: Int32Array;
+  readonly #minQ: Int32Array;
   #maxHead = 0;
-  #maxTail = 0;
+  #maxLen = 0;
   #minHead = 0;
-  #minTail = 0;
+  #minLen = 0;
+  /** The ring slot the next bar goes into; once the window is full, the oldest bar's. */
+  #slot = 0;
   /** Bars seen. */
   #n = 0;
 
@@ -45,9 +51,8 @@ export class Donchian {
     this.period = period;
     this.#highs = new Float64Array(period);
     this.#lows = new Float64Array(period);
-    // Each queue holds at most `period` live entries; head and tail only grow, modulo its size.
-    this.#maxQ = new Float64Array(period + 1);
-    this.#minQ = new Float64Array(period + 1);
+    this.#maxQ = new Int32Array(period);
+    this.#minQ = new Int32Array(period);
   }
 
   get ready(): boolean {
@@ -56,8 +61,8 @@ export class Donchian {
 
   get value(): DonchianValue | undefined {
     if (!this.ready) return undefined;
-    const upper = this.#highs[this.#maxQ[this.#maxHead % this.#maxQ.length]! % this.period]!;
-    const lower = this.#lows[this.#minQ[this.#minHead % this.#minQ.length]! % this.period]!;
+    const upper = this.#highs[this.#maxQ[this.#maxHead]!]!;
+    const lower = this.#lows[this.#minQ[this.#minHead]!]!;
     return { upper, lower, middle: (upper + lower) / 2 };
   }
 
@@ -71,38 +76,40 @@ export class Donchian {
   peek(bar: HighLow): DonchianValue | undefined {
     check('Donchian.peek', bar);
     if (this.#n + 1 < this.period) return undefined;
-    // The window would lose bar n - period; each queue's best of the rest is its head, or the
-    // next entry when the head is the bar that leaves.
-    const leaving = this.#n - this.period;
+    // The window would lose the bar in this slot (once full); each queue's best of the rest is
+    // its head, or the next entry when the head is the bar that leaves.
+    const leaving = this.#n >= this.period ? this.#slot : -1;
     const upper = Math.max(
       bar.high,
-      this.#bestOfRest(this.#maxQ, this.#maxHead, this.#maxTail, this.#highs, leaving, -Infinity),
+      this.#bestOfRest(this.#maxQ, this.#maxHead, this.#maxLen, this.#highs, leaving, -Infinity),
     );
     const lower = Math.min(
       bar.low,
-      this.#bestOfRest(this.#minQ, this.#minHead, this.#minTail, this.#lows, leaving, Infinity),
+      this.#bestOfRest(this.#minQ, this.#minHead, this.#minLen, this.#lows, leaving, Infinity),
     );
     return { upper, lower, middle: (upper + lower) / 2 };
   }
 
   #bestOfRest(
-    q: Float64Array,
+    q: Int32Array,
     head: number,
-    tail: number,
+    len: number,
     values: Float64Array,
     leaving: number,
     none: number,
   ): number {
-    let at = head;
-    if (at < tail && q[at % q.length] === leaving) at++;
-    return at < tail ? values[q[at % q.length]! % this.period]! : none;
+    if (len > 0 && q[head] === leaving) {
+      head = head + 1 === this.period ? 0 : head + 1;
+      len--;
+    }
+    return len > 0 ? values[q[head]!]! : none;
   }
 
   /** Replaces the last bar given to `update` (the same candle, moved on). */
   replace(bar: HighLow): DonchianValue | undefined {
     check('Donchian.replace', bar);
     if (this.#n === 0) throw new RangeError('Donchian.replace: no bar to replace yet');
-    const slot = (this.#n - 1) % this.period;
+    const slot = this.#slot === 0 ? this.period - 1 : this.#slot - 1;
     this.#highs[slot] = bar.high;
     this.#lows[slot] = bar.low;
     this.#rebuild();
@@ -110,44 +117,55 @@ export class Donchian {
   }
 
   #push(high: number, low: number): void {
-    const n = this.#n++;
-    this.#highs[n % this.period] = high;
-    this.#lows[n % this.period] = low;
-    const size = this.#maxQ.length;
-    const oldest = n - this.period + 1;
-    while (
-      this.#maxTail > this.#maxHead &&
-      this.#highs[this.#maxQ[(this.#maxTail - 1) % size]! % this.period]! <= high
-    )
-      this.#maxTail--;
-    this.#maxQ[this.#maxTail++ % size] = n;
-    while (this.#maxQ[this.#maxHead % size]! < oldest) this.#maxHead++;
-    while (
-      this.#minTail > this.#minHead &&
-      this.#lows[this.#minQ[(this.#minTail - 1) % size]! % this.period]! >= low
-    )
-      this.#minTail--;
-    this.#minQ[this.#minTail++ % size] = n;
-    while (this.#minQ[this.#minHead % size]! < oldest) this.#minHead++;
+    const p = this.period;
+    const slot = this.#slot;
+    // The bar leaving (in this very slot) is the oldest in the window: if still queued, it heads.
+    if (this.#n >= p) {
+      if (this.#maxLen > 0 && this.#maxQ[this.#maxHead] === slot) {
+        if (++this.#maxHead === p) this.#maxHead = 0;
+        this.#maxLen--;
+      }
+      if (this.#minLen > 0 && this.#minQ[this.#minHead] === slot) {
+        if (++this.#minHead === p) this.#minHead = 0;
+        this.#minLen--;
+      }
+    }
+    this.#highs[slot] = high;
+    this.#lows[slot] = low;
+    // Bars no higher (lower) than this one can never be the extreme again while it is in the
+    // window. `end` (head + len) is below 2 × period: a subtraction wraps it.
+    let end = this.#maxHead + this.#maxLen;
+    while (this.#maxLen > 0 && this.#highs[this.#maxQ[end > p ? end - 1 - p : end - 1]!]! <= high) {
+      this.#maxLen--;
+      end--;
+    }
+    this.#maxQ[end >= p ? end - p : end] = slot;
+    this.#maxLen++;
+    end = this.#minHead + this.#minLen;
+    while (this.#minLen > 0 && this.#lows[this.#minQ[end > p ? end - 1 - p : end - 1]!]! >= low) {
+      this.#minLen--;
+      end--;
+    }
+    this.#minQ[end >= p ? end - p : end] = slot;
+    this.#minLen++;
+    this.#slot = slot + 1 === p ? 0 : slot + 1;
+    this.#n++;
   }
 
+  /**
+   * Rebuilds the queues from the ring, oldest bar first. Each push writes back into its slot the
+   * value just read from it, so the ring needs no copy: no allocation.
+   */
   #rebuild(): void {
     const n = this.#n;
     const first = Math.max(0, n - this.period);
-    const highs = [];
-    const lows = [];
+    this.#n = first;
+    this.#slot = first % this.period;
+    this.#maxHead = this.#maxLen = this.#minHead = this.#minLen = 0;
     for (let i = first; i < n; i++) {
-      highs.push(this.#highs[i % this.period]!);
-      lows.push(this.#lows[i % this.period]!);
+      const slot = this.#slot;
+      this.#push(this.#highs[slot]!, this.#lows[slot]!);
     }
-    this.#reset(first);
-    for (let i = 0; i < highs.length; i++) this.#push(highs[i]!, lows[i]!);
-  }
-
-  /** Empties the queues; the next bar pushed gets sequence number `n`. */
-  #reset(n: number): void {
-    this.#n = n;
-    this.#maxHead = this.#maxTail = this.#minHead = this.#minTail = 0;
   }
 
   toJSON(): DonchianState {
@@ -174,4 +192,56 @@ function check(where: string, bar: HighLow): void {
   assertSample(where, bar.high);
   assertSample(where, bar.low);
   if (bar.low > bar.high) throw new RangeError(`${where}: low ${bar.low} is above high ${bar.high}`);
+}
+
+/** Donchian channels over a whole series: three arrays, `NaN` while warming up. */
+export interface DonchianSeries {
+  upper: Float64Array;
+  lower: Float64Array;
+  middle: Float64Array;
+}
+
+/**
+ * Donchian channels over a whole series at once: the same monotonic queues as `Donchian`, over
+ * the input arrays themselves (indices in a power-of-two ring), O(1) amortised per bar. The
+ * extremes are values of the input, so equal to `Donchian` bit for bit; values are not checked.
+ */
+export function donchianSeries(high: Float64Array, low: Float64Array, period: number): DonchianSeries {
+  assertSameLength('donchianSeries', 'high and low', high, low);
+  assertPeriod('donchianSeries', period);
+  const n = high.length;
+  const upper = new Float64Array(n);
+  const lower = new Float64Array(n);
+  const middle = new Float64Array(n);
+  const warm = Math.min(n, period - 1);
+  upper.fill(Number.NaN, 0, warm);
+  lower.fill(Number.NaN, 0, warm);
+  middle.fill(Number.NaN, 0, warm);
+  // At most period + 1 entries are live at once (before the oldest is dropped).
+  const mask = 2 ** Math.ceil(Math.log2(period + 1)) - 1;
+  const maxQ = new Int32Array(mask + 1);
+  const minQ = new Int32Array(mask + 1);
+  let maxHead = 0;
+  let maxTail = 0;
+  let minHead = 0;
+  let minTail = 0;
+  for (let i = 0; i < n; i++) {
+    const h = high[i]!;
+    const l = low[i]!;
+    while (maxTail > maxHead && high[maxQ[(maxTail - 1) & mask]!]! <= h) maxTail--;
+    maxQ[maxTail++ & mask] = i;
+    // One bar leaves per step, so at most one entry is out of the window.
+    if (maxQ[maxHead & mask]! <= i - period) maxHead++;
+    while (minTail > minHead && low[minQ[(minTail - 1) & mask]!]! >= l) minTail--;
+    minQ[minTail++ & mask] = i;
+    if (minQ[minHead & mask]! <= i - period) minHead++;
+    if (i >= warm) {
+      const u = high[maxQ[maxHead & mask]!]!;
+      const d = low[minQ[minHead & mask]!]!;
+      upper[i] = u;
+      lower[i] = d;
+      middle[i] = (u + d) / 2;
+    }
+  }
+  return { upper, lower, middle };
 }

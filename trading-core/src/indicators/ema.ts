@@ -21,12 +21,16 @@ export class Ema {
   readonly alpha: number;
   #count = 0;
   #seedSum = 0;
-  #value: number | undefined = undefined;
+  /**
+   * The EMA once `#count` reaches `period` (0 before). Always a number, never undefined, so the
+   * engine keeps the field a plain double and an update allocates nothing.
+   */
+  #value = 0;
   /** The state before the last `update`, for `replace` (scalars: no allocation per step). */
   #hasBefore = false;
   #beforeCount = 0;
   #beforeSeedSum = 0;
-  #beforeValue: number | undefined = undefined;
+  #beforeValue = 0;
 
   constructor(period: number) {
     assertPeriod('Ema', period);
@@ -35,11 +39,11 @@ export class Ema {
   }
 
   get value(): number | undefined {
-    return this.#value;
+    return this.#count === this.period ? this.#value : undefined;
   }
 
   get ready(): boolean {
-    return this.#value !== undefined;
+    return this.#count === this.period;
   }
 
   update(x: number): number | undefined {
@@ -54,7 +58,7 @@ export class Ema {
   /** The EMA if the current candle closed at `x` now; nothing changes. */
   peek(x: number): number | undefined {
     if (!Number.isFinite(x)) assertSample('Ema.peek', x);
-    if (this.#value !== undefined) return this.#value + this.alpha * (x - this.#value);
+    if (this.#count === this.period) return this.#value + this.alpha * (x - this.#value);
     return this.#count + 1 === this.period ? (this.#seedSum + x) / this.period : undefined;
   }
 
@@ -69,20 +73,19 @@ export class Ema {
   }
 
   #apply(x: number): number | undefined {
-    if (this.#value !== undefined) {
+    if (this.#count === this.period) {
       this.#value += this.alpha * (x - this.#value);
       return this.#value;
     }
     this.#seedSum += x;
-    if (++this.#count === this.period) {
-      this.#value = this.#seedSum / this.period;
-      this.#seedSum = 0;
-    }
+    if (++this.#count !== this.period) return undefined;
+    this.#value = this.#seedSum / this.period;
+    this.#seedSum = 0;
     return this.#value;
   }
 
   toJSON(): EmaState {
-    return { period: this.period, count: this.#count, seedSum: this.#seedSum, value: this.#value ?? null };
+    return { period: this.period, count: this.#count, seedSum: this.#seedSum, value: this.value ?? null };
   }
 
   static fromJSON(state: EmaState): Ema {
@@ -100,7 +103,28 @@ export class Ema {
     if (state.value !== null) assertSample('Ema.fromJSON', state.value);
     ema.#count = state.count;
     ema.#seedSum = state.seedSum;
-    ema.#value = state.value ?? undefined;
+    ema.#value = state.value ?? 0;
     return ema;
   }
+}
+
+/**
+ * EMA over a whole series at once: `NaN` while warming up (the first `period - 1` values). A
+ * direct loop with the same operations as `Ema`, so equal to it bit for bit; values are not
+ * checked.
+ */
+export function emaSeries(values: Float64Array, period: number): Float64Array {
+  assertPeriod('emaSeries', period);
+  const n = values.length;
+  const out = new Float64Array(n);
+  const alpha = 2 / (period + 1);
+  const seedEnd = period - 1;
+  out.fill(Number.NaN, 0, Math.min(n, seedEnd));
+  if (n <= seedEnd) return out;
+  let value = 0;
+  for (let i = 0; i <= seedEnd; i++) value += values[i]!;
+  value /= period;
+  out[seedEnd] = value;
+  for (let i = seedEnd + 1; i < n; i++) out[i] = value += alpha * (values[i]! - value);
+  return out;
 }

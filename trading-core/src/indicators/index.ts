@@ -7,3 +7,6 @@ export * from './donchian.js';
 export * from './bollinger.js';
 export * from './macd.js';
 export * from './vwap.js';
+export * from './nadaraya-watson.js';
+export * from './wilder.js';
+export * from './adx.js';

@@ -1,4 +1,5 @@
 import { Ema, type EmaState } from './ema.js';
+import { assertPeriod } from './period.js';
 
 export interface MacdValue {
   /** Fast EMA − slow EMA. */
@@ -106,4 +107,76 @@ export class Macd {
     m.#signal = signal;
     return m;
   }
+}
+
+/** MACD over a whole series: three arrays, `NaN` until the signal line is warm (as `Macd.value`). */
+export interface MacdSeries {
+  macd: Float64Array;
+  signal: Float64Array;
+  histogram: Float64Array;
+}
+
+/**
+ * MACD over a whole series at once, in one pass with the three EMAs in scalars: the same
+ * operations as `Macd`, so equal to it bit for bit; values are not checked.
+ */
+export function macdSeries(values: Float64Array, options: MacdOptions = DEFAULT_MACD): MacdSeries {
+  const { fast, slow, signal } = options;
+  assertPeriod('macdSeries', fast);
+  assertPeriod('macdSeries', slow);
+  assertPeriod('macdSeries', signal);
+  if (!(fast < slow))
+    throw new RangeError(`macdSeries: the fast period (${fast}) must be shorter than the slow one (${slow})`);
+  const n = values.length;
+  const macd = new Float64Array(n);
+  const sig = new Float64Array(n);
+  const histogram = new Float64Array(n);
+  // The first full value comes with close slow + signal − 1 (index slow + signal − 2).
+  const first = slow + signal - 2;
+  macd.fill(Number.NaN, 0, Math.min(n, first));
+  sig.fill(Number.NaN, 0, Math.min(n, first));
+  histogram.fill(Number.NaN, 0, Math.min(n, first));
+  if (n <= first) return { macd, signal: sig, histogram };
+  const af = 2 / (fast + 1);
+  const as = 2 / (slow + 1);
+  const ag = 2 / (signal + 1);
+  let f = 0;
+  let s = 0;
+  let i = 0;
+  // Both EMAs seed with the sum of their first values; the fast one is warm first.
+  for (; i < fast; i++) {
+    f += values[i]!;
+    s += values[i]!;
+  }
+  f /= fast;
+  for (; i < slow; i++) {
+    const x = values[i]!;
+    f += af * (x - f);
+    s += x;
+  }
+  s /= slow;
+  // The signal line seeds with the sum of the first `signal` MACD values, from close `slow` on.
+  let g = f - s;
+  for (; i <= first; i++) {
+    const x = values[i]!;
+    f += af * (x - f);
+    s += as * (x - s);
+    g += f - s;
+  }
+  g /= signal;
+  const m0 = f - s;
+  macd[first] = m0;
+  sig[first] = g;
+  histogram[first] = m0 - g;
+  for (; i < n; i++) {
+    const x = values[i]!;
+    f += af * (x - f);
+    s += as * (x - s);
+    const m = f - s;
+    g += ag * (m - g);
+    macd[i] = m;
+    sig[i] = g;
+    histogram[i] = m - g;
+  }
+  return { macd, signal: sig, histogram };
 }

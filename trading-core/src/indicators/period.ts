@@ -9,3 +9,21 @@ export function assertPeriod(indicator: string, period: number): void {
 export function assertSample(indicator: string, x: number): void {
   if (!Number.isFinite(x)) throw new RangeError(`${indicator}: value must be a finite number, got ${x}`);
 }
+
+/** Batch forms read parallel series (high, low, close...): a length mismatch is a caller's bug. */
+export function assertSameLength(where: string, names: string, ...series: Float64Array[]): void {
+  const n = series[0]!.length;
+  if (series.some((s) => s.length !== n))
+    throw new RangeError(`${where}: ${names} differ in length (${series.map((s) => s.length).join(', ')})`);
+}
+
+/** A bar's high, low and close: finite, and the close within the bar (ATR, ADX). */
+export function assertBar(where: string, bar: { high: number; low: number; close: number }): void {
+  assertSample(where, bar.high);
+  assertSample(where, bar.low);
+  assertSample(where, bar.close);
+  if (!(bar.low <= bar.close && bar.close <= bar.high))
+    throw new RangeError(
+      `${where}: low <= close <= high does not hold (${bar.low}, ${bar.close}, ${bar.high})`,
+    );
+}

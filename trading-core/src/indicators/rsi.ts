@@ -1,4 +1,5 @@
 import { assertPeriod, assertSample } from './period.js';
+import { WilderAverage } from './wilder.js';
 
 /** A snapshot of an Rsi, enough to continue bit for bit where it stopped. */
 export interface RsiState {
@@ -7,13 +8,6 @@ export interface RsiState {
   count: number;
   previousClose: number | null;
   /** While warming up: the sums of the first gains and losses; once warm: Wilder's averages. */
-  gain: number;
-  loss: number;
-}
-
-interface Core {
-  count: number;
-  previousClose: number | undefined;
   gain: number;
   loss: number;
 }
@@ -38,78 +32,74 @@ function rsiOf(gain: number, loss: number): number {
  */
 export class Rsi {
   readonly period: number;
-  #core: Core = { count: 0, previousClose: undefined, gain: 0, loss: 0 };
-  /** The state before the last `update`, for `replace`. */
-  #before: Core | undefined;
+  #gain: WilderAverage;
+  #loss: WilderAverage;
+  #hasPrevious = false;
+  #previousClose = 0;
+  /** The previous close before the last `update`, for `replace` (scalars: no allocation per step). */
+  #hasBefore = false;
+  #beforeHasPrevious = false;
+  #beforePreviousClose = 0;
 
   constructor(period: number) {
     assertPeriod('Rsi', period);
     this.period = period;
+    this.#gain = new WilderAverage(period);
+    this.#loss = new WilderAverage(period);
   }
 
   get ready(): boolean {
-    return this.#core.count > this.period;
+    return this.#gain.ready;
   }
 
   get value(): number | undefined {
-    return this.ready ? rsiOf(this.#core.gain, this.#core.loss) : undefined;
+    return this.#gain.ready ? rsiOf(this.#gain.value!, this.#loss.value!) : undefined;
   }
 
   update(close: number): number | undefined {
     if (!Number.isFinite(close)) assertSample('Rsi', close);
-    this.#before = { ...this.#core };
-    this.#core = this.#step(this.#core, close);
+    this.#hasBefore = true;
+    this.#beforeHasPrevious = this.#hasPrevious;
+    this.#beforePreviousClose = this.#previousClose;
+    if (this.#hasPrevious) {
+      const change = close - this.#previousClose;
+      this.#gain.update(change > 0 ? change : 0);
+      this.#loss.update(change < 0 ? -change : 0);
+    }
+    this.#hasPrevious = true;
+    this.#previousClose = close;
     return this.value;
   }
 
   /** The RSI if the current candle closed at `close` now; nothing changes. */
   peek(close: number): number | undefined {
     if (!Number.isFinite(close)) assertSample('Rsi.peek', close);
-    const next = this.#step(this.#core, close);
-    return next.count > this.period ? rsiOf(next.gain, next.loss) : undefined;
+    if (!this.#hasPrevious) return undefined;
+    const change = close - this.#previousClose;
+    const gain = this.#gain.peek(change > 0 ? change : 0);
+    return gain === undefined ? undefined : rsiOf(gain, this.#loss.peek(change < 0 ? -change : 0)!);
   }
 
   /** Replaces the last close given to `update` (the same candle, moved on) and returns the new RSI. */
   replace(close: number): number | undefined {
     if (!Number.isFinite(close)) assertSample('Rsi.replace', close);
-    if (this.#before === undefined) throw new RangeError('Rsi.replace: no close to replace yet');
-    this.#core = this.#step(this.#before, close);
+    if (!this.#hasBefore) throw new RangeError('Rsi.replace: no close to replace yet');
+    if (this.#beforeHasPrevious) {
+      const change = close - this.#beforePreviousClose;
+      this.#gain.replace(change > 0 ? change : 0);
+      this.#loss.replace(change < 0 ? -change : 0);
+    }
+    this.#previousClose = close;
     return this.value;
   }
 
-  #step(c: Core, close: number): Core {
-    const count = Math.min(c.count + 1, this.period + 1);
-    if (c.previousClose === undefined) return { count, previousClose: close, gain: 0, loss: 0 };
-    const change = close - c.previousClose;
-    const up = change > 0 ? change : 0;
-    const down = change < 0 ? -change : 0;
-    if (c.count <= this.period) {
-      // Warming up: sums of the first `period` changes, averaged once the last arrives.
-      let gain = c.gain + up;
-      let loss = c.loss + down;
-      if (c.count === this.period) {
-        gain /= this.period;
-        loss /= this.period;
-      }
-      return { count, previousClose: close, gain, loss };
-    }
-    const keep = this.period - 1;
-    return {
-      count,
-      previousClose: close,
-      gain: (c.gain * keep + up) / this.period,
-      loss: (c.loss * keep + down) / this.period,
-    };
-  }
-
   toJSON(): RsiState {
-    const c = this.#core;
     return {
       period: this.period,
-      count: c.count,
-      previousClose: c.previousClose ?? null,
-      gain: c.gain,
-      loss: c.loss,
+      count: this.#hasPrevious ? this.#gain.count + 1 : 0,
+      previousClose: this.#hasPrevious ? this.#previousClose : null,
+      gain: this.#gain.toJSON().acc,
+      loss: this.#loss.toJSON().acc,
     };
   }
 
@@ -127,23 +117,43 @@ export class Rsi {
       if (x < 0) throw new RangeError(`Rsi.fromJSON: gain and loss are never negative, got ${x}`);
     }
     if (state.previousClose !== null) assertSample('Rsi.fromJSON', state.previousClose);
-    rsi.#core = {
-      count: state.count,
-      previousClose: state.previousClose ?? undefined,
-      gain: state.gain,
-      loss: state.loss,
-    };
+    const count = Math.max(0, state.count - 1);
+    rsi.#gain = WilderAverage.fromJSON({ period: state.period, count, acc: state.gain }, 'Rsi.fromJSON');
+    rsi.#loss = WilderAverage.fromJSON({ period: state.period, count, acc: state.loss }, 'Rsi.fromJSON');
+    rsi.#hasPrevious = state.previousClose !== null;
+    rsi.#previousClose = state.previousClose ?? 0;
     return rsi;
   }
 }
 
-/** RSI over a whole series at once: `NaN` while warming up (the first `period` closes). */
+/**
+ * RSI over a whole series at once: `NaN` while warming up (the first `period` closes). A direct
+ * loop with the same operations as `Rsi`, so equal to it bit for bit. Values are not checked: a
+ * NaN in `closes` spreads to every later value.
+ */
 export function rsiSeries(closes: Float64Array, period: number): Float64Array {
-  const out = new Float64Array(closes.length).fill(Number.NaN);
-  const rsi = new Rsi(period);
-  for (let i = 0; i < closes.length; i++) {
-    const v = rsi.update(closes[i]!);
-    if (v !== undefined) out[i] = v;
+  assertPeriod('rsiSeries', period);
+  const n = closes.length;
+  const out = new Float64Array(n);
+  out.fill(Number.NaN, 0, Math.min(n, period + 1));
+  if (n <= period) return out;
+  const keep = period - 1;
+  let gain = 0;
+  let loss = 0;
+  for (let i = 1; i <= period; i++) {
+    const change = closes[i]! - closes[i - 1]!;
+    // Adding the other side's 0 changes no bit of a sum that is never -0: skipped.
+    if (change > 0) gain += change;
+    else if (change < 0) loss -= change;
+  }
+  gain /= period;
+  loss /= period;
+  out[period] = rsiOf(gain, loss);
+  for (let i = period + 1; i < n; i++) {
+    const change = closes[i]! - closes[i - 1]!;
+    gain = (gain * keep + (change > 0 ? change : 0)) / period;
+    loss = (loss * keep + (change < 0 ? -change : 0)) / period;
+    out[i] = rsiOf(gain, loss);
   }
   return out;
 }

@@ -25,7 +25,16 @@ export class Sma {
   #count = 0;
   #sum = 0;
   #compensation = 0;
-  #value: number | undefined = undefined;
+  /** The mean once warm (0 before): always a number, so the field stays a plain double. */
+  #value = 0;
+  /** The state before the last `update`, for `replace` (scalars: no allocation per step). */
+  #hasBefore = false;
+  #beforeCount = 0;
+  #beforeSum = 0;
+  #beforeCompensation = 0;
+  #beforeValue = 0;
+  /** The value the last `update` overwrote in the ring (the one that left the window). */
+  #displaced = 0;
 
   constructor(period: number) {
     assertPeriod(new.target.name, period);
@@ -34,7 +43,7 @@ export class Sma {
   }
 
   get value(): number | undefined {
-    return this.#value;
+    return this.#count === this.period ? this.#value : undefined;
   }
 
   get ready(): boolean {
@@ -43,12 +52,53 @@ export class Sma {
 
   update(x: number): number | undefined {
     if (!Number.isFinite(x)) assertSample(this.constructor.name, x);
+    this.#hasBefore = true;
+    this.#beforeCount = this.#count;
+    this.#beforeSum = this.#sum;
+    this.#beforeCompensation = this.#compensation;
+    this.#beforeValue = this.#value;
+    this.#displaced = this.#window[this.#next]!;
+    return this.#apply(x);
+  }
+
+  /** The mean if the current candle closed at `x` now; nothing changes. Same operations as `update`. */
+  peek(x: number): number | undefined {
+    if (!Number.isFinite(x)) assertSample(`${this.constructor.name}.peek`, x);
+    if (this.#count + 1 < this.period) return undefined;
+    let sum = this.#sum;
+    let c = this.#compensation;
+    if (this.#count === this.period) {
+      const y = -this.#window[this.#next]!;
+      const t = sum + y;
+      c += Math.abs(sum) >= Math.abs(y) ? sum - t + y : y - t + sum;
+      sum = t;
+    }
+    const t = sum + x;
+    c += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+    return (t + c) / this.period;
+  }
+
+  /** Replaces the last value given to `update` (the same candle, moved on). */
+  replace(x: number): number | undefined {
+    if (!Number.isFinite(x)) assertSample(`${this.constructor.name}.replace`, x);
+    if (!this.#hasBefore) throw new RangeError(`${this.constructor.name}.replace: no value to replace yet`);
+    this.#next = this.#next === 0 ? this.period - 1 : this.#next - 1;
+    this.#window[this.#next] = this.#displaced;
+    this.#count = this.#beforeCount;
+    this.#sum = this.#beforeSum;
+    this.#compensation = this.#beforeCompensation;
+    this.#value = this.#beforeValue;
+    return this.#apply(x);
+  }
+
+  #apply(x: number): number | undefined {
     if (this.#count === this.period) this.#add(-this.#window[this.#next]!);
     else this.#count++;
     this.#window[this.#next] = x;
     if (++this.#next === this.period) this.#next = 0;
     this.#add(x);
-    if (this.#count === this.period) this.#value = (this.#sum + this.#compensation) / this.period;
+    if (this.#count !== this.period) return undefined;
+    this.#value = (this.#sum + this.#compensation) / this.period;
     return this.#value;
   }
 
@@ -83,4 +133,39 @@ export class Sma {
     if (sma.ready) sma.#value = (sma.#sum + sma.#compensation) / sma.period;
     return sma;
   }
+}
+
+/**
+ * SMA over a whole series at once: `NaN` while warming up (the first `period - 1` values). A
+ * direct loop with the same compensated operations as `Sma`, so equal to it bit for bit; values
+ * are not checked.
+ */
+export function smaSeries(values: Float64Array, period: number): Float64Array {
+  assertPeriod('smaSeries', period);
+  const n = values.length;
+  const out = new Float64Array(n);
+  const warm = Math.min(n, period - 1);
+  out.fill(Number.NaN, 0, warm);
+  let sum = 0;
+  let c = 0;
+  for (let i = 0; i < warm; i++) {
+    const x = values[i]!;
+    const t = sum + x;
+    c += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+    sum = t;
+  }
+  for (let i = warm; i < n; i++) {
+    if (i >= period) {
+      const y = -values[i - period]!;
+      const t = sum + y;
+      c += Math.abs(sum) >= Math.abs(y) ? sum - t + y : y - t + sum;
+      sum = t;
+    }
+    const x = values[i]!;
+    const t = sum + x;
+    c += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+    sum = t;
+    out[i] = (sum + c) / period;
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 import type { Candle } from '../candle.js';
-import { assertPeriod, assertSample } from './period.js';
+import { assertPeriod, assertSameLength, assertSample } from './period.js';
 
 /** What a VWAP reads of a candle. */
 export type VwapBar = Pick<Candle, 'time' | 'high' | 'low' | 'close' | 'volume'>;
@@ -12,8 +12,38 @@ export function typicalPrice(bar: Pick<Candle, 'high' | 'low' | 'close'>): numbe
 }
 
 function check(where: string, bar: VwapBar): void {
-  for (const x of [bar.time, bar.high, bar.low, bar.close, bar.volume]) assertSample(where, x);
+  assertSample(where, bar.time);
+  assertSample(where, bar.high);
+  assertSample(where, bar.low);
+  assertSample(where, bar.close);
+  assertSample(where, bar.volume);
   if (bar.volume < 0) throw new RangeError(`${where}: volume must not be negative, got ${bar.volume}`);
+}
+
+/** A snapshot of a SessionVwap, enough to continue bit for bit where it stopped. */
+export interface SessionVwapState {
+  sessionMs: number;
+  /** The current session's number (`floor(time / sessionMs)`); null before the first bar. */
+  session: number | null;
+  /** Σ typical × volume and Σ volume since the session began. */
+  pv: number;
+  volume: number;
+}
+
+/** A snapshot of a RollingVwap, enough to continue bit for bit where it stopped. */
+export interface RollingVwapState {
+  period: number;
+  /** Bars seen, capped at `period`. */
+  count: number;
+  /** The ring slot the next bar goes into (slot order decides how the sums are recomputed). */
+  next: number;
+  /** Per ring slot, `period` of each: typical × volume and volume (0 in slots not filled yet). */
+  pv: number[];
+  volume: number[];
+  sumPv: number;
+  sumVolume: number;
+  /** Bars since the sums were last recomputed from the ring, in [0, period). */
+  sinceExact: number;
 }
 
 /**
@@ -79,6 +109,32 @@ export class SessionVwap {
     }
     this.#pv += typicalPrice(bar) * bar.volume;
     this.#v += bar.volume;
+  }
+
+  toJSON(): SessionVwapState {
+    return {
+      sessionMs: this.sessionMs,
+      session: Number.isNaN(this.#session) ? null : this.#session,
+      pv: this.#pv,
+      volume: this.#v,
+    };
+  }
+
+  /** Continues from a snapshot (`replace` needs an `update` after it). Bad snapshots are refused. */
+  static fromJSON(state: SessionVwapState): SessionVwap {
+    const s = new SessionVwap(state.sessionMs);
+    if (state.session !== null && !Number.isSafeInteger(state.session))
+      throw new RangeError(`SessionVwap.fromJSON: session must be an integer or null, got ${state.session}`);
+    assertSample('SessionVwap.fromJSON', state.pv);
+    assertSample('SessionVwap.fromJSON', state.volume);
+    if (state.volume < 0)
+      throw new RangeError(`SessionVwap.fromJSON: volume must not be negative, got ${state.volume}`);
+    if (state.session === null && (state.pv !== 0 || state.volume !== 0))
+      throw new RangeError('SessionVwap.fromJSON: no session yet, so no sums');
+    s.#session = state.session ?? Number.NaN;
+    s.#pv = state.pv;
+    s.#v = state.volume;
+    return s;
   }
 }
 
@@ -159,4 +215,135 @@ export class RollingVwap {
     this.#sumV = v;
     this.#sinceExact = 0;
   }
+
+  toJSON(): RollingVwapState {
+    return {
+      period: this.period,
+      count: Math.min(this.#n, this.period),
+      next: this.#n % this.period,
+      pv: [...this.#pv],
+      volume: [...this.#v],
+      sumPv: this.#sumPv,
+      sumVolume: this.#sumV,
+      sinceExact: this.#sinceExact,
+    };
+  }
+
+  /** Continues from a snapshot (`replace` needs an `update` after it). Bad snapshots are refused. */
+  static fromJSON(state: RollingVwapState): RollingVwap {
+    const r = new RollingVwap(state.period);
+    const { period, count, next, sinceExact } = state;
+    const where = 'RollingVwap.fromJSON';
+    if (!Number.isSafeInteger(count) || count < 0 || count > period)
+      throw new RangeError(`${where}: count must be an integer in [0, ${period}], got ${count}`);
+    if (!Number.isSafeInteger(next) || next < 0 || next >= period || (count < period && next !== count))
+      throw new RangeError(`${where}: next must be the slot after the last bar, got ${next}`);
+    if (!Number.isSafeInteger(sinceExact) || sinceExact < 0 || sinceExact >= period)
+      throw new RangeError(`${where}: sinceExact must be an integer in [0, ${period}), got ${sinceExact}`);
+    if (!Array.isArray(state.pv) || !Array.isArray(state.volume))
+      throw new RangeError(`${where}: pv and volume must be arrays of ${period} numbers`);
+    if (state.pv.length !== period || state.volume.length !== period)
+      throw new RangeError(`${where}: pv and volume must be arrays of ${period} numbers`);
+    for (let i = 0; i < period; i++) {
+      assertSample(where, state.pv[i]!);
+      assertSample(where, state.volume[i]!);
+      if (state.volume[i]! < 0)
+        throw new RangeError(`${where}: volume must not be negative, got ${state.volume[i]}`);
+      r.#pv[i] = state.pv[i]!;
+      r.#v[i] = state.volume[i]!;
+      if (state.volume[i]! > 0) r.#traded++;
+    }
+    assertSample(where, state.sumPv);
+    assertSample(where, state.sumVolume);
+    r.#sumPv = state.sumPv;
+    r.#sumV = state.sumVolume;
+    r.#sinceExact = sinceExact;
+    // Only `n mod period` and `n >= period` matter from here on.
+    r.#n = count < period ? count : period + next;
+    return r;
+  }
+}
+
+/**
+ * Session VWAP over whole series at once: `NaN` while the session has no volume. The same
+ * operations as `SessionVwap`, so equal to it bit for bit; values are not checked, but a bar in
+ * an earlier session than the one before it is refused as there.
+ */
+export function sessionVwapSeries(
+  time: Float64Array,
+  high: Float64Array,
+  low: Float64Array,
+  close: Float64Array,
+  volume: Float64Array,
+  sessionMs = DAY_MS,
+): Float64Array {
+  assertSameLength('sessionVwapSeries', 'time, high, low, close and volume', time, high, low, close, volume);
+  assertPeriod('sessionVwapSeries', sessionMs);
+  const n = close.length;
+  const out = new Float64Array(n);
+  let session = Number.NaN;
+  let pv = 0;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const s = Math.floor(time[i]! / sessionMs);
+    if (s !== session) {
+      if (s < session)
+        throw new RangeError(`sessionVwapSeries: bar at ${time[i]} is in a session before the current one`);
+      session = s;
+      pv = 0;
+      v = 0;
+    }
+    const vol = volume[i]!;
+    pv += ((high[i]! + low[i]! + close[i]!) / 3) * vol;
+    v += vol;
+    out[i] = v > 0 ? pv / v : Number.NaN;
+  }
+  return out;
+}
+
+/**
+ * Rolling VWAP over whole series at once: `NaN` while warming up or without volume in the
+ * window. The same operations as `RollingVwap` (a ring, sums recomputed from it in slot order
+ * every `period` bars), so equal to it bit for bit; values are not checked.
+ */
+export function rollingVwapSeries(
+  high: Float64Array,
+  low: Float64Array,
+  close: Float64Array,
+  volume: Float64Array,
+  period: number,
+): Float64Array {
+  assertSameLength('rollingVwapSeries', 'high, low, close and volume', high, low, close, volume);
+  assertPeriod('rollingVwapSeries', period);
+  const n = close.length;
+  const out = new Float64Array(n);
+  const ringPv = new Float64Array(period);
+  const ringV = new Float64Array(period);
+  let sumPv = 0;
+  let sumV = 0;
+  let traded = 0;
+  let sinceExact = 0;
+  let slot = 0;
+  for (let i = 0; i < n; i++) {
+    const vol = volume[i]!;
+    const pv = ((high[i]! + low[i]! + close[i]!) / 3) * vol;
+    const oldV = ringV[slot]!;
+    traded += (vol > 0 ? 1 : 0) - (oldV > 0 ? 1 : 0);
+    sumPv += pv - ringPv[slot]!;
+    sumV += vol - oldV;
+    ringPv[slot] = pv;
+    ringV[slot] = vol;
+    if (++slot === period) slot = 0;
+    if (++sinceExact >= period) {
+      sumPv = 0;
+      sumV = 0;
+      for (let j = 0; j < period; j++) {
+        sumPv += ringPv[j]!;
+        sumV += ringV[j]!;
+      }
+      sinceExact = 0;
+    }
+    out[i] = i + 1 >= period && traded > 0 ? sumPv / sumV : Number.NaN;
+  }
+  return out;
 }

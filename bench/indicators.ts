@@ -1,0 +1,571 @@
+/**
+ * Issue #11's indicator figures: values (bars) per second of trading-core's indicators, batch
+ * (`*Series` over Float64Array) and streaming (`update` per bar), beside technicalindicators
+ * (batch `calculate`, streaming `nextValue`) and tulind (batch, native C), on the real candles.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ti from 'technicalindicators';
+// @ts-expect-error tulind ships no types; its shape as used here is declared below.
+import tulindModule from 'tulind';
+import {
+  Adx,
+  adxSeries,
+  Atr,
+  atrSeries,
+  Bollinger,
+  bollingerSeries,
+  Donchian,
+  donchianSeries,
+  Ema,
+  emaSeries,
+  Macd,
+  macdSeries,
+  RollingVwap,
+  rollingVwapSeries,
+  Rsi,
+  rsiSeries,
+  SessionVwap,
+  sessionVwapSeries,
+  Sma,
+  smaSeries,
+  trueRange,
+  trueRangeSeries,
+} from '@appliance/trading-core';
+import { REPO_ROOT } from './ipc.js';
+import type { Suite } from './suite.js';
+import { fmt, formatTable } from './table.js';
+
+const DEFAULT_DATA_DIR = join(REPO_ROOT, '..', 'shared', 'data', 'ohlcv');
+const DEFAULT_VALUES = 4_000_000;
+/** technicalindicators' Bollinger bands run at ~0.2 M values/s: the peers get a prefix this long. */
+const DEFAULT_PEER_VALUES = 500_000;
+const DEFAULT_ROUNDS = 5;
+/** Each timing sample repeats a run until this much time has passed. */
+const MIN_SAMPLE_SECONDS = 0.25;
+const WARM_UP_VALUES = 50_000;
+const HOUR = 3_600_000;
+
+/** The candles as columns: typed arrays for ours, plain arrays for the peers (which take only those). */
+interface Columns {
+  n: number;
+  time: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  volume: Float64Array;
+}
+interface Plain {
+  n: number;
+  high: number[];
+  low: number[];
+  close: number[];
+  volume: number[];
+}
+
+type Run<D> = (d: D) => number;
+
+/** One indicator and every way of computing it that the bench times; each returns a checksum. */
+interface Contest {
+  name: string;
+  oursBatch: Run<Columns>;
+  oursStream: Run<Columns>;
+  tiBatch?: Run<Plain>;
+  tiStream?: Run<Plain>;
+  tulind?: Run<Plain>;
+  /** What a peer computes when it is not exactly this indicator. */
+  note?: string;
+}
+
+type TulindFn = (inputs: number[][], options: number[], cb: (err: unknown, out: number[][]) => void) => void;
+const tulind = tulindModule as {
+  indicators: Record<string, { indicator: TulindFn }>;
+};
+
+/** tulind's callback runs before `indicator` returns; the last value of its first output. */
+function tulip(name: string, inputs: number[][], options: number[]): number {
+  let last = Number.NaN;
+  tulind.indicators[name]!.indicator(inputs, options, (err, out) => {
+    if (err) throw new Error(`tulind ${name}: ${String(err)}`);
+    last = out[0]!.at(-1) ?? Number.NaN;
+  });
+  return last;
+}
+
+/** A bar object reused for every update: a live feed hands over one candle at a time. */
+function barAt(d: Columns): { at(i: number): typeof bar; bar: typeof bar } {
+  const bar = { time: 0, open: 0, high: 0, low: 0, close: 0, volume: 0 };
+  return {
+    bar,
+    at(i: number) {
+      bar.time = d.time[i]!;
+      bar.high = d.high[i]!;
+      bar.low = d.low[i]!;
+      bar.close = d.close[i]!;
+      bar.volume = d.volume[i]!;
+      return bar;
+    },
+  };
+}
+
+/** technicalindicators' streaming form keeps the previous tick object, so each bar is a new one. */
+const tick = (d: Plain, i: number) => ({
+  high: d.high[i]!,
+  low: d.low[i]!,
+  close: d.close[i]!,
+  volume: d.volume[i]!,
+});
+
+/** technicalindicators' typings say some `nextValue`s take a number; their code reads a candle. */
+function candleStream<T>(next: (x: never) => T): (c: ReturnType<typeof tick>) => T {
+  return next as (c: ReturnType<typeof tick>) => T;
+}
+
+const last = (a: Float64Array): number => a[a.length - 1]!;
+
+// Each contest has its own loops (no shared helper taking a callback), so every call site sees
+// one indicator and the JIT can inline it, for ours and the peers alike.
+const CONTESTS: Contest[] = [
+  {
+    name: 'SMA(20)',
+    oursBatch: (d) => last(smaSeries(d.close, 20)),
+    oursStream: (d) => {
+      const sma = new Sma(20);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += sma.update(d.close[i]!) ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.SMA.calculate({ period: 20, values: d.close }).at(-1)!,
+    tiStream: (d) => {
+      const sma = new ti.SMA({ period: 20, values: [] });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += sma.nextValue(d.close[i]!) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('sma', [d.close], [20]),
+  },
+  {
+    name: 'EMA(20)',
+    oursBatch: (d) => last(emaSeries(d.close, 20)),
+    oursStream: (d) => {
+      const ema = new Ema(20);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += ema.update(d.close[i]!) ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.EMA.calculate({ period: 20, values: d.close }).at(-1)!,
+    tiStream: (d) => {
+      const ema = new ti.EMA({ period: 20, values: [] });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += ema.nextValue(d.close[i]!) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('ema', [d.close], [20]),
+  },
+  {
+    name: 'RSI(14)',
+    oursBatch: (d) => last(rsiSeries(d.close, 14)),
+    oursStream: (d) => {
+      const rsi = new Rsi(14);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += rsi.update(d.close[i]!) ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.RSI.calculate({ period: 14, values: d.close }).at(-1)!,
+    tiStream: (d) => {
+      const rsi = new ti.RSI({ period: 14, values: [] });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += rsi.nextValue(d.close[i]!) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('rsi', [d.close], [14]),
+  },
+  {
+    name: 'MACD(12,26,9)',
+    oursBatch: (d) => last(macdSeries(d.close).histogram),
+    oursStream: (d) => {
+      const macd = new Macd();
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += macd.update(d.close[i]!)?.histogram ?? 0;
+      return sum;
+    },
+    tiBatch: (d) =>
+      ti.MACD.calculate({
+        values: d.close,
+        fastPeriod: 12,
+        slowPeriod: 26,
+        signalPeriod: 9,
+        SimpleMAOscillator: false,
+        SimpleMASignal: false,
+      }).at(-1)!.MACD!,
+    tiStream: (d) => {
+      const macd = new ti.MACD({
+        values: [],
+        fastPeriod: 12,
+        slowPeriod: 26,
+        signalPeriod: 9,
+        SimpleMAOscillator: false,
+        SimpleMASignal: false,
+      });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += macd.nextValue(d.close[i]!)?.histogram ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('macd', [d.close], [12, 26, 9]),
+  },
+  {
+    name: 'Bollinger(20,2)',
+    oursBatch: (d) => last(bollingerSeries(d.close, 20, 2).upper),
+    oursStream: (d) => {
+      const bb = new Bollinger(20, 2);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += bb.update(d.close[i]!)?.upper ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.BollingerBands.calculate({ period: 20, stdDev: 2, values: d.close }).at(-1)!.upper,
+    tiStream: (d) => {
+      const bb = new ti.BollingerBands({ period: 20, stdDev: 2, values: [] });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += bb.nextValue(d.close[i]!)?.upper ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('bbands', [d.close], [20, 2]),
+  },
+  {
+    name: 'TrueRange',
+    oursBatch: (d) => last(trueRangeSeries(d.high, d.low, d.close)),
+    oursStream: (d) => {
+      const b = barAt(d);
+      let sum = 0;
+      for (let i = 1; i < d.n; i++) sum += trueRange(b.at(i), d.close[i - 1]!);
+      return sum;
+    },
+    tiBatch: (d) => ti.TrueRange.calculate({ high: d.high, low: d.low, close: d.close }).at(-1)!,
+    tiStream: (d) => {
+      const tr = new ti.TrueRange({ high: [], low: [], close: [] });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += tr.nextValue(tick(d, i)) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('tr', [d.high, d.low, d.close], []),
+  },
+  {
+    name: 'ATR(14)',
+    oursBatch: (d) => last(atrSeries(d.high, d.low, d.close, 14)),
+    oursStream: (d) => {
+      const atr = new Atr(14);
+      const b = barAt(d);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += atr.update(b.at(i)) ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.ATR.calculate({ period: 14, high: d.high, low: d.low, close: d.close }).at(-1)!,
+    tiStream: (d) => {
+      const atr = new ti.ATR({ period: 14, high: [], low: [], close: [] });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += atr.nextValue(tick(d, i)) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('atr', [d.high, d.low, d.close], [14]),
+  },
+  {
+    name: 'ADX(14)',
+    oursBatch: (d) => last(adxSeries(d.high, d.low, d.close, 14).adx),
+    oursStream: (d) => {
+      const adx = new Adx(14);
+      const b = barAt(d);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += adx.update(b.at(i)) ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.ADX.calculate({ period: 14, high: d.high, low: d.low, close: d.close }).at(-1)!.adx,
+    tiStream: (d) => {
+      const adx = new ti.ADX({ period: 14, high: [], low: [], close: [] });
+      const next = candleStream(adx.nextValue.bind(adx));
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += next(tick(d, i))?.adx ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('adx', [d.high, d.low, d.close], [14]),
+  },
+  {
+    name: 'Donchian(20)',
+    oursBatch: (d) => last(donchianSeries(d.high, d.low, 20).middle),
+    oursStream: (d) => {
+      const dc = new Donchian(20);
+      const b = barAt(d);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += dc.update(b.at(i))?.middle ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('max', [d.high], [20]) + tulip('min', [d.low], [20]),
+    note: 'tulind: max of highs + min of lows (two calls); technicalindicators has no Donchian',
+  },
+  {
+    name: 'VWAP session',
+    oursBatch: (d) => last(sessionVwapSeries(d.time, d.high, d.low, d.close, d.volume)),
+    oursStream: (d) => {
+      const vwap = new SessionVwap();
+      const b = barAt(d);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += vwap.update(b.at(i)) ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.VWAP.calculate({ high: d.high, low: d.low, close: d.close, volume: d.volume }).at(-1)!,
+    tiStream: (d) => {
+      const vwap = new ti.VWAP({ high: [], low: [], close: [], volume: [] });
+      const next = candleStream(vwap.nextValue.bind(vwap));
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += next(tick(d, i)) ?? 0;
+      return sum;
+    },
+    note: 'technicalindicators: one cumulative VWAP (no session reset); tulind has none',
+  },
+  {
+    name: 'VWAP rolling(24)',
+    oursBatch: (d) => last(rollingVwapSeries(d.high, d.low, d.close, d.volume, 24)),
+    oursStream: (d) => {
+      const vwap = new RollingVwap(24);
+      const b = barAt(d);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += vwap.update(b.at(i)) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('vwma', [d.close, d.volume], [24]),
+    note: 'tulind: vwma (weighs the close, not the typical price); technicalindicators has none',
+  },
+];
+
+/** Every `*.csv` in `dir` with the exchange header, concatenated, then repeated up to `values` bars. */
+function loadColumns(dir: string, values: number): { columns: Columns; files: string[]; bars: number } {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.csv'))
+    .sort();
+  const rows: number[][] = [];
+  const used: string[] = [];
+  for (const f of files) {
+    const [header, ...lines] = readFileSync(join(dir, f), 'utf8').trim().split('\n');
+    if (header !== 'time,open,high,low,close,volume') continue;
+    used.push(f);
+    for (const line of lines) rows.push(line.split(',').map(Number));
+  }
+  if (rows.length === 0) throw new Error(`indicators bench: no candle CSVs in ${dir}`);
+  const n = values;
+  const c: Columns = {
+    n,
+    time: new Float64Array(n),
+    high: new Float64Array(n),
+    low: new Float64Array(n),
+    close: new Float64Array(n),
+    volume: new Float64Array(n),
+  };
+  // Times are renumbered hour by hour, so the concatenated files stay one ordered series (the
+  // session VWAP refuses time going backwards) with sessions of 24 bars.
+  for (let i = 0; i < n; i++) {
+    const r = rows[i % rows.length]!;
+    c.time[i] = i * HOUR;
+    c.high[i] = r[2]!;
+    c.low[i] = r[3]!;
+    c.close[i] = r[4]!;
+    c.volume[i] = r[5]!;
+  }
+  return { columns: c, files: used, bars: rows.length };
+}
+
+function prefix(c: Columns, n: number): Columns {
+  return {
+    n,
+    time: c.time.subarray(0, n),
+    high: c.high.subarray(0, n),
+    low: c.low.subarray(0, n),
+    close: c.close.subarray(0, n),
+    volume: c.volume.subarray(0, n),
+  };
+}
+
+const plain = (c: Columns): Plain => ({
+  n: c.n,
+  high: Array.from(c.high),
+  low: Array.from(c.low),
+  close: Array.from(c.close),
+  volume: Array.from(c.volume),
+});
+
+/** Every run's checksum lands here, so no engine could treat the work as unused. */
+let sink = 0;
+
+/** One timing sample: wall and CPU seconds per run, the run repeated until `minSeconds` of wall time. */
+interface Sample {
+  wall: number;
+  cpu: number;
+}
+
+function sample<D>(run: Run<D>, data: D, minSeconds: number): Sample {
+  const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
+  let runs = 0;
+  let wall: number;
+  // A 2 ms run is at the mercy of one preemption on a busy machine; many runs in a row are not.
+  do {
+    sink += run(data);
+    runs++;
+    wall = Number(process.hrtime.bigint() - started) / 1e9;
+  } while (wall < minSeconds);
+  const used = process.cpuUsage(cpu);
+  return { wall: wall / runs, cpu: (used.user + used.system) / 1e6 / runs };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+type Rates = Partial<Record<Way, number>>;
+
+interface ContestResult {
+  valuesPerCpuSecond: Rates;
+  valuesPerSecond: Rates;
+  /** Ours ÷ peer, both on the peers' prefix: the figures the issue's targets are about. */
+  ratios: Partial<Record<'batchVsTi' | 'streamVsTi' | 'batchVsTulind' | 'streamVsTulind', number>>;
+  ratiosWall: ContestResult['ratios'];
+  note: string | null;
+}
+
+function ratiosOf(r: Rates): ContestResult['ratios'] {
+  const out: ContestResult['ratios'] = {};
+  const put = (key: keyof ContestResult['ratios'], a: number | undefined, b: number | undefined) => {
+    if (a !== undefined && b !== undefined) out[key] = a / b;
+  };
+  put('batchVsTi', r.oursBatchPeerSize, r.tiBatch);
+  put('streamVsTi', r.oursStreamPeerSize, r.tiStream);
+  put('batchVsTulind', r.oursBatchPeerSize, r.tulind);
+  put('streamVsTulind', r.oursStreamPeerSize, r.tulind);
+  return out;
+}
+
+type Way =
+  'oursBatch' | 'oursStream' | 'oursBatchPeerSize' | 'oursStreamPeerSize' | 'tiBatch' | 'tiStream' | 'tulind';
+
+export const indicatorsSuite: Suite = {
+  name: 'indicators',
+  description:
+    'indicator values/s, batch and streaming, vs technicalindicators and tulind on the real candles',
+  options: {
+    'indicators-data': { type: 'string' },
+    'indicators-values': { type: 'string' },
+    'indicators-peer-values': { type: 'string' },
+    'indicators-rounds': { type: 'string' },
+  },
+  async run(ctx) {
+    const dir = String(ctx.options['indicators-data'] ?? DEFAULT_DATA_DIR);
+    const values = Number(ctx.options['indicators-values'] ?? DEFAULT_VALUES);
+    const peerValues = Math.min(values, Number(ctx.options['indicators-peer-values'] ?? DEFAULT_PEER_VALUES));
+    const rounds = Number(ctx.options['indicators-rounds'] ?? DEFAULT_ROUNDS);
+    for (const [name, v] of [
+      ['--indicators-values', values],
+      ['--indicators-peer-values', peerValues],
+      ['--indicators-rounds', rounds],
+    ] as const)
+      if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
+    const { columns, files, bars } = loadColumns(dir, values);
+    const peerColumns = prefix(columns, peerValues);
+    const peerPlain = plain(peerColumns);
+    const warmColumns = prefix(columns, Math.min(values, WARM_UP_VALUES));
+    const warmPlain = plain(warmColumns);
+    ctx.log(
+      `indicators: ${bars} bars from ${files.length} files in ${dir}, repeated to ${values}; peers on the first ${peerValues}`,
+    );
+    const results: Record<string, ContestResult> = {};
+    for (const contest of CONTESTS) {
+      const ways: [Way, () => Sample][] = [
+        ['oursBatch', () => sample(contest.oursBatch, columns, MIN_SAMPLE_SECONDS)],
+        ['oursStream', () => sample(contest.oursStream, columns, MIN_SAMPLE_SECONDS)],
+        ['oursBatchPeerSize', () => sample(contest.oursBatch, peerColumns, MIN_SAMPLE_SECONDS)],
+        ['oursStreamPeerSize', () => sample(contest.oursStream, peerColumns, MIN_SAMPLE_SECONDS)],
+      ];
+      const { tiBatch, tiStream, tulind } = contest;
+      if (tiBatch) ways.push(['tiBatch', () => sample(tiBatch, peerPlain, MIN_SAMPLE_SECONDS)]);
+      if (tiStream) ways.push(['tiStream', () => sample(tiStream, peerPlain, MIN_SAMPLE_SECONDS)]);
+      if (tulind) ways.push(['tulind', () => sample(tulind, peerPlain, MIN_SAMPLE_SECONDS)]);
+      // Warm-up: every way runs on a short prefix a few times, so the JIT has compiled it.
+      for (let k = 0; k < 3; k++) {
+        sink += contest.oursBatch(warmColumns) + contest.oursStream(warmColumns);
+        sink += (tiBatch?.(warmPlain) ?? 0) + (tiStream?.(warmPlain) ?? 0) + (tulind?.(warmPlain) ?? 0);
+      }
+      const samples = new Map<Way, Sample[]>(ways.map(([w]) => [w, []]));
+      for (let round = 0; round < rounds; round++) {
+        // ABBA order, so drift falls on both sides of a ratio.
+        const order = round % 2 === 0 ? ways : [...ways].reverse();
+        for (const [way, take] of order) samples.get(way)!.push(take());
+      }
+      const rates = (clock: keyof Sample): Rates =>
+        Object.fromEntries(
+          [...samples].map(([way, xs]) => {
+            const n = way === 'oursBatch' || way === 'oursStream' ? values : peerValues;
+            return [way, Math.round(n / median(xs.map((x) => x[clock])))];
+          }),
+        );
+      const cpu = rates('cpu');
+      const wall = rates('wall');
+      results[contest.name] = {
+        valuesPerCpuSecond: cpu,
+        valuesPerSecond: wall,
+        ratios: ratiosOf(cpu),
+        ratiosWall: ratiosOf(wall),
+        note: contest.note ?? null,
+      };
+      ctx.log(
+        `indicators: ${contest.name}: ours ${fmt((cpu.oursBatch ?? 0) / 1e6, 1)} M/cpu-s batch, ` +
+          `${fmt((cpu.oursStream ?? 0) / 1e6, 1)} M/cpu-s streaming`,
+      );
+    }
+    const m = (v: number | undefined) => (v === undefined ? '-' : fmt(v / 1e6, 1));
+    const x = (v: number | undefined) => (v === undefined ? '-' : `${fmt(v, 1)}x`);
+    return {
+      report: {
+        config: {
+          dataDir: dir,
+          files,
+          bars,
+          values,
+          peerValues,
+          rounds,
+          minSampleSeconds: MIN_SAMPLE_SECONDS,
+        },
+        checksum: sink,
+        results,
+      },
+      table: [
+        `indicators: M values per CPU-second (median of ${rounds}); ours on ${values} values; the peers, and ours for the ratios, on the first ${peerValues}`,
+        ...formatTable(
+          [
+            'indicator',
+            'batch',
+            'stream',
+            'ti batch',
+            'ti stream',
+            'tulind',
+            'b÷ti',
+            's÷ti',
+            'b÷tulind',
+            's÷tulind',
+          ],
+          CONTESTS.map((c) => {
+            const r = results[c.name]!;
+            const v = r.valuesPerCpuSecond;
+            return [
+              c.name,
+              m(v.oursBatch),
+              m(v.oursStream),
+              m(v.tiBatch),
+              m(v.tiStream),
+              m(v.tulind),
+              x(r.ratios.batchVsTi),
+              x(r.ratios.streamVsTi),
+              x(r.ratios.batchVsTulind),
+              x(r.ratios.streamVsTulind),
+            ];
+          }),
+        ),
+        ...CONTESTS.filter((c) => c.note).map((c) => `${c.name}: ${c.note}`),
+      ],
+    };
+  },
+};
