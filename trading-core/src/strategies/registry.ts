@@ -6,22 +6,17 @@ import {
   EMA_CROSS_VOLUME_NAME,
   EmaCrossVolumeStrategy,
 } from './ema-cross.js';
+import type { StrategySpec } from './spec.js';
+import { checkParams } from './spec.js';
+import { RSI_DIVERGENCE_VWAP_SPEC } from './rsi-divergence-vwap.js';
+import { BOLLINGER_REVERSION_SPEC } from './bollinger-reversion.js';
+import { TURTLE_SPEC } from './turtle.js';
+import { CONSOLIDATION_POP_SPEC } from './consolidation-pop.js';
+import { NADARAYA_WATSON_REVERSION_SPEC } from './nadaraya-watson-reversion.js';
+import { CORRELATION_SPEC } from './correlation.js';
+import { BUY_AND_HOLD_SPEC } from './buy-and-hold.js';
 
-/**
- * One strategy as the datafeed and the simulator ask for it by name: what it does, its
- * parameters as a zod schema (every field with its default and a `.describe()`d meaning), and
- * how to build it from parameters that passed the schema.
- */
-export interface StrategySpec {
-  readonly name: string;
-  /** One sentence: what makes it buy and sell. */
-  readonly description: string;
-  /** A strict object: unknown keys are refused, every field has a default. */
-  readonly params: z.ZodObject;
-  /** Cross-field rules the schema cannot say alone (fast < slow, ...): a message, or null. */
-  readonly check?: (params: Record<string, unknown>) => string | null;
-  create(params: Record<string, unknown>): Strategy;
-}
+export type { StrategySpec } from './spec.js';
 
 const period = (fallback: number, meaning: string) =>
   z.number().int().min(1).max(100_000).default(fallback).describe(meaning);
@@ -45,6 +40,13 @@ const SPECS: readonly StrategySpec[] = [
         : 'fastPeriod must be less than slowPeriod',
     create: (p) => new EmaCrossVolumeStrategy(p),
   },
+  RSI_DIVERGENCE_VWAP_SPEC,
+  BOLLINGER_REVERSION_SPEC,
+  TURTLE_SPEC,
+  CONSOLIDATION_POP_SPEC,
+  NADARAYA_WATSON_REVERSION_SPEC,
+  CORRELATION_SPEC,
+  BUY_AND_HOLD_SPEC,
 ];
 
 const BY_NAME = new Map(SPECS.map((s) => [s.name, s]));
@@ -70,15 +72,7 @@ export function strategySpec(name: string): StrategySpec {
  * `E_STRATEGY_PARAMS` naming each field and what is wrong with it.
  */
 export function strategyParams(name: string, params: unknown = {}): StrategyParams {
-  const spec = strategySpec(name);
-  const parsed = spec.params.safeParse(params ?? {});
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`);
-    throw new StrategyError('E_STRATEGY_PARAMS', `${name}: ${problems.join('; ')}`);
-  }
-  const problem = spec.check?.(parsed.data) ?? null;
-  if (problem !== null) throw new StrategyError('E_STRATEGY_PARAMS', `${name}: ${problem}`);
-  return Object.freeze(parsed.data as Record<string, number | string | boolean>);
+  return checkParams(strategySpec(name), params);
 }
 
 /** A fresh strategy by name; parameters as for `strategyParams`. */

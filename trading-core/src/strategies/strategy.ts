@@ -32,10 +32,12 @@ export interface Strategy {
   /** Called once per closed candle of the traded symbol, oldest first. Pure given what it has seen. */
   onCandle(candle: Candle): StrategyAction | null;
   /**
-   * A closed candle of one of `inputs`, per symbol in time order. The caller delivers an input
-   * candle before any traded candle with a later open time, and never one whose open time is
-   * not before the traded candle that follows, so what a strategy decides at time t depends
-   * only on input candles that opened before t, whatever order the bus brought them in.
+   * A closed candle of one of `inputs`, per symbol in time order. The caller never delivers one
+   * whose open time is not before the traded candle that follows, so what a strategy decides at
+   * time t depends only on input candles that opened before t, whatever order the bus brought
+   * them in. A backtest has every candle and delivers each just before the first traded candle
+   * that opens after it; live, a leader candle that reaches the datafeed after a later traded
+   * candle is delivered before the next one: late, never early (`InputQueue`).
    */
   onInput?(symbol: string, candle: Candle): void;
 }
