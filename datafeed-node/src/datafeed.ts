@@ -1,76 +1,140 @@
 import type { Logger } from 'pino';
 import { TOPICS, createCandle, createSignal, type Bus, type Signal, type Signer } from '@appliance/protocol';
-import { VirtualTrader, type Candle, type FillCosts, type Strategy } from '@appliance/trading-core';
+import {
+  InputQueue,
+  VirtualTrader,
+  type Candle,
+  type FillCosts,
+  type Strategy,
+} from '@appliance/trading-core';
 import { feedCandleProblem } from './candle-check.js';
 import { FeedError } from './errors.js';
+import { planStreams, streamsOf, type StreamChoice } from './streams.js';
 
-export interface DatafeedOptions {
+/**
+ * `stream` and `strategy` for one algorithm (e.g. `ema-cross.1h`), or `streams` for several:
+ * each with its own virtual portfolio, publishing on its own stream.
+ */
+export interface DatafeedOptions extends StreamChoice {
   bus: Bus;
   /** Signs the signals and the candles (separate signature domains). */
   signer: Signer;
   logger: Logger;
-  /** Stream this node's algorithm publishes on, e.g. `ema-cross.1h`. */
-  stream: string;
   /** This node's name, stamped on every signal and candle as `origin`. */
   origin: string;
+  /** Every symbol fed: each candle of these is checked and published, traded or not. */
   symbols: string[];
   timeframe: string;
   quote: string;
-  /** The fixed virtual balance the algorithm trades, in quote. */
+  /** The fixed virtual balance each stream's algorithm trades, in quote. */
   seed: number;
   costs: FillCosts;
   /** How long a signal stays actionable after it is issued. */
   ttlMs: number;
-  strategy: () => Strategy;
   now?: () => number;
 }
 
 export const DEFAULT_SIGNAL_TTL_MS = 60_000;
 
-export interface DatafeedStats {
-  candles: number;
+export interface StreamStats {
+  stream: string;
   signals: number;
   fills: number;
   equity: number;
   ledgerBalanced: boolean;
 }
 
+export interface DatafeedStats {
+  candles: number;
+  /** Signals and fills of every stream. */
+  signals: number;
+  fills: number;
+  /** The virtual equity, summed over the streams when there are several. */
+  equity: number;
+  ledgerBalanced: boolean;
+  /** Each stream's own, when the feed runs more than one. */
+  streams?: StreamStats[];
+}
+
+/** One symbol a stream trades: its strategy, and the candles of the strategy's inputs not yet handed over. */
+interface Lane {
+  strategy: Strategy;
+  inputs: InputQueue | undefined;
+  deliver: (symbol: string, candle: Candle) => void;
+}
+
+interface StreamRun {
+  stream: string;
+  trader: VirtualTrader;
+  lanes: Map<string, Lane>;
+  /** Per input symbol, the queues of the strategies that read it. */
+  readers: Map<string, InputQueue[]>;
+  signals: number;
+  fills: number;
+}
+
 /**
- * One algorithm over all its pairs on one virtual balance. Every candle goes on the bus for
- * the paper exchange, signed with the key that signs the signals; when the virtual portfolio
- * decides to buy or sell, the decision goes out as a signed signal. The signal comes after its
- * candle, so the exchange knows the price first.
+ * Each stream's algorithm over its pairs on its own virtual balance. Every candle goes on the
+ * bus once for the paper exchange, signed with the key that signs the signals; when a stream's
+ * virtual portfolio decides to buy or sell, the decision goes out as a signed signal keyed by
+ * that stream. The signal comes after its candle, so the exchange knows the price first.
+ *
+ * A strategy with `inputs` gets their candles through an InputQueue: just before it sees a
+ * traded candle it is handed the input candles that opened before it, never one that opened at
+ * the same time or later, whatever order the sources brought them in.
  */
 export class Datafeed {
-  readonly trader: VirtualTrader;
-  readonly #strategies = new Map<string, Strategy>();
+  readonly #runs: StreamRun[];
+  readonly #fed: Set<string>;
   readonly #lastTime = new Map<string, number>();
   readonly #o: DatafeedOptions;
   readonly #now: () => number;
   #candles = 0;
-  #signals = 0;
-  #fills = 0;
-  #algoVersion = '';
 
+  /** Throws FeedError E_STREAMS when the streams cannot run on the symbols fed (see planStreams). */
   constructor(o: DatafeedOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
-    this.trader = new VirtualTrader({
-      quote: o.quote,
-      seed: o.seed,
-      costs: o.costs,
-      allocation: 1 / o.symbols.length,
+    this.#fed = new Set(o.symbols);
+    this.#runs = planStreams(streamsOf(o), o.symbols).map(({ stream, strategies }) => {
+      const run: StreamRun = {
+        stream,
+        trader: new VirtualTrader({
+          quote: o.quote,
+          seed: o.seed,
+          costs: o.costs,
+          allocation: 1 / strategies.size,
+        }),
+        lanes: new Map(),
+        readers: new Map(),
+        signals: 0,
+        fills: 0,
+      };
+      for (const [symbol, strategy] of strategies) {
+        const inputs = strategy.inputs?.length ? new InputQueue(strategy.inputs) : undefined;
+        for (const input of new Set(strategy.inputs ?? []))
+          run.readers.set(input, [...(run.readers.get(input) ?? []), inputs!]);
+        run.lanes.set(symbol, { strategy, inputs, deliver: (s, c) => strategy.onInput?.(s, c) });
+      }
+      const first = strategies.values().next().value!;
+      o.logger.info(
+        {
+          stream,
+          strategy: first.name,
+          algoVersion: first.version,
+          params: first.params ?? {},
+          symbols: [...strategies.keys()],
+          ...(first.inputs?.length ? { inputs: first.inputs } : {}),
+        },
+        `stream ${stream} runs ${first.version}`,
+      );
+      return run;
     });
-    for (const s of o.symbols) {
-      const strategy = o.strategy();
-      this.#strategies.set(s, strategy);
-      this.#algoVersion = strategy.version;
-    }
   }
 
-  async onCandle(symbol: string, candle: Candle): Promise<Signal | null> {
-    const strategy = this.#strategies.get(symbol);
-    if (!strategy) throw new RangeError(`symbol ${symbol} is not configured on this feed`);
+  /** Checks and publishes the candle, then runs each stream on it; the signals it published. */
+  async onCandle(symbol: string, candle: Candle): Promise<Signal[]> {
+    if (!this.#fed.has(symbol)) throw new RangeError(`symbol ${symbol} is not configured on this feed`);
     // Checked before the candle is published or any strategy sees it: a strategy's state must
     // not be moved by a candle the trader would then refuse.
     const problem = feedCandleProblem(candle);
@@ -101,12 +165,26 @@ export class Datafeed {
       this.#o.signer,
     );
     await this.#o.bus.publish(TOPICS.candles, [{ key: symbol, value: JSON.stringify(signed) }]);
-    const step = this.trader.onCandle(symbol, candle, strategy.onCandle(candle));
-    if (step.filled) this.#fills++;
+    const signals: Signal[] = [];
+    for (const run of this.#runs) {
+      const signal = await this.#step(run, symbol, candle);
+      if (signal) signals.push(signal);
+    }
+    return signals;
+  }
+
+  async #step(run: StreamRun, symbol: string, candle: Candle): Promise<Signal | null> {
+    for (const q of run.readers.get(symbol) ?? []) q.push(symbol, candle);
+    const lane = run.lanes.get(symbol);
+    // An input this stream does not trade: read by its strategies, not traded.
+    if (!lane) return null;
+    lane.inputs?.release(candle.time, lane.deliver);
+    const step = run.trader.onCandle(symbol, candle, lane.strategy.onCandle(candle));
+    if (step.filled) run.fills++;
     if (!step.order) return null;
     const signal = createSignal(
       {
-        stream: this.#o.stream,
+        stream: run.stream,
         symbol,
         side: step.order.side,
         price: step.order.referencePrice,
@@ -114,27 +192,45 @@ export class Datafeed {
         ts: this.#now(),
         ttlMs: this.#o.ttlMs,
         strength: 1,
-        algoVersion: this.#algoVersion,
+        algoVersion: lane.strategy.version,
         origin: this.#o.origin,
       },
       this.#o.signer,
     );
-    await this.#o.bus.publish(TOPICS.signals, [{ key: this.#o.stream, value: JSON.stringify(signal) }]);
-    this.#signals++;
+    await this.#o.bus.publish(TOPICS.signals, [{ key: run.stream, value: JSON.stringify(signal) }]);
+    run.signals++;
     this.#o.logger.info(
-      { id: signal.id, symbol, side: signal.side, price: signal.price, candleTime: candle.time },
+      {
+        id: signal.id,
+        // The one-stream log line is as it always was; with several, which one.
+        ...(this.#runs.length > 1 ? { stream: run.stream } : {}),
+        symbol,
+        side: signal.side,
+        price: signal.price,
+        candleTime: candle.time,
+      },
       'signal published',
     );
     return signal;
   }
 
   stats(): DatafeedStats {
-    return {
+    const streams = this.#runs.map((r): StreamStats => ({
+      stream: r.stream,
+      signals: r.signals,
+      fills: r.fills,
+      equity: r.trader.equity(),
+      ledgerBalanced: r.trader.ledger.isBalanced(),
+    }));
+    const total = {
       candles: this.#candles,
-      signals: this.#signals,
-      fills: this.#fills,
-      equity: this.trader.equity(),
-      ledgerBalanced: this.trader.ledger.isBalanced(),
+      signals: sum(streams.map((s) => s.signals)),
+      fills: sum(streams.map((s) => s.fills)),
+      equity: sum(streams.map((s) => s.equity)),
+      ledgerBalanced: streams.every((s) => s.ledgerBalanced),
     };
+    return streams.length > 1 ? { ...total, streams } : total;
   }
 }
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);

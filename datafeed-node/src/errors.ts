@@ -7,6 +7,7 @@ export const FEED_ERROR_CODES = {
   E_NOT_SORTED: 'candle times do not strictly increase',
   E_SOURCE: 'the live market data source failed',
   E_BAD_CANDLE: 'a candle handed to the feed is not sound, or not after the previous one of its symbol',
+  E_STREAMS: 'the streams cannot run on the symbols fed: a name twice, or a traded or input symbol not fed',
 } as const;
 export type FeedErrorCode = keyof typeof FEED_ERROR_CODES;
 

@@ -1,4 +1,11 @@
-export { Datafeed, DEFAULT_SIGNAL_TTL_MS, type DatafeedOptions, type DatafeedStats } from './datafeed.js';
+export {
+  Datafeed,
+  DEFAULT_SIGNAL_TTL_MS,
+  type DatafeedOptions,
+  type DatafeedStats,
+  type StreamStats,
+} from './datafeed.js';
+export { planStreams, type FeedStream, type PlannedStream, type StreamChoice } from './streams.js';
 export { runFeed, type FeedSource, type RunFeedOptions, type FeedResult } from './run-feed.js';
 export {
   readCandleCsv,

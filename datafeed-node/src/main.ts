@@ -1,52 +1,21 @@
 #!/usr/bin/env node
-import { z } from 'zod';
 import { exportPublicKey, signerFromPem } from '@appliance/protocol';
 import { createKafkaBus } from '@appliance/protocol/kafka';
-import { DEFAULT_FILL_COSTS, EmaCrossVolumeStrategy } from '@appliance/trading-core';
+import { DEFAULT_FILL_COSTS } from '@appliance/trading-core';
 import { EXIT, createLogger, handleShutdown, kafkaSecurityFromEnv, startShell } from '@appliance/runtime';
 import { runFeed } from './run-feed.js';
 import { DEFAULT_SIGNAL_TTL_MS } from './datafeed.js';
 import { resolveReplayFiles } from './csv-candles.js';
 import { FeedError } from './errors.js';
+import { DEFAULT_STRATEGY, DEFAULT_STREAM, configuredStreams } from './stream-config.js';
+import { describeStrategies } from './strategy-list.js';
+import { Config } from './config.js';
 
-const pair = z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, 'expected BASE/QUOTE, e.g. BTC/USDT');
-const Config = z
-  .object({
-    kafka: z.string().min(1, 'required: signals go out on Kafka'),
-    signingKeyFile: z.string().min(1, "required: this node's key signs its signals and candles"),
-    stream: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
-    origin: z.string().min(1),
-    replay: z.array(z.string()),
-    speed: z.union([z.literal('max'), z.coerce.number().positive()]),
-    from: z.string().datetime({ offset: true }).optional(),
-    limit: z.coerce.number().int().positive().optional(),
-    live: z.boolean(),
-    symbols: z.array(pair),
-    symbol: pair.optional(),
-    timeframe: z
-      .string()
-      .regex(/^[1-9]\d*[mhd]$/, 'expected e.g. 1m, 15m, 1h, 4h or 1d')
-      .optional(),
-    ccxtUrl: z.string().url().optional(),
-    seed: z.coerce.number().positive(),
-    ttlMs: z.coerce.number().int().positive(),
-  })
-  .superRefine((c, ctx) => {
-    if (c.replay.length === 0 && !c.live)
-      ctx.addIssue({ code: 'custom', path: ['replay'], message: 'give --replay FILE... or --live' });
-    if (c.replay.length === 0 && c.symbol !== undefined)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['symbol'],
-        message: '--symbol is for --replay; --live takes --symbols',
-      });
-  });
-
-const { config, signingKeyPem, kafkaSecurity } = startShell(
+const started = startShell(
   {
     name: 'datafeed-node',
     description:
-      'Runs one algorithm over its pairs on a virtual balance and publishes signed candles and signals',
+      'Runs algorithms by name over its pairs, each stream on its own virtual balance, and publishes signed candles and signals',
     configEnv: 'DATAFEED_CONFIG',
     schema: Config,
     options: [
@@ -66,7 +35,31 @@ const { config, signingKeyPem, kafkaSecurity } = startShell(
         flag: '--stream <name>',
         env: 'DATAFEED_STREAM',
         description: 'stream the signals are published on',
-        default: 'ema-cross.1h',
+        default: DEFAULT_STREAM,
+      },
+      {
+        flag: '--strategy <name>',
+        env: 'DATAFEED_STRATEGY',
+        description: 'the strategy the stream runs, by name (--list-strategies lists them)',
+        default: DEFAULT_STRATEGY,
+      },
+      {
+        flag: '--params <json>',
+        env: 'DATAFEED_PARAMS',
+        description:
+          "the strategy's parameters as a JSON object, e.g. '{\"fastPeriod\": 9}'; unset ones take their defaults",
+      },
+      {
+        flag: '--streams <json>',
+        env: 'DATAFEED_STREAMS',
+        description:
+          'several streams at once, each on its own virtual balance: a JSON array of {stream, strategy, params?, symbols?}; instead of --stream, --strategy and --params',
+      },
+      {
+        flag: '--list-strategies',
+        env: 'DATAFEED_LIST_STRATEGIES',
+        description: "print every strategy with its parameters' defaults and meanings, and exit",
+        default: false,
       },
       {
         flag: '--origin <name>',
@@ -134,20 +127,33 @@ const { config, signingKeyPem, kafkaSecurity } = startShell(
   },
   (shell) => {
     const { config } = shell;
+    if (config.listStrategies) return { list: true as const };
     const signingKeyPem = shell.readSigningKey('signingKeyFile');
+    let fed = { symbols: config.symbols, key: 'symbols' as 'replay' | 'symbols' };
     if (config.replay.length > 0) {
       try {
         // Checked here so that a file name or option problem exits 2 before Kafka is reached.
-        resolveReplayFiles(config.replay, { symbol: config.symbol, timeframe: config.timeframe });
+        const files = resolveReplayFiles(config.replay, {
+          symbol: config.symbol,
+          timeframe: config.timeframe,
+        });
+        fed = { symbols: files.map((f) => f.symbol), key: 'replay' };
       } catch (err) {
         if (!(err instanceof FeedError)) throw err;
         throw shell.problem('replay', `${err.code}: ${err.message}`);
       }
     }
+    // Strategy names, their params and their inputs, before Kafka is reached too.
+    const streams = configuredStreams(config, shell.source, fed, shell.problem);
     // TLS and SASL/SCRAM from KAFKA_SSL_* / KAFKA_SASL_* (docs/bus-security.md).
-    return { config, signingKeyPem, kafkaSecurity: kafkaSecurityFromEnv() };
+    return { list: false as const, config, signingKeyPem, streams, kafkaSecurity: kafkaSecurityFromEnv() };
   },
 );
+if (started.list) {
+  process.stdout.write(describeStrategies());
+  process.exit(EXIT.ok);
+}
+const { config, signingKeyPem, streams, kafkaSecurity } = started;
 
 const logger = createLogger({ name: `datafeed:${config.origin}` });
 const bus = createKafkaBus({
@@ -161,19 +167,22 @@ handleShutdown(logger, [() => abort.abort(), () => bus.close()]);
 const signer = signerFromPem(signingKeyPem);
 // Which key this node signs with, so an operator can match it to the pins (`npm run keygen -- --public FILE`).
 logger.info(
-  { kid: signer.kid, publicKey: exportPublicKey(signer.publicKey), stream: config.stream },
+  {
+    kid: signer.kid,
+    publicKey: exportPublicKey(signer.publicKey),
+    ...(config.streams ? { streams: streams.map((s) => s.stream) } : { stream: config.stream }),
+  },
   'signing signals and candles with this key',
 );
 const result = await runFeed({
   bus,
   signer,
   logger,
-  stream: config.stream,
+  streams,
   origin: config.origin,
   seed: config.seed,
   ttlMs: config.ttlMs,
   costs: DEFAULT_FILL_COSTS,
-  strategy: () => new EmaCrossVolumeStrategy(),
   signal: abort.signal,
   source:
     config.replay.length > 0

@@ -1,12 +1,13 @@
 import type { Exchange } from 'ccxt';
 import type { Logger } from 'pino';
 import type { Bus, Signer } from '@appliance/protocol';
-import type { Candle, FillCosts, Strategy } from '@appliance/trading-core';
+import type { Candle, FillCosts } from '@appliance/trading-core';
 import { pollCandles, type PollStats } from './ccxt-poller.js';
 import { gapMessage, resolveReplayFiles } from './csv-candles.js';
 import { Datafeed, type DatafeedStats } from './datafeed.js';
 import { FeedError } from './errors.js';
 import { replayCandles } from './replay.js';
+import { streamsOf, type StreamChoice } from './streams.js';
 import { syntheticCandles } from './synthetic.js';
 
 export type FeedSource =
@@ -31,16 +32,15 @@ export type FeedSource =
       limit?: number;
     };
 
-export interface RunFeedOptions {
+/** `stream` and `strategy` for one algorithm, or `streams` for several (see DatafeedOptions). */
+export interface RunFeedOptions extends StreamChoice {
   bus: Bus;
   signer: Signer;
   logger: Logger;
-  stream: string;
   origin: string;
   seed: number;
   ttlMs: number;
   costs: FillCosts;
-  strategy: () => Strategy;
   source: FeedSource;
   signal?: AbortSignal;
   now?: () => number;
@@ -72,7 +72,30 @@ export async function runFeed(o: RunFeedOptions): Promise<FeedResult> {
   const { symbols, timeframe, candles } = opened;
   if (o.source.kind === 'synthetic')
     o.logger.warn('SYNTHETIC market data: signals on this stream are not real');
-  const feed = new Datafeed({ ...o, symbols, timeframe, quote: 'USDT', now: o.now });
+  let feed: Datafeed;
+  try {
+    feed = new Datafeed({
+      bus: o.bus,
+      signer: o.signer,
+      logger: o.logger,
+      origin: o.origin,
+      seed: o.seed,
+      ttlMs: o.ttlMs,
+      costs: o.costs,
+      streams: streamsOf(o),
+      symbols,
+      timeframe,
+      quote: 'USDT',
+      now: o.now,
+    });
+  } catch (err) {
+    // Nothing was read yet: the source's generator has not started, so there is nothing to close.
+    if (err instanceof FeedError) {
+      o.logger.error({ code: err.code }, err.message);
+      return { ...emptyStats(o.seed), ...counts, error: `${err.code}: ${err.message}` };
+    }
+    throw err;
+  }
   let lastProgress = 0;
   try {
     for await (const { symbol, candle } of candles) {
