@@ -9,10 +9,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { backtestSuite } from './backtest.js';
 import { clientDecideSuite } from './client-decide.js';
 import { csvSuite } from './csv.js';
 import { fanoutSuite } from './fanout.js';
+import { indicatorsSuite } from './indicators.js';
 import { intentWriteSuite } from './intent-write.js';
+import { orderBookSuite } from './order-book.js';
 import { processesSuite } from './processes.js';
 import { REPO_ROOT } from './ipc.js';
 import { scaleSuite } from './scale.js';
@@ -26,6 +29,9 @@ const SUITES: Suite[] = [
   scaleSuite,
   processesSuite,
   csvSuite,
+  backtestSuite,
+  orderBookSuite,
+  indicatorsSuite,
 ];
 
 /** The whole run is bounded (`--timeout-s`): past this, stop and say so rather than hang. */
