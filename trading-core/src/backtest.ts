@@ -1,7 +1,7 @@
 import { fromAtoms } from './atoms.js';
 import { candleProblem, isSoundCandle } from './candle.js';
 import type { Candle } from './candle.js';
-import { fillCostsProblem, frozenCosts, type Fill, type FillCosts } from './fill-model.js';
+import { fillCostsProblem, frozenCosts, type Fill, type FillCosts, type OrderSide } from './fill-model.js';
 import { Ledger } from './ledger.js';
 import type { Strategy, StrategyParams } from './strategies/strategy.js';
 import { fillVirtualOrder, sizeVirtualBuy } from './virtual-fill.js';
@@ -67,18 +67,14 @@ export function backtest(
     throw new RangeError(`backtest: symbol must look like BTC/${quote || 'USDT'}, got ${String(symbol)}`);
   const problem = fillCostsProblem(costs);
   if (problem !== null) throw new RangeError(`backtest: ${problem}`);
-  const asset = match[1]!;
-  // No journal: a backtest never reads its transactions back, and keeping them is most of a fill's cost.
-  const ledger = new Ledger({ quote, seed, journal: false });
-  const fixedCosts = frozenCosts(costs);
+  const books = new BacktestBooks(symbol, match[1]!, quote, seed, frozenCosts(costs));
   const feed = inputFeed(strategy, options.inputs);
-  const trades: BacktestTrade[] = [];
 
   let pending = NONE;
   let pendingQuantity = 0;
-  let holding = false;
   // Drawdown needs equity at every close; cash and quantity only change on a fill, so they are
   // kept as numbers between fills instead of asking the ledger (bigint) on every candle.
+  let holding = false;
   let cash = seed;
   let held = 0;
   let peak = seed;
@@ -86,36 +82,22 @@ export function backtest(
   let lastTime = -1;
   let lastClose = 0;
 
+  // The hot loop: everything that touches the ledger is in BacktestBooks, out of line, so the
+  // loop itself stays small enough to keep its state in registers.
   for (let i = 0; i < candles.length; i++) {
     const candle = candles[i]!;
-    if (!isSoundCandle(candle))
-      throw new RangeError(`backtest: bad ${symbol} candle at ${candle.time}: ${candleProblem(candle)}`);
-    if (candle.time <= lastTime)
-      throw new RangeError(
-        `backtest: ${symbol} candle at ${candle.time} is not after the previous one at ${lastTime}`,
-      );
+    if (!isSoundCandle(candle)) throw badCandle(symbol, candle);
+    if (candle.time <= lastTime) throw outOfOrder(symbol, candle, lastTime);
     lastTime = candle.time;
     if (feed !== null) feed.before(candle.time);
 
     if (pending !== NONE) {
-      const side = pending === BUY ? 'buy' : 'sell';
-      pending = NONE;
-      const ref = `${symbol}:${side}:${candle.time}`;
-      const filled = fillVirtualOrder(ledger, asset, side, pendingQuantity, candle, fixedCosts, ref);
-      if (filled !== null) {
-        trades.push({
-          side: filled.side,
-          quantity: filled.quantity,
-          price: filled.price,
-          notional: filled.notional,
-          fee: filled.fee,
-          time: candle.time,
-        });
-        cash = ledger.cash();
-        const atoms = ledger.positionAtoms(asset).quantity;
-        held = fromAtoms(atoms);
-        holding = atoms > 0n;
+      if (books.fill(pending === BUY ? 'buy' : 'sell', pendingQuantity, candle)) {
+        cash = books.cash;
+        held = books.held;
+        holding = books.holding;
       }
+      pending = NONE;
     }
 
     const action = strategy.onCandle(candle);
@@ -126,13 +108,8 @@ export function backtest(
       }
     } else if (action === 'buy') {
       if (!holding) {
-        // Flat, so equity is the cash: what the VirtualTrader's ledger.equity(marks) gives.
-        const cashAtoms = ledger.cashAtoms();
-        const buy = sizeVirtualBuy(cashAtoms, fromAtoms(cashAtoms), 1, candle.close, fixedCosts);
-        if (buy !== null) {
-          pending = BUY;
-          pendingQuantity = buy.quantity;
-        }
+        pendingQuantity = books.sizeBuy(candle.close);
+        if (pendingQuantity > 0) pending = BUY;
       }
     } else if (action !== null) {
       throw new RangeError(`backtest: action must be buy, sell or null, got ${String(action)}`);
@@ -144,7 +121,8 @@ export function backtest(
     else maxDrawdown = Math.max(maxDrawdown, (peak - equity) / peak);
   }
 
-  const finalEquity = holding ? ledger.equity({ [asset]: lastClose }) : ledger.cash();
+  const finalEquity = books.equity(lastClose);
+  const trades = books.trades;
   return {
     strategy: { name: strategy.name, version: strategy.version, params: strategy.params ?? {} },
     trades,
@@ -152,8 +130,73 @@ export function backtest(
     totalReturn: (finalEquity - seed) / seed,
     maxDrawdown,
     fills: trades.length,
-    ledgerBalanced: ledger.isBalanced(),
+    ledgerBalanced: books.ledger.isBalanced(),
   };
+}
+
+/**
+ * A backtest's exact books: the ledger (no journal: a backtest never reads its transactions
+ * back, and keeping them is most of a fill's cost) and the trades it booked. Called only to size
+ * and fill orders, a few candles in a hundred.
+ */
+class BacktestBooks {
+  readonly ledger: Ledger;
+  readonly trades: BacktestTrade[] = [];
+  /** After a fill: cash and quantity held, as numbers for the loop's equity. */
+  cash = 0;
+  held = 0;
+  holding = false;
+  readonly #symbol: string;
+  readonly #asset: string;
+  readonly #costs: Readonly<FillCosts>;
+
+  constructor(symbol: string, asset: string, quote: string, seed: number, costs: Readonly<FillCosts>) {
+    this.ledger = new Ledger({ quote, seed, journal: false });
+    this.#symbol = symbol;
+    this.#asset = asset;
+    this.#costs = costs;
+  }
+
+  /** Fills an order at this candle's open; false when nothing could be booked. */
+  fill(side: OrderSide, quantity: number, candle: Candle): boolean {
+    const ref = `${this.#symbol}:${side}:${candle.time}`;
+    const filled = fillVirtualOrder(this.ledger, this.#asset, side, quantity, candle, this.#costs, ref);
+    if (filled === null) return false;
+    this.trades.push({
+      side: filled.side,
+      quantity: filled.quantity,
+      price: filled.price,
+      notional: filled.notional,
+      fee: filled.fee,
+      time: candle.time,
+    });
+    this.cash = this.ledger.cash();
+    const atoms = this.ledger.positionAtoms(this.#asset).quantity;
+    this.held = fromAtoms(atoms);
+    this.holding = atoms > 0n;
+    return true;
+  }
+
+  /** The quantity a buy at this close would be sized at while flat; 0 when not one atom fits. */
+  sizeBuy(close: number): number {
+    // Flat, so equity is the cash: what the VirtualTrader's ledger.equity(marks) gives.
+    const cash = this.ledger.cashAtoms();
+    return sizeVirtualBuy(cash, fromAtoms(cash), 1, close, this.#costs)?.quantity ?? 0;
+  }
+
+  equity(lastClose: number): number {
+    return this.holding ? this.ledger.equity({ [this.#asset]: lastClose }) : this.ledger.cash();
+  }
+}
+
+function badCandle(symbol: string, candle: Candle): RangeError {
+  return new RangeError(`backtest: bad ${symbol} candle at ${candle.time}: ${candleProblem(candle)}`);
+}
+
+function outOfOrder(symbol: string, candle: Candle, lastTime: number): RangeError {
+  return new RangeError(
+    `backtest: ${symbol} candle at ${candle.time} is not after the previous one at ${lastTime}`,
+  );
 }
 
 /** Gives each input symbol's candles to the strategy, each just before the first traded candle after it. */
