@@ -186,7 +186,10 @@ const CONTESTS: Contest[] = [
     oursStream: (d) => {
       const macd = new Macd();
       let sum = 0;
-      for (let i = 0; i < d.n; i++) sum += macd.update(d.close[i]!)?.histogram ?? 0;
+      for (let i = 0; i < d.n; i++) {
+        macd.update(d.close[i]!);
+        sum += macd.histogram ?? 0;
+      }
       return sum;
     },
     tiBatch: (d) =>
@@ -219,7 +222,10 @@ const CONTESTS: Contest[] = [
     oursStream: (d) => {
       const bb = new Bollinger(20, 2);
       let sum = 0;
-      for (let i = 0; i < d.n; i++) sum += bb.update(d.close[i]!)?.upper ?? 0;
+      for (let i = 0; i < d.n; i++) {
+        bb.update(d.close[i]!);
+        sum += bb.upper ?? 0;
+      }
       return sum;
     },
     tiBatch: (d) => ti.BollingerBands.calculate({ period: 20, stdDev: 2, values: d.close }).at(-1)!.upper,
@@ -295,7 +301,7 @@ const CONTESTS: Contest[] = [
       const dc = new Donchian(20);
       const b = barAt(d);
       let sum = 0;
-      for (let i = 0; i < d.n; i++) sum += dc.update(b.at(i))?.middle ?? 0;
+      for (let i = 0; i < d.n; i++) sum += dc.update(b.at(i)) ?? 0;
       return sum;
     },
     tulind: (d) => tulip('max', [d.high], [20]) + tulip('min', [d.low], [20]),

@@ -18,7 +18,22 @@ t.test('agrees with technicalindicators to 1e-9 on middle, upper and lower', asy
     ] as const) {
       const theirs = ti.BollingerBands.calculate({ period, stdDev: k, values: closes });
       const b = new Bollinger(period, k);
-      const ours = closes.map((c) => b.update(c)).filter((v) => v !== undefined);
+      const ours = closes
+        .map((c) => {
+          const middle = b.update(c);
+          // The scalar getters and update's return say what the value object says, bit for bit.
+          const v = b.value;
+          if (
+            !Object.is(middle, v?.middle) ||
+            !Object.is(b.middle, v?.middle) ||
+            !Object.is(b.upper, v?.upper) ||
+            !Object.is(b.lower, v?.lower) ||
+            !Object.is(b.stdDev, v?.stdDev)
+          )
+            throw new Error(`getters disagree with value at ${c}`);
+          return v;
+        })
+        .filter((v) => v !== undefined);
       t.equal(ours.length, theirs.length, `${base} BB(${period}, ${k}): as many values`);
       let worst = 0;
       for (let i = 0; i < theirs.length; i++)
@@ -43,12 +58,16 @@ t.test('peek changes nothing; replace is as if the candle had closed at the new 
     const before = JSON.stringify(live.toJSON());
     const peeked = live.peek(c.open);
     if (JSON.stringify(live.toJSON()) !== before) changedByPeek++;
-    const first = live.update(c.open);
+    live.update(c.open);
+    const first = live.value;
     if (peeked && first)
       worst = Math.max(worst, rel(peeked.upper, first.upper), rel(peeked.middle, first.middle));
     live.replace(c.high);
-    const got = live.replace(c.close);
-    const want = plain.update(c.close);
+    const gotMiddle = live.replace(c.close);
+    const got = live.value;
+    if (!Object.is(gotMiddle, got?.middle)) worst = Infinity;
+    plain.update(c.close);
+    const want = plain.value;
     if (got && want)
       worst = Math.max(
         worst,
@@ -69,9 +88,9 @@ t.test('a snapshot continues, and bad input is refused', async (t) => {
   const resumed = Bollinger.fromJSON(JSON.parse(JSON.stringify(whole.toJSON())));
   let worst = 0;
   for (const c of closes.slice(1234, 4000)) {
-    const a = whole.update(c)!;
-    const b = resumed.update(c)!;
-    worst = Math.max(worst, rel(a.upper, b.upper), rel(a.lower, b.lower));
+    whole.update(c);
+    resumed.update(c);
+    worst = Math.max(worst, rel(whole.upper!, resumed.upper!), rel(whole.lower!, resumed.lower!));
   }
   t.ok(worst <= 1e-9, `resumed: worst ${worst}`);
   throwsExactly(
@@ -115,10 +134,18 @@ t.test('replace is exactly an update with the final value, and an empty snapshot
   let differ = 0;
   for (const c of closes) {
     live.update(c * 1.02);
-    if (JSON.stringify(live.replace(c)) !== JSON.stringify(plain.update(c))) differ++;
+    if (!Object.is(live.replace(c), plain.update(c))) differ++;
+    if (JSON.stringify(live.value) !== JSON.stringify(plain.value)) differ++;
   }
   t.equal(differ, 0, 'bit for bit');
   const empty = Bollinger.fromJSON(new Bollinger(2).toJSON());
   empty.update(1);
-  t.same(empty.update(3), { middle: 2, upper: 4, lower: 0, stdDev: 1 }, 'no NaN left from restoring nothing');
+  t.equal(empty.update(3), 2, 'update returns the middle band');
+  t.same(empty.value, { middle: 2, upper: 4, lower: 0, stdDev: 1 }, 'no NaN left from restoring nothing');
+  t.same([empty.middle, empty.upper, empty.lower, empty.stdDev], [2, 4, 0, 1], 'the scalar getters');
+  t.same(
+    [new Bollinger(2).middle, new Bollinger(2).upper, new Bollinger(2).lower, new Bollinger(2).stdDev],
+    [undefined, undefined, undefined, undefined],
+    'undefined while warming up',
+  );
 });

@@ -158,12 +158,23 @@ t.test('macdSeries and bollingerSeries equal Macd and Bollinger bit for bit', as
     ]) {
       const macd = new Macd(options);
       const batch = macdSeries(s.close, options);
-      const values = [...s.close].map((x) => macd.update(x));
+      const values = [...s.close].map((x) => {
+        const line = macd.update(x);
+        return { line, macd: macd.macd, signal: macd.signal, histogram: macd.histogram };
+      });
+      t.equal(
+        differences(
+          batch.macd,
+          values.map((v) => v.line),
+        ),
+        0,
+        'update returns the MACD line',
+      );
       const name = `${s.base} MACD(${options.fast}, ${options.slow}, ${options.signal})`;
       t.equal(
         differences(
           batch.macd,
-          values.map((v) => v?.macd),
+          values.map((v) => v.macd),
         ),
         0,
         name,
@@ -171,14 +182,14 @@ t.test('macdSeries and bollingerSeries equal Macd and Bollinger bit for bit', as
       t.equal(
         differences(
           batch.signal,
-          values.map((v) => v?.signal),
+          values.map((v) => v.signal),
         ),
         0,
       );
       t.equal(
         differences(
           batch.histogram,
-          values.map((v) => v?.histogram),
+          values.map((v) => v.histogram),
         ),
         0,
       );
@@ -191,12 +202,23 @@ t.test('macdSeries and bollingerSeries equal Macd and Bollinger bit for bit', as
     ] as const) {
       const b = new Bollinger(period, k);
       const batch = bollingerSeries(s.close, period, k);
-      const values = [...s.close].map((x) => b.update(x));
+      const values = [...s.close].map((x) => {
+        const middle = b.update(x);
+        return { returned: middle, middle: b.middle, upper: b.upper, lower: b.lower, stdDev: b.stdDev };
+      });
+      t.equal(
+        differences(
+          batch.middle,
+          values.map((v) => v.returned),
+        ),
+        0,
+        'update returns the middle band',
+      );
       for (const key of ['middle', 'upper', 'lower', 'stdDev'] as const)
         t.equal(
           differences(
             batch[key],
-            values.map((v) => v?.[key]),
+            values.map((v) => v[key]),
           ),
           0,
           `${s.base} BB(${period}, ${k}) ${key}`,
@@ -210,12 +232,23 @@ t.test('donchianSeries and the VWAP series equal their classes bit for bit', asy
     for (const period of [...PERIODS, 3, 7]) {
       const d = new Donchian(period);
       const batch = donchianSeries(s.high, s.low, period);
-      const values = s.candles.map((c) => d.update(c));
+      const values = s.candles.map((c) => {
+        const middle = d.update(c);
+        return { returned: middle, upper: d.upper, lower: d.lower, middle: d.middle };
+      });
+      t.equal(
+        differences(
+          batch.middle,
+          values.map((v) => v.returned),
+        ),
+        0,
+        'update returns the middle line',
+      );
       for (const key of ['upper', 'lower', 'middle'] as const)
         t.equal(
           differences(
             batch[key],
-            values.map((v) => v?.[key]),
+            values.map((v) => v[key]),
           ),
           0,
           `${s.base} Donchian(${period}) ${key}`,

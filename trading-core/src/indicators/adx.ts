@@ -52,7 +52,8 @@ function dxOf(plusDi: number, minusDi: number): number {
  * `peek`/`replace` follow a forming candle as in `Rsi`.
  */
 export class Adx {
-  readonly period: number;
+  /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
+  readonly period: number = 0;
   #plusDm: WilderAverage;
   #minusDm: WilderAverage;
   #range: WilderAverage;

@@ -30,7 +30,8 @@ export function trueRange(bar: Bar, previousClose: number): number {
  * `peek` and `replace` follow a forming candle as in `Rsi`.
  */
 export class Atr {
-  readonly period: number;
+  /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
+  readonly period: number = 0;
   #range: WilderAverage;
   #hasPrevious = false;
   #previousClose = 0;

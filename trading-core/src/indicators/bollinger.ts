@@ -21,10 +21,15 @@ export interface BollingerState {
  * slid with Welford's updates (no sum of squares, which cancels catastrophically at prices of
  * 40,000 with small moves), and recomputed exactly from the window every `period` updates so
  * rounding cannot pile up, O(1) amortised. `peek` and `replace` follow a forming candle in O(1).
+ * `update` and `replace` return the middle band alone; the getters `middle`, `upper`, `lower`
+ * and `stdDev` read every line without allocating (one square root each for the last three),
+ * while `value` and `peek` build a `BollingerValue` object (for display, not for a per-candle
+ * loop).
  */
 export class Bollinger {
-  readonly period: number;
-  readonly multiplier: number;
+  /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
+  readonly period: number = 0;
+  readonly multiplier: number = 0;
   readonly #window: Float64Array;
   #n = 0;
   #mean = 0;
@@ -52,11 +57,33 @@ export class Bollinger {
     return this.#n >= this.period;
   }
 
+  /** The SMA of the window; undefined until `period` values were seen. */
+  get middle(): number | undefined {
+    return this.#n >= this.period ? this.#mean : undefined;
+  }
+
+  /** middle + multiplier × stdDev. */
+  get upper(): number | undefined {
+    return this.#n >= this.period ? this.#mean + this.multiplier * this.#stdDev(this.#m2) : undefined;
+  }
+
+  /** middle − multiplier × stdDev. */
+  get lower(): number | undefined {
+    return this.#n >= this.period ? this.#mean - this.multiplier * this.#stdDev(this.#m2) : undefined;
+  }
+
+  /** Population standard deviation of the window. */
+  get stdDev(): number | undefined {
+    return this.#n >= this.period ? this.#stdDev(this.#m2) : undefined;
+  }
+
+  /** Every line as a fresh object (allocates: for display; a per-candle loop reads the getters). */
   get value(): BollingerValue | undefined {
     return this.ready ? this.#bands(this.#mean, this.#m2) : undefined;
   }
 
-  update(x: number): BollingerValue | undefined {
+  /** Takes the next value and returns the middle band (the others are on the getters: no allocation here). */
+  update(x: number): number | undefined {
     if (!Number.isFinite(x)) assertSample('Bollinger', x);
     this.#hasBefore = true;
     this.#beforeMean = this.#mean;
@@ -64,10 +91,10 @@ export class Bollinger {
     this.#beforeSinceExact = this.#sinceExact;
     this.#displaced = this.#window[this.#n % this.period]!;
     this.#apply(x);
-    return this.value;
+    return this.#n >= this.period ? this.#mean : undefined;
   }
 
-  /** The bands if the current candle closed at `x` now; nothing changes. */
+  /** The bands if the current candle closed at `x` now, as a fresh object; nothing changes. */
   peek(x: number): BollingerValue | undefined {
     if (!Number.isFinite(x)) assertSample('Bollinger.peek', x);
     if (this.#n + 1 < this.period) return undefined;
@@ -90,8 +117,11 @@ export class Bollinger {
     return this.#bands(mean, m2);
   }
 
-  /** Replaces the last value given to `update` (the same candle, moved on): exactly as if it had been given. */
-  replace(x: number): BollingerValue | undefined {
+  /**
+   * Replaces the last value given to `update` (the same candle, moved on): exactly as if it had
+   * been given. Returns the middle band.
+   */
+  replace(x: number): number | undefined {
     if (!Number.isFinite(x)) assertSample('Bollinger.replace', x);
     if (!this.#hasBefore) throw new RangeError('Bollinger.replace: no value to replace yet');
     this.#n--;
@@ -100,7 +130,7 @@ export class Bollinger {
     this.#m2 = this.#beforeM2;
     this.#sinceExact = this.#beforeSinceExact;
     this.#apply(x);
-    return this.value;
+    return this.#n >= this.period ? this.#mean : undefined;
   }
 
   /**
@@ -126,8 +156,12 @@ export class Bollinger {
     if (++this.#sinceExact >= this.period || nearlyFlat(this.#m2, this.#mean, count)) this.#exact(count);
   }
 
+  #stdDev(m2: number): number {
+    return Math.sqrt(Math.max(0, m2) / this.period);
+  }
+
   #bands(mean: number, m2: number): BollingerValue {
-    const stdDev = Math.sqrt(Math.max(0, m2) / this.period);
+    const stdDev = this.#stdDev(m2);
     return {
       middle: mean,
       upper: mean + this.multiplier * stdDev,

@@ -21,14 +21,17 @@ export interface DonchianState {
 
 /**
  * Donchian channel: the highest high and lowest low of the last `period` bars, and their
- * midpoint. Each `update` is O(1) amortised with no allocation beyond the value returned: a ring
- * of the window plus two monotonic queues of ring slots (the running maximum and minimum), all
- * in integer arithmetic. `replace` (a forming candle moved on) rebuilds the queues from the
- * ring, O(period) without allocation, since the bars the last update pushed out of them may
- * count again; `peek` is O(1).
+ * midpoint. Each `update` is O(1) amortised with no allocation: a ring of the window plus two
+ * monotonic queues of ring slots (the running maximum and minimum), all in integer arithmetic.
+ * `update` and `replace` return the middle line alone; the getters `upper`, `lower` and
+ * `middle` read every line without allocating, while `value` and `peek` build a
+ * `DonchianValue` object (for display, not for a per-candle loop). `replace` (a forming candle
+ * moved on) rebuilds the queues from the ring, O(period) without allocation, since the bars the
+ * last update pushed out of them may count again; `peek` is O(1).
  */
 export class Donchian {
-  readonly period: number;
+  /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
+  readonly period: number = 0;
   readonly #highs: Float64Array;
   readonly #lows: Float64Array;
   /**
@@ -59,6 +62,22 @@ export class Donchian {
     return this.#n >= this.period;
   }
 
+  /** The highest high of the window; undefined until `period` bars were seen. */
+  get upper(): number | undefined {
+    return this.#n >= this.period ? this.#highs[this.#maxQ[this.#maxHead]!]! : undefined;
+  }
+
+  /** The lowest low of the window; undefined until `period` bars were seen. */
+  get lower(): number | undefined {
+    return this.#n >= this.period ? this.#lows[this.#minQ[this.#minHead]!]! : undefined;
+  }
+
+  /** (upper + lower) / 2; undefined until `period` bars were seen. */
+  get middle(): number | undefined {
+    return this.#n >= this.period ? this.#middle() : undefined;
+  }
+
+  /** Every line as a fresh object (allocates: for display; a per-candle loop reads the getters). */
   get value(): DonchianValue | undefined {
     if (!this.ready) return undefined;
     const upper = this.#highs[this.#maxQ[this.#maxHead]!]!;
@@ -66,13 +85,20 @@ export class Donchian {
     return { upper, lower, middle: (upper + lower) / 2 };
   }
 
-  update(bar: HighLow): DonchianValue | undefined {
+  /** Takes the next bar and returns the middle line (the others are on the getters: no allocation here). */
+  update(bar: HighLow): number | undefined {
     check('Donchian', bar);
-    this.#push(bar.high, bar.low);
-    return this.value;
+    this.#highs[this.#slot] = bar.high;
+    this.#lows[this.#slot] = bar.low;
+    this.#push();
+    return this.#n >= this.period ? this.#middle() : undefined;
   }
 
-  /** The channel if the current candle ended as `bar` now; nothing changes. O(1). */
+  #middle(): number {
+    return (this.#highs[this.#maxQ[this.#maxHead]!]! + this.#lows[this.#minQ[this.#minHead]!]!) / 2;
+  }
+
+  /** The channel if the current candle ended as `bar` now, as a fresh object; nothing changes. O(1). */
   peek(bar: HighLow): DonchianValue | undefined {
     check('Donchian.peek', bar);
     if (this.#n + 1 < this.period) return undefined;
@@ -105,20 +131,26 @@ export class Donchian {
     return len > 0 ? values[q[head]!]! : none;
   }
 
-  /** Replaces the last bar given to `update` (the same candle, moved on). */
-  replace(bar: HighLow): DonchianValue | undefined {
+  /** Replaces the last bar given to `update` (the same candle, moved on); returns the middle line. */
+  replace(bar: HighLow): number | undefined {
     check('Donchian.replace', bar);
     if (this.#n === 0) throw new RangeError('Donchian.replace: no bar to replace yet');
     const slot = this.#slot === 0 ? this.period - 1 : this.#slot - 1;
     this.#highs[slot] = bar.high;
     this.#lows[slot] = bar.low;
     this.#rebuild();
-    return this.value;
+    return this.#n >= this.period ? this.#middle() : undefined;
   }
 
-  #push(high: number, low: number): void {
+  /**
+   * Queues the bar just written into ring slot `#slot` (no price crosses a call: a double
+   * argument of a call the engine does not inline is boxed, an allocation).
+   */
+  #push(): void {
     const p = this.period;
     const slot = this.#slot;
+    const high = this.#highs[slot]!;
+    const low = this.#lows[slot]!;
     // The bar leaving (in this very slot) is the oldest in the window: if still queued, it heads.
     if (this.#n >= p) {
       if (this.#maxLen > 0 && this.#maxQ[this.#maxHead] === slot) {
@@ -130,8 +162,6 @@ export class Donchian {
         this.#minLen--;
       }
     }
-    this.#highs[slot] = high;
-    this.#lows[slot] = low;
     // Bars no higher (lower) than this one can never be the extreme again while it is in the
     // window. `end` (head + len) is below 2 × period: a subtraction wraps it.
     let end = this.#maxHead + this.#maxLen;
@@ -152,20 +182,14 @@ export class Donchian {
     this.#n++;
   }
 
-  /**
-   * Rebuilds the queues from the ring, oldest bar first. Each push writes back into its slot the
-   * value just read from it, so the ring needs no copy: no allocation.
-   */
+  /** Rebuilds the queues from the ring, oldest bar first: the ring needs no copy, no allocation. */
   #rebuild(): void {
     const n = this.#n;
     const first = Math.max(0, n - this.period);
     this.#n = first;
     this.#slot = first % this.period;
     this.#maxHead = this.#maxLen = this.#minHead = this.#minLen = 0;
-    for (let i = first; i < n; i++) {
-      const slot = this.#slot;
-      this.#push(this.#highs[slot]!, this.#lows[slot]!);
-    }
+    for (let i = first; i < n; i++) this.#push();
   }
 
   toJSON(): DonchianState {

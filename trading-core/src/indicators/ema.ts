@@ -17,8 +17,9 @@ export interface EmaState {
  * TA-Lib do, so its values match theirs from the first one on; undefined until then.
  */
 export class Ema {
-  readonly period: number;
-  readonly alpha: number;
+  /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
+  readonly period: number = 0;
+  readonly alpha: number = 0;
   #count = 0;
   #seedSum = 0;
   /**

@@ -28,8 +28,11 @@ export interface MacdState {
  * MACD (Appel): the fast EMA minus the slow EMA, its signal line (an EMA of it) and the
  * histogram, every EMA seeded with the SMA of its first values (TA-Lib, technicalindicators).
  * The signal line starts with the slow EMA's first value, so the first full value comes with
- * close `slow + signal − 1`. O(1) per close without allocation beyond the value returned;
- * `peek` and `replace` follow a forming candle through all three EMAs.
+ * close `slow + signal − 1`. O(1) per close without allocation: `update` and `replace` return
+ * the MACD line alone, and the getters `macd`, `signal` and `histogram` read every line (each
+ * undefined until the signal line is warm, as `value`), while `value` and `peek` build a
+ * `MacdValue` object (for display, not for a per-candle loop). `peek` and `replace` follow a
+ * forming candle through all three EMAs.
  */
 export class Macd {
   readonly options: MacdOptions;
@@ -53,6 +56,22 @@ export class Macd {
     return this.#signal.ready;
   }
 
+  /** Fast EMA − slow EMA. */
+  get macd(): number | undefined {
+    return this.#signal.ready ? this.#fast.value! - this.#slow.value! : undefined;
+  }
+
+  /** The signal line, an EMA of `macd`. */
+  get signal(): number | undefined {
+    return this.#signal.value;
+  }
+
+  /** `macd − signal`. */
+  get histogram(): number | undefined {
+    return this.#signal.ready ? this.#fast.value! - this.#slow.value! - this.#signal.value! : undefined;
+  }
+
+  /** Every line as a fresh object (allocates: for display; a per-candle loop reads the getters). */
   get value(): MacdValue | undefined {
     const f = this.#fast.value;
     const s = this.#slow.value;
@@ -61,15 +80,16 @@ export class Macd {
     return { macd: f - s, signal: sig, histogram: f - s - sig };
   }
 
-  update(close: number): MacdValue | undefined {
+  /** Takes the next close and returns the MACD line (the others are on the getters: no allocation here). */
+  update(close: number): number | undefined {
     const f = this.#fast.update(close);
     const s = this.#slow.update(close);
     this.#fedSignal = f !== undefined && s !== undefined;
     if (this.#fedSignal) this.#signal.update(f! - s!);
-    return this.value;
+    return this.#signal.ready ? f! - s! : undefined;
   }
 
-  /** MACD if the current candle closed at `close` now; nothing changes. */
+  /** MACD if the current candle closed at `close` now, as a fresh object; nothing changes. */
   peek(close: number): MacdValue | undefined {
     const f = this.#fast.peek(close);
     const s = this.#slow.peek(close);
@@ -78,13 +98,13 @@ export class Macd {
     return sig === undefined ? undefined : { macd: f - s, signal: sig, histogram: f - s - sig };
   }
 
-  /** Replaces the last close given to `update` (the same candle, moved on). */
-  replace(close: number): MacdValue | undefined {
+  /** Replaces the last close given to `update` (the same candle, moved on); returns the MACD line. */
+  replace(close: number): number | undefined {
     const f = this.#fast.replace(close);
     const s = this.#slow.replace(close);
     // Whether the signal line was fed depends on counts alone, never on prices: the same as before.
     if (this.#fedSignal) this.#signal.replace(f! - s!);
-    return this.value;
+    return this.#signal.ready ? f! - s! : undefined;
   }
 
   toJSON(): MacdState {

@@ -52,12 +52,13 @@ export interface NadarayaWatsonState {
  * `peek`/`replace` follow a forming candle, each O(window).
  */
 export class NadarayaWatson {
-  readonly window: number;
-  readonly bandwidth: number;
-  readonly multiplier: number;
+  /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
+  readonly window: number = 0;
+  readonly bandwidth: number = 0;
+  readonly multiplier: number = 0;
   /** Unnormalised kernel weights by lag, and their sum. */
   readonly #weights: Float64Array;
-  readonly #weightSum: number;
+  readonly #weightSum: number = 0;
   /** Close of sequence number k lives in slot k % window; its error (if any) in the same slot. */
   readonly #closes: Float64Array;
   readonly #errors: Float64Array;

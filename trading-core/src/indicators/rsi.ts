@@ -31,7 +31,8 @@ function rsiOf(gain: number, loss: number): number {
  * value of the same candle, so a live feed can follow a candle as it forms and commit it once.
  */
 export class Rsi {
-  readonly period: number;
+  /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
+  readonly period: number = 0;
   #gain: WilderAverage;
   #loss: WilderAverage;
   #hasPrevious = false;

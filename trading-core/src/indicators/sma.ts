@@ -18,7 +18,8 @@ export interface SmaState {
  * stays within a few ulps of summing the window from scratch, however long it runs.
  */
 export class Sma {
-  readonly period: number;
+  /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
+  readonly period: number = 0;
   readonly #window: Float64Array;
   /** Slot the next value goes into; once full, it holds the oldest value. */
   #next = 0;

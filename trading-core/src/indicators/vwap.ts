@@ -52,7 +52,8 @@ export interface RollingVwapState {
  * (undefined), as no trade set a price. `peek`/`replace` follow a forming candle.
  */
 export class SessionVwap {
-  readonly sessionMs: number;
+  /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
+  readonly sessionMs: number = 0;
   #session = Number.NaN;
   #pv = 0;
   #v = 0;
@@ -144,7 +145,8 @@ export class SessionVwap {
  * leaves no rounding behind). No volume in the window: undefined.
  */
 export class RollingVwap {
-  readonly period: number;
+  /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
+  readonly period: number = 0;
   readonly #pv: Float64Array;
   readonly #v: Float64Array;
   #n = 0;

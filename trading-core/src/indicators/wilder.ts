@@ -17,8 +17,9 @@ export interface WilderAverageState {
  * `update` is kept in scalars, so `replace` (a forming candle moved on) is exact.
  */
 export class WilderAverage {
-  readonly period: number;
-  readonly #keep: number;
+  /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
+  readonly period: number = 0;
+  readonly #keep: number = 0;
   #count = 0;
   #acc = 0;
   #hasBefore = false;

@@ -52,17 +52,19 @@ export class BollingerReversionStrategy implements Strategy {
   }
 
   onCandle(candle: Candle): StrategyAction | null {
-    const bands = this.#bands.update(candle.close);
-    if (bands === undefined) return null;
+    // update returns the middle band; the others come from the scalar getters (no allocation).
+    const middle = this.#bands.update(candle.close);
+    if (middle === undefined) return null;
     const close = candle.close;
+    const lower = this.#bands.lower!;
     const wasBelow = this.#wasBelow;
-    this.#wasBelow = close < bands.lower;
+    this.#wasBelow = close < lower;
     if (!this.#long) {
-      if (!wasBelow || close < bands.lower) return null;
+      if (!wasBelow || close < lower) return null;
       this.#long = true;
       return 'buy';
     }
-    if (close < (this.#exitUpper ? bands.upper : bands.middle)) return null;
+    if (close < (this.#exitUpper ? this.#bands.upper! : middle)) return null;
     this.#long = false;
     return 'sell';
   }

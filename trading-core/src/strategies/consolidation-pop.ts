@@ -62,8 +62,10 @@ export class ConsolidationPopStrategy implements Strategy {
   }
 
   onCandle(candle: Candle): StrategyAction | null {
-    // The range, its ATR and its volume are those of the candles before this one.
-    const range = this.#range.value;
+    // The range, its ATR and its volume are those of the candles before this one (scalar
+    // getters: nothing allocated per candle; the low is defined exactly when the high is).
+    const rangeHigh = this.#range.upper;
+    const rangeLow = this.#range.lower;
     const atrBefore = this.#atr.value;
     const volumeBefore = this.#volume.value;
     this.#range.update(candle);
@@ -72,11 +74,11 @@ export class ConsolidationPopStrategy implements Strategy {
     const close = candle.close;
     const p = this.params;
     if (!this.#long) {
-      if (range === undefined || atrBefore === undefined || volumeBefore === undefined) return null;
-      if (range.upper - range.lower > p.maxRangeAtr * atrBefore) return null;
-      if (!(close > range.upper) || candle.volume < p.volumeFactor * volumeBefore) return null;
+      if (rangeHigh === undefined || atrBefore === undefined || volumeBefore === undefined) return null;
+      if (rangeHigh - rangeLow! > p.maxRangeAtr * atrBefore) return null;
+      if (!(close > rangeHigh) || candle.volume < p.volumeFactor * volumeBefore) return null;
       this.#long = true;
-      this.#rangeHigh = range.upper;
+      this.#rangeHigh = rangeHigh;
       this.#peak = close;
       return 'buy';
     }

@@ -57,20 +57,21 @@ export class TurtleStrategy implements Strategy {
   }
 
   onCandle(candle: Candle): StrategyAction | null {
-    // The channels of the candles before this one, read before this one joins them.
-    const entry = this.#entry.value;
-    const exit = this.#exit.value;
+    // The channels of the candles before this one, read before this one joins them (scalar
+    // getters: nothing allocated per candle).
+    const entryUpper = this.#entry.upper;
+    const exitLower = this.#exit.lower;
     this.#entry.update(candle);
     this.#exit.update(candle);
     const atr = this.#atr.update(candle);
     const close = candle.close;
     if (!this.#long) {
-      if (entry === undefined || atr === undefined || !(close > entry.upper)) return null;
+      if (entryUpper === undefined || atr === undefined || !(close > entryUpper)) return null;
       this.#long = true;
       this.#stop = close - this.params.stopAtr * atr;
       return 'buy';
     }
-    if (close < this.#stop || (exit !== undefined && close < exit.lower)) {
+    if (close < this.#stop || (exitLower !== undefined && close < exitLower)) {
       this.#long = false;
       return 'sell';
     }
