@@ -4,28 +4,10 @@
 // forming candles, snapshots, flat bars and bad input.
 import t from 'tap';
 import ti from 'technicalindicators';
-// @ts-expect-error tulind ships no types; its shape as used here is declared below.
-import tulindModule from 'tulind';
 import { Adx, adxSeries } from '../src/indicators/adx.js';
 import { loadCandles } from './helpers/ohlcv.js';
+import { tulip } from './helpers/tulind.js';
 import { rangeError, throwsExactly } from './helpers/throws.js';
-
-const tulind = tulindModule as {
-  indicators: Record<
-    string,
-    { indicator(inputs: number[][], options: number[], cb: (err: unknown, out: number[][]) => void): void }
-  >;
-};
-
-/** tulind's callback API is synchronous: the outputs, each as long as the input less its warm-up. */
-function tulip(name: string, inputs: number[][], options: number[]): number[][] {
-  let out: number[][] | undefined;
-  tulind.indicators[name]!.indicator(inputs, options, (err, res) => {
-    if (err) throw err;
-    out = res;
-  });
-  return out!;
-}
 
 const SERIES = ['BTC', 'ETH', 'DOGE', 'XRP'].map((base) => {
   const candles = loadCandles(base);

@@ -1,16 +1,6 @@
 import t from 'tap';
-import type { Candle } from '../src/candle.js';
 import { BollingerReversionStrategy } from '../src/strategies/bollinger-reversion.js';
-
-const HOUR = 3_600_000;
-const flat = (i: number, close: number): Candle => ({
-  time: i * HOUR,
-  open: close,
-  high: close,
-  low: close,
-  close,
-  volume: 1,
-});
+import { flat } from './helpers/bars.js';
 
 // Period 3, 1 standard deviation (population). Worked by hand (mean ± sd of the last 3):
 //  3: 10,10,7    mean 9      sd 1.414  lower 7.586            close 7 below

@@ -1,17 +1,7 @@
 import t from 'tap';
-import type { Candle } from '../src/candle.js';
 import { CorrelationStrategy } from '../src/strategies/correlation.js';
 import type { StrategyAction } from '../src/strategies/strategy.js';
-
-const HOUR = 3_600_000;
-const flat = (i: number, close: number): Candle => ({
-  time: i * HOUR,
-  open: close,
-  high: close,
-  low: close,
-  close,
-  volume: 1,
-});
+import { flat } from './helpers/bars.js';
 
 const params = {
   leader: 'ETH/USDT',

@@ -3,8 +3,6 @@
 // technicalindicators'), the test says how, and either feeds tulind an input on which the two
 // conventions coincide exactly or compares once the difference has decayed. ADX is in adx.test.ts.
 import t from 'tap';
-// @ts-expect-error tulind ships no types; its shape as used here is declared below.
-import tulindModule from 'tulind';
 import {
   atrSeries,
   bollingerSeries,
@@ -14,23 +12,7 @@ import {
   smaSeries,
 } from '../src/indicators/index.js';
 import { loadCandles } from './helpers/ohlcv.js';
-
-const tulind = tulindModule as {
-  indicators: Record<
-    string,
-    { indicator(inputs: number[][], options: number[], cb: (err: unknown, out: number[][]) => void): void }
-  >;
-};
-
-/** tulind's callback API is synchronous: the outputs, each as long as the input less its warm-up. */
-function tulip(name: string, inputs: number[][], options: number[]): number[][] {
-  let out: number[][] | undefined;
-  tulind.indicators[name]!.indicator(inputs, options, (err, res) => {
-    if (err) throw err;
-    out = res;
-  });
-  return out!;
-}
+import { tulip } from './helpers/tulind.js';
 
 const SERIES = ['BTC', 'DOGE', 'XRP', 'SOL'].map((base) => {
   const candles = loadCandles(base);

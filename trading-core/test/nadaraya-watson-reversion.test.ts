@@ -1,16 +1,6 @@
 import t from 'tap';
-import type { Candle } from '../src/candle.js';
 import { NadarayaWatsonReversionStrategy } from '../src/strategies/nadaraya-watson-reversion.js';
-
-const HOUR = 3_600_000;
-const flat = (i: number, close: number): Candle => ({
-  time: i * HOUR,
-  open: close,
-  high: close,
-  low: close,
-  close,
-  volume: 1,
-});
+import { flat } from './helpers/bars.js';
 
 // Window 2, bandwidth 1, multiplier 1: weights 1 and a = e^-1/2, so with d_t = close_t − close_{t−1}
 // the estimate is close_t − k·d_t (k = a / (1 + a)), the error k·|d_t| and the envelope half-width
