@@ -1,6 +1,6 @@
 import type { Candle } from '../../src/candle.js';
 
-export const HOUR = 3_600_000;
+const HOUR = 3_600_000;
 
 /** The i-th hourly candle of a hand-made series that opens, trades and closes at one price. */
 export const flat = (i: number, close: number): Candle => ({
