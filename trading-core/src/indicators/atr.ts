@@ -32,60 +32,101 @@ export function trueRange(bar: Bar, previousClose: number): number {
 export class Atr {
   /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
   readonly period: number = 0;
-  #range: WilderAverage;
+  readonly #keep: number = 0;
+  /**
+   * Wilder's smoothing of the true range, kept here rather than in a `WilderAverage` so no double
+   * crosses a call on the way (a call the engine does not inline boxes its double arguments and
+   * result): true ranges seen, capped at `period`, and their sum while warming up, then the ATR.
+   */
+  #count = 0;
+  #acc = 0;
   #hasPrevious = false;
   #previousClose = 0;
-  /** The previous close before the last `update`, for `replace` (scalars: no allocation per step). */
+  /** The state before the last `update`, for `replace` (scalars: no allocation per step). */
   #hasBefore = false;
   #beforeHasPrevious = false;
   #beforePreviousClose = 0;
+  #beforeCount = 0;
+  #beforeAcc = 0;
 
   constructor(period: number) {
     assertPeriod('Atr', period);
     this.period = period;
-    this.#range = new WilderAverage(period);
+    this.#keep = period - 1;
   }
 
   get ready(): boolean {
-    return this.#range.ready;
+    return this.#count === this.period;
   }
 
   get value(): number | undefined {
-    return this.#range.value;
+    return this.#count === this.period ? this.#acc : undefined;
   }
 
   update(bar: Bar): number | undefined {
+    this.push(bar);
+    return this.#count === this.period ? this.#acc : undefined;
+  }
+
+  /**
+   * `update` without its result, for a per-candle loop: test `ready`, then read `value` (its
+   * `undefined` branch folds away and no double is boxed; a bar in, nothing out).
+   */
+  push(bar: Bar): void {
     assertBar('Atr', bar);
     this.#hasBefore = true;
     this.#beforeHasPrevious = this.#hasPrevious;
     this.#beforePreviousClose = this.#previousClose;
-    if (this.#hasPrevious) this.#range.update(trueRange(bar, this.#previousClose));
+    this.#beforeCount = this.#count;
+    this.#beforeAcc = this.#acc;
+    if (this.#hasPrevious) this.#apply(bar);
     this.#hasPrevious = true;
     this.#previousClose = bar.close;
-    return this.#range.value;
+  }
+
+  /** Smooths in the true range of `bar` after `#previousClose` (`trueRange`'s operations, inline). */
+  #apply(bar: Bar): void {
+    const high = bar.high;
+    const low = bar.low;
+    const close = this.#previousClose;
+    const range = Math.max(high - low, Math.abs(high - close), Math.abs(low - close));
+    if (this.#count === this.period) {
+      this.#acc = (this.#acc * this.#keep + range) / this.period;
+      return;
+    }
+    this.#acc += range;
+    if (++this.#count === this.period) this.#acc /= this.period;
   }
 
   /** The ATR if the current candle ended as `bar` now; nothing changes. */
   peek(bar: Bar): number | undefined {
     assertBar('Atr.peek', bar);
-    return this.#hasPrevious ? this.#range.peek(trueRange(bar, this.#previousClose)) : undefined;
+    if (!this.#hasPrevious) return undefined;
+    const range = trueRange(bar, this.#previousClose);
+    if (this.#count === this.period) return (this.#acc * this.#keep + range) / this.period;
+    return this.#count + 1 === this.period ? (this.#acc + range) / this.period : undefined;
   }
 
   /** Replaces the last bar given to `update` (the same candle, moved on). */
   replace(bar: Bar): number | undefined {
     assertBar('Atr.replace', bar);
     if (!this.#hasBefore) throw new RangeError('Atr.replace: no bar to replace yet');
-    if (this.#beforeHasPrevious) this.#range.replace(trueRange(bar, this.#beforePreviousClose));
+    if (this.#beforeHasPrevious) {
+      this.#count = this.#beforeCount;
+      this.#acc = this.#beforeAcc;
+      this.#previousClose = this.#beforePreviousClose;
+      this.#apply(bar);
+    }
     this.#previousClose = bar.close;
-    return this.#range.value;
+    return this.#count === this.period ? this.#acc : undefined;
   }
 
   toJSON(): AtrState {
     return {
       period: this.period,
-      count: this.#hasPrevious ? this.#range.count + 1 : 0,
+      count: this.#hasPrevious ? this.#count + 1 : 0,
       previousClose: this.#hasPrevious ? this.#previousClose : null,
-      range: this.#range.toJSON().acc,
+      range: this.#acc,
     };
   }
 
@@ -100,10 +141,13 @@ export class Atr {
     assertSample('Atr.fromJSON', state.range);
     if (state.range < 0) throw new RangeError(`Atr.fromJSON: range is never negative, got ${state.range}`);
     if (state.previousClose !== null) assertSample('Atr.fromJSON', state.previousClose);
-    atr.#range = WilderAverage.fromJSON(
+    // The same checks as the WilderAverage it continues.
+    const range = WilderAverage.fromJSON(
       { period: state.period, count: Math.max(0, state.count - 1), acc: state.range },
       'Atr.fromJSON',
-    );
+    ).toJSON();
+    atr.#count = range.count;
+    atr.#acc = range.acc;
     atr.#hasPrevious = state.previousClose !== null;
     atr.#previousClose = state.previousClose ?? 0;
     return atr;

@@ -43,6 +43,13 @@ export class Bollinger {
   #beforeSinceExact = 0;
   /** The value the last `update` overwrote in the ring. */
   #displaced = 0;
+  /** The input of the step under way: doubles cross no call as arguments (they would be boxed). */
+  #x = 0;
+  /**
+   * `#n >= period`, written once. A boolean field: a loop testing `ready` before reading the
+   * getters lets the engine drop their `undefined` branch, so their doubles are not boxed.
+   */
+  #ready = false;
 
   constructor(period: number, multiplier = 2) {
     assertPeriod('Bollinger', period);
@@ -54,27 +61,31 @@ export class Bollinger {
   }
 
   get ready(): boolean {
-    return this.#n >= this.period;
+    return this.#ready;
   }
 
   /** The SMA of the window; undefined until `period` values were seen. */
   get middle(): number | undefined {
-    return this.#n >= this.period ? this.#mean : undefined;
+    return this.#ready ? this.#mean : undefined;
   }
 
   /** middle + multiplier × stdDev. */
   get upper(): number | undefined {
-    return this.#n >= this.period ? this.#mean + this.multiplier * this.#stdDev(this.#m2) : undefined;
+    return this.#ready
+      ? this.#mean + this.multiplier * Math.sqrt(Math.max(0, this.#m2) / this.period)
+      : undefined;
   }
 
   /** middle − multiplier × stdDev. */
   get lower(): number | undefined {
-    return this.#n >= this.period ? this.#mean - this.multiplier * this.#stdDev(this.#m2) : undefined;
+    return this.#ready
+      ? this.#mean - this.multiplier * Math.sqrt(Math.max(0, this.#m2) / this.period)
+      : undefined;
   }
 
   /** Population standard deviation of the window. */
   get stdDev(): number | undefined {
-    return this.#n >= this.period ? this.#stdDev(this.#m2) : undefined;
+    return this.#ready ? Math.sqrt(Math.max(0, this.#m2) / this.period) : undefined;
   }
 
   /** Every line as a fresh object (allocates: for display; a per-candle loop reads the getters). */
@@ -84,14 +95,24 @@ export class Bollinger {
 
   /** Takes the next value and returns the middle band (the others are on the getters: no allocation here). */
   update(x: number): number | undefined {
+    this.push(x);
+    return this.#ready ? this.#mean : undefined;
+  }
+
+  /**
+   * `update` without its result, for a per-candle loop: test `ready`, then read the getters
+   * (their `undefined` branch folds away and no double is boxed; an unused result of `update`
+   * still costs a heap number, measured in test/no-allocation.test.ts).
+   */
+  push(x: number): void {
     if (!Number.isFinite(x)) assertSample('Bollinger', x);
     this.#hasBefore = true;
     this.#beforeMean = this.#mean;
     this.#beforeM2 = this.#m2;
     this.#beforeSinceExact = this.#sinceExact;
     this.#displaced = this.#window[this.#n % this.period]!;
-    this.#apply(x);
-    return this.#n >= this.period ? this.#mean : undefined;
+    this.#x = x;
+    this.#apply();
   }
 
   /** The bands if the current candle closed at `x` now, as a fresh object; nothing changes. */
@@ -129,15 +150,17 @@ export class Bollinger {
     this.#mean = this.#beforeMean;
     this.#m2 = this.#beforeM2;
     this.#sinceExact = this.#beforeSinceExact;
-    this.#apply(x);
-    return this.#n >= this.period ? this.#mean : undefined;
+    this.#x = x;
+    this.#apply();
+    return this.#ready ? this.#mean : undefined;
   }
 
   /**
    * Welford's update while the window fills, then a slide (`y` leaves, `x` takes its place);
    * recomputed exactly every `period` updates and whenever the window is nearly flat.
    */
-  #apply(x: number): void {
+  #apply(): void {
+    const x = this.#x;
     const slot = this.#n % this.period;
     if (this.#n < this.period) {
       const delta = x - this.#mean;
@@ -151,9 +174,10 @@ export class Bollinger {
       this.#mean = mean;
     }
     this.#window[slot] = x;
-    this.#n++;
+    if (++this.#n === this.period) this.#ready = true;
     const count = this.#n < this.period ? this.#n : this.period;
-    if (++this.#sinceExact >= this.period || nearlyFlat(this.#m2, this.#mean, count)) this.#exact(count);
+    // nearlyFlat, inline (a call the engine does not inline boxes its double arguments).
+    if (++this.#sinceExact >= this.period || this.#m2 < count * (1e-5 * this.#mean) ** 2) this.#exact(count);
   }
 
   #stdDev(m2: number): number {
@@ -172,8 +196,15 @@ export class Bollinger {
 
   /** Mean and squared deviations from the window itself, two passes. */
   #exact(count: number): void {
-    this.#mean = this.#windowMean(count, -1, 0);
-    this.#m2 = this.#windowM2(count, this.#mean, -1, 0);
+    // `#windowMean` and `#windowM2` with no slot swapped, inline: no double crosses a call.
+    const window = this.#window;
+    let sum = 0;
+    for (let i = 0; i < count; i++) sum += window[i]!;
+    const mean = sum / count;
+    let m2 = 0;
+    for (let i = 0; i < count; i++) m2 += (window[i]! - mean) ** 2;
+    this.#mean = mean;
+    this.#m2 = m2;
     this.#sinceExact = 0;
   }
 

@@ -48,6 +48,14 @@ export class Donchian {
   #slot = 0;
   /** Bars seen. */
   #n = 0;
+  /**
+   * `#n >= period`, and the lines once it is: plain double fields written by each step, so the
+   * getters are a field read small enough for the engine to always inline (no heap number).
+   */
+  #ready = false;
+  #upper = Number.NaN;
+  #lower = Number.NaN;
+  #middle = Number.NaN;
 
   constructor(period: number) {
     assertPeriod('Donchian', period);
@@ -59,43 +67,45 @@ export class Donchian {
   }
 
   get ready(): boolean {
-    return this.#n >= this.period;
+    return this.#ready;
   }
 
   /** The highest high of the window; undefined until `period` bars were seen. */
   get upper(): number | undefined {
-    return this.#n >= this.period ? this.#highs[this.#maxQ[this.#maxHead]!]! : undefined;
+    return this.#ready ? this.#upper : undefined;
   }
 
   /** The lowest low of the window; undefined until `period` bars were seen. */
   get lower(): number | undefined {
-    return this.#n >= this.period ? this.#lows[this.#minQ[this.#minHead]!]! : undefined;
+    return this.#ready ? this.#lower : undefined;
   }
 
   /** (upper + lower) / 2; undefined until `period` bars were seen. */
   get middle(): number | undefined {
-    return this.#n >= this.period ? this.#middle() : undefined;
+    return this.#ready ? this.#middle : undefined;
   }
 
   /** Every line as a fresh object (allocates: for display; a per-candle loop reads the getters). */
   get value(): DonchianValue | undefined {
-    if (!this.ready) return undefined;
-    const upper = this.#highs[this.#maxQ[this.#maxHead]!]!;
-    const lower = this.#lows[this.#minQ[this.#minHead]!]!;
-    return { upper, lower, middle: (upper + lower) / 2 };
+    if (!this.#ready) return undefined;
+    return { upper: this.#upper, lower: this.#lower, middle: this.#middle };
   }
 
   /** Takes the next bar and returns the middle line (the others are on the getters: no allocation here). */
   update(bar: HighLow): number | undefined {
+    this.push(bar);
+    return this.#ready ? this.#middle : undefined;
+  }
+
+  /**
+   * `update` without its result, for a per-candle loop that reads the getters (a bar in, nothing
+   * out: no double crosses the call, inlined or not).
+   */
+  push(bar: HighLow): void {
     check('Donchian', bar);
     this.#highs[this.#slot] = bar.high;
     this.#lows[this.#slot] = bar.low;
     this.#push();
-    return this.#n >= this.period ? this.#middle() : undefined;
-  }
-
-  #middle(): number {
-    return (this.#highs[this.#maxQ[this.#maxHead]!]! + this.#lows[this.#minQ[this.#minHead]!]!) / 2;
   }
 
   /** The channel if the current candle ended as `bar` now, as a fresh object; nothing changes. O(1). */
@@ -139,7 +149,7 @@ export class Donchian {
     this.#highs[slot] = bar.high;
     this.#lows[slot] = bar.low;
     this.#rebuild();
-    return this.#n >= this.period ? this.#middle() : undefined;
+    return this.#ready ? this.#middle : undefined;
   }
 
   /**
@@ -179,7 +189,15 @@ export class Donchian {
     this.#minQ[end >= p ? end - p : end] = slot;
     this.#minLen++;
     this.#slot = slot + 1 === p ? 0 : slot + 1;
-    this.#n++;
+    // The flag is written only when it changes (see `SessionVwap`'s #sync).
+    if (++this.#n >= p) {
+      if (!this.#ready) this.#ready = true;
+      const upper = this.#highs[this.#maxQ[this.#maxHead]!]!;
+      const lower = this.#lows[this.#minQ[this.#minHead]!]!;
+      this.#upper = upper;
+      this.#lower = lower;
+      this.#middle = (upper + lower) / 2;
+    }
   }
 
   /** Rebuilds the queues from the ring, oldest bar first: the ring needs no copy, no allocation. */
@@ -212,7 +230,12 @@ export class Donchian {
   }
 }
 
+/** Finite, low <= high; the reasons (which box numbers) only on the failing path. */
 function check(where: string, bar: HighLow): void {
+  if (!(Number.isFinite(bar.high) && Number.isFinite(bar.low) && bar.low <= bar.high)) refuse(where, bar);
+}
+
+function refuse(where: string, bar: HighLow): void {
   assertSample(where, bar.high);
   assertSample(where, bar.low);
   if (bar.low > bar.high) throw new RangeError(`${where}: low ${bar.low} is above high ${bar.high}`);

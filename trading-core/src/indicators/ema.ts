@@ -32,6 +32,8 @@ export class Ema {
   #beforeCount = 0;
   #beforeSeedSum = 0;
   #beforeValue = 0;
+  /** The input of the step under way. */
+  #x = 0;
 
   constructor(period: number) {
     assertPeriod('Ema', period);
@@ -48,12 +50,23 @@ export class Ema {
   }
 
   update(x: number): number | undefined {
+    this.push(x);
+    return this.#count === this.period ? this.#value : undefined;
+  }
+
+  /**
+   * `update` without its result, for a per-candle loop: test `ready`, then read `value` (its
+   * `undefined` branch folds away and no double is boxed; an unused result of `update` can still
+   * cost a heap number, measured in test/no-allocation.test.ts).
+   */
+  push(x: number): void {
     if (!Number.isFinite(x)) assertSample('Ema', x);
     this.#hasBefore = true;
     this.#beforeCount = this.#count;
     this.#beforeSeedSum = this.#seedSum;
     this.#beforeValue = this.#value;
-    return this.#apply(x);
+    this.#x = x;
+    this.#apply();
   }
 
   /** The EMA if the current candle closed at `x` now; nothing changes. */
@@ -70,19 +83,22 @@ export class Ema {
     this.#count = this.#beforeCount;
     this.#seedSum = this.#beforeSeedSum;
     this.#value = this.#beforeValue;
-    return this.#apply(x);
+    this.#x = x;
+    this.#apply();
+    return this.#count === this.period ? this.#value : undefined;
   }
 
-  #apply(x: number): number | undefined {
+  /** One step on the input in `#x` (a double argument of a call the engine does not inline is boxed). */
+  #apply(): void {
+    const x = this.#x;
     if (this.#count === this.period) {
       this.#value += this.alpha * (x - this.#value);
-      return this.#value;
+      return;
     }
     this.#seedSum += x;
-    if (++this.#count !== this.period) return undefined;
+    if (++this.#count !== this.period) return;
     this.#value = this.#seedSum / this.period;
     this.#seedSum = 0;
-    return this.#value;
   }
 
   toJSON(): EmaState {

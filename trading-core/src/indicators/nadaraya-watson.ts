@@ -68,6 +68,12 @@ export class NadarayaWatson {
   #errorCount = 0;
   #estimate = 0;
   #mae = 0;
+  /**
+   * `#errorCount >= window`, written once. A boolean field: a strategy testing `ready` before
+   * reading the getters lets the engine drop their `undefined` branch (one load, one test), so
+   * the doubles they return are never boxed.
+   */
+  #ready = false;
 
   constructor(options: Partial<NadarayaWatsonOptions> = {}) {
     const o = { ...DEFAULT_NADARAYA_WATSON_OPTIONS, ...options };
@@ -91,19 +97,19 @@ export class NadarayaWatson {
   }
 
   get ready(): boolean {
-    return this.#errorCount >= this.window;
+    return this.#ready;
   }
 
   get estimate(): number | undefined {
-    return this.ready ? this.#estimate : undefined;
+    return this.#ready ? this.#estimate : undefined;
   }
 
   get upper(): number | undefined {
-    return this.ready ? this.#estimate + this.multiplier * this.#mae : undefined;
+    return this.#ready ? this.#estimate + this.multiplier * this.#mae : undefined;
   }
 
   get lower(): number | undefined {
-    return this.ready ? this.#estimate - this.multiplier * this.#mae : undefined;
+    return this.#ready ? this.#estimate - this.multiplier * this.#mae : undefined;
   }
 
   get value(): NadarayaWatsonValue | undefined {
@@ -112,12 +118,22 @@ export class NadarayaWatson {
 
   /** Adds a close; returns the estimate (the envelope is `upper`/`lower`), undefined until ready. */
   update(close: number): number | undefined {
+    this.push(close);
+    return this.#ready ? this.#estimate : undefined;
+  }
+
+  /**
+   * `update` without its result, for a per-candle loop: test `ready`, then read the getters
+   * (their `undefined` branch folds away and no double is boxed; an unused result of `update`
+   * still costs a heap number, measured in test/no-allocation.test.ts).
+   */
+  push(close: number): void {
     if (!Number.isFinite(close)) assertSample('NadarayaWatson', close);
     const s = this.#n++;
     this.#closes[s % this.window] = close;
-    if (this.#errorCount < this.window && s >= this.window - 1) this.#errorCount++;
-    this.#refresh(s, close);
-    return this.estimate;
+    if (this.#errorCount < this.window && s >= this.window - 1 && ++this.#errorCount === this.window)
+      this.#ready = true;
+    this.#refresh();
   }
 
   /** The envelope if the current candle closed at `close` now; nothing changes. */
@@ -136,17 +152,38 @@ export class NadarayaWatson {
     if (this.#n === 0) throw new RangeError('NadarayaWatson.replace: no close to replace yet');
     const s = this.#n - 1;
     this.#closes[s % this.window] = close;
-    this.#refresh(s, close);
-    return this.estimate;
+    this.#refresh();
+    return this.#ready ? this.#estimate : undefined;
   }
 
-  /** Recomputes the estimate, error and mean error of sequence number `s`, whose close is `close`. */
-  #refresh(s: number, close: number): void {
-    if (s < this.window - 1) return;
-    this.#estimate = this.#kernel(s, close);
-    const error = Math.abs(close - this.#estimate);
-    this.#errors[s % this.window] = error;
-    if (this.ready) this.#mae = this.#meanError(s, error);
+  /**
+   * Recomputes the estimate, error and mean error of the newest close (sequence number `#n − 1`,
+   * in the ring already). Doubles go in and out through fields and the ring, never as an argument
+   * or result: a call the engine does not inline boxes those (16 bytes each). The same operations
+   * as `#kernel` and `#meanError`, which `peek` uses.
+   */
+  #refresh(): void {
+    const w = this.window;
+    const s = this.#n - 1;
+    if (s < w - 1) return;
+    const weights = this.#weights;
+    const closes = this.#closes;
+    const errors = this.#errors;
+    const at = s % w;
+    const close = closes[at]!;
+    let sum = weights[0]! * close;
+    let i = 1;
+    for (let slot = at - 1; slot >= 0; slot--) sum += weights[i++]! * closes[slot]!;
+    for (let slot = w - 1; i < w; slot--) sum += weights[i++]! * closes[slot]!;
+    const estimate = sum / this.#weightSum;
+    this.#estimate = estimate;
+    const error = Math.abs(close - estimate);
+    errors[at] = error;
+    if (this.#errorCount < w) return;
+    let e = 0;
+    for (let slot = at + 1; slot < w; slot++) e += errors[slot]!;
+    for (let slot = 0; slot < at; slot++) e += errors[slot]!;
+    this.#mae = (e + error) / w;
   }
 
   /** The kernel estimate at sequence number `s` with close `newest` there and the ring behind it. */
@@ -223,6 +260,7 @@ export class NadarayaWatson {
     errors.forEach((x, j) => (nw.#errors[(c - errors.length + j) % nw.window] = x));
     nw.#n = c;
     nw.#errorCount = errors.length;
+    nw.#ready = errors.length >= nw.window;
     if (c === nw.window) {
       const s = c - 1;
       const estimate = nw.#kernel(s, closes[s]!);

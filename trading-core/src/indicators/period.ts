@@ -19,6 +19,16 @@ export function assertSameLength(where: string, names: string, ...series: Float6
 
 /** A bar's high, low and close: finite, and the close within the bar (ATR, ADX). */
 export function assertBar(where: string, bar: { high: number; low: number; close: number }): void {
+  // One test on the way through (finite bounds and the close between them make the close finite
+  // too); the reasons, whose calls would box the prices, only on the failing path.
+  const high = bar.high;
+  const low = bar.low;
+  const close = bar.close;
+  if (!(Number.isFinite(high) && Number.isFinite(low) && low <= close && close <= high))
+    refuseBar(where, bar);
+}
+
+function refuseBar(where: string, bar: { high: number; low: number; close: number }): void {
   assertSample(where, bar.high);
   assertSample(where, bar.low);
   assertSample(where, bar.close);

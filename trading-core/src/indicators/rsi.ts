@@ -33,43 +33,86 @@ function rsiOf(gain: number, loss: number): number {
 export class Rsi {
   /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
   readonly period: number = 0;
-  #gain: WilderAverage;
-  #loss: WilderAverage;
+  readonly #keep: number = 0;
+  /**
+   * The two `WilderAverage`s of gains and losses, kept here as plain fields so no double crosses
+   * a call on the way (a call the engine does not inline boxes its double arguments and result):
+   * changes seen, capped at `period` (both averages count alike), and each side's sum while
+   * warming up, then its average. `#value` is the RSI once `#count === period`.
+   */
+  #count = 0;
+  #gain = 0;
+  #loss = 0;
+  #value = 0;
   #hasPrevious = false;
   #previousClose = 0;
-  /** The previous close before the last `update`, for `replace` (scalars: no allocation per step). */
+  /** The state before the last `update`, for `replace` (scalars: no allocation per step). */
   #hasBefore = false;
   #beforeHasPrevious = false;
   #beforePreviousClose = 0;
+  #beforeCount = 0;
+  #beforeGain = 0;
+  #beforeLoss = 0;
+  /** The close of the step under way. */
+  #x = 0;
 
   constructor(period: number) {
     assertPeriod('Rsi', period);
     this.period = period;
-    this.#gain = new WilderAverage(period);
-    this.#loss = new WilderAverage(period);
+    this.#keep = period - 1;
   }
 
   get ready(): boolean {
-    return this.#gain.ready;
+    return this.#count === this.period;
   }
 
   get value(): number | undefined {
-    return this.#gain.ready ? rsiOf(this.#gain.value!, this.#loss.value!) : undefined;
+    return this.#count === this.period ? this.#value : undefined;
   }
 
   update(close: number): number | undefined {
+    this.push(close);
+    return this.#count === this.period ? this.#value : undefined;
+  }
+
+  /**
+   * `update` without its result, for a per-candle loop: test `ready`, then read `value` (its
+   * `undefined` branch folds away and no double is boxed; an unused result of `update` can still
+   * cost a heap number, measured in test/no-allocation.test.ts).
+   */
+  push(close: number): void {
     if (!Number.isFinite(close)) assertSample('Rsi', close);
     this.#hasBefore = true;
     this.#beforeHasPrevious = this.#hasPrevious;
     this.#beforePreviousClose = this.#previousClose;
-    if (this.#hasPrevious) {
-      const change = close - this.#previousClose;
-      this.#gain.update(change > 0 ? change : 0);
-      this.#loss.update(change < 0 ? -change : 0);
-    }
+    this.#beforeCount = this.#count;
+    this.#beforeGain = this.#gain;
+    this.#beforeLoss = this.#loss;
+    this.#x = close;
+    if (this.#hasPrevious) this.#apply();
     this.#hasPrevious = true;
     this.#previousClose = close;
-    return this.value;
+  }
+
+  /** Smooths in the change from `#previousClose` to `#x` (`WilderAverage`'s operations, inline). */
+  #apply(): void {
+    const change = this.#x - this.#previousClose;
+    const up = change > 0 ? change : 0;
+    const down = change < 0 ? -change : 0;
+    if (this.#count === this.period) {
+      this.#gain = (this.#gain * this.#keep + up) / this.period;
+      this.#loss = (this.#loss * this.#keep + down) / this.period;
+    } else {
+      this.#gain += up;
+      this.#loss += down;
+      if (++this.#count !== this.period) return;
+      this.#gain /= this.period;
+      this.#loss /= this.period;
+    }
+    // rsiOf, inline.
+    const gain = this.#gain;
+    const loss = this.#loss;
+    this.#value = loss === 0 ? 100 : gain === 0 ? 0 : 100 - 100 / (1 + gain / loss);
   }
 
   /** The RSI if the current candle closed at `close` now; nothing changes. */
@@ -77,8 +120,15 @@ export class Rsi {
     if (!Number.isFinite(close)) assertSample('Rsi.peek', close);
     if (!this.#hasPrevious) return undefined;
     const change = close - this.#previousClose;
-    const gain = this.#gain.peek(change > 0 ? change : 0);
-    return gain === undefined ? undefined : rsiOf(gain, this.#loss.peek(change < 0 ? -change : 0)!);
+    const up = change > 0 ? change : 0;
+    const down = change < 0 ? -change : 0;
+    if (this.#count === this.period)
+      return rsiOf(
+        (this.#gain * this.#keep + up) / this.period,
+        (this.#loss * this.#keep + down) / this.period,
+      );
+    if (this.#count + 1 !== this.period) return undefined;
+    return rsiOf((this.#gain + up) / this.period, (this.#loss + down) / this.period);
   }
 
   /** Replaces the last close given to `update` (the same candle, moved on) and returns the new RSI. */
@@ -86,21 +136,24 @@ export class Rsi {
     if (!Number.isFinite(close)) assertSample('Rsi.replace', close);
     if (!this.#hasBefore) throw new RangeError('Rsi.replace: no close to replace yet');
     if (this.#beforeHasPrevious) {
-      const change = close - this.#beforePreviousClose;
-      this.#gain.replace(change > 0 ? change : 0);
-      this.#loss.replace(change < 0 ? -change : 0);
+      this.#count = this.#beforeCount;
+      this.#gain = this.#beforeGain;
+      this.#loss = this.#beforeLoss;
+      this.#previousClose = this.#beforePreviousClose;
+      this.#x = close;
+      this.#apply();
     }
     this.#previousClose = close;
-    return this.value;
+    return this.#count === this.period ? this.#value : undefined;
   }
 
   toJSON(): RsiState {
     return {
       period: this.period,
-      count: this.#hasPrevious ? this.#gain.count + 1 : 0,
+      count: this.#hasPrevious ? this.#count + 1 : 0,
       previousClose: this.#hasPrevious ? this.#previousClose : null,
-      gain: this.#gain.toJSON().acc,
-      loss: this.#loss.toJSON().acc,
+      gain: this.#gain,
+      loss: this.#loss,
     };
   }
 
@@ -119,8 +172,19 @@ export class Rsi {
     }
     if (state.previousClose !== null) assertSample('Rsi.fromJSON', state.previousClose);
     const count = Math.max(0, state.count - 1);
-    rsi.#gain = WilderAverage.fromJSON({ period: state.period, count, acc: state.gain }, 'Rsi.fromJSON');
-    rsi.#loss = WilderAverage.fromJSON({ period: state.period, count, acc: state.loss }, 'Rsi.fromJSON');
+    // The same checks as the WilderAverages it continues.
+    const gain = WilderAverage.fromJSON(
+      { period: state.period, count, acc: state.gain },
+      'Rsi.fromJSON',
+    ).toJSON();
+    const loss = WilderAverage.fromJSON(
+      { period: state.period, count, acc: state.loss },
+      'Rsi.fromJSON',
+    ).toJSON();
+    rsi.#count = gain.count;
+    rsi.#gain = gain.acc;
+    rsi.#loss = loss.acc;
+    if (rsi.#count === rsi.period) rsi.#value = rsiOf(rsi.#gain, rsi.#loss);
     rsi.#hasPrevious = state.previousClose !== null;
     rsi.#previousClose = state.previousClose ?? 0;
     return rsi;

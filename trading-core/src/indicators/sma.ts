@@ -36,6 +36,8 @@ export class Sma {
   #beforeValue = 0;
   /** The value the last `update` overwrote in the ring (the one that left the window). */
   #displaced = 0;
+  /** The input of the step under way (see `#step`). */
+  #x = 0;
 
   constructor(period: number) {
     assertPeriod(new.target.name, period);
@@ -52,14 +54,33 @@ export class Sma {
   }
 
   update(x: number): number | undefined {
+    this.push(x);
+    return this.#count === this.period ? this.#value : undefined;
+  }
+
+  /**
+   * `update` without its result, for a per-candle loop: test `ready`, then read `value` (its
+   * `undefined` branch folds away and no double is boxed; an unused result of `update` can still
+   * cost a heap number, measured in test/no-allocation.test.ts).
+   */
+  push(x: number): void {
     if (!Number.isFinite(x)) assertSample(this.constructor.name, x);
+    this.#x = x;
+    this.#step();
+  }
+
+  /**
+   * `update`'s work on the input in `#x`. Doubles go in and out through fields, never as an
+   * argument or result: a call the engine does not inline boxes those (16 bytes each).
+   */
+  #step(): void {
     this.#hasBefore = true;
     this.#beforeCount = this.#count;
     this.#beforeSum = this.#sum;
     this.#beforeCompensation = this.#compensation;
     this.#beforeValue = this.#value;
     this.#displaced = this.#window[this.#next]!;
-    return this.#apply(x);
+    this.#apply();
   }
 
   /** The mean if the current candle closed at `x` now; nothing changes. Same operations as `update`. */
@@ -89,26 +110,32 @@ export class Sma {
     this.#sum = this.#beforeSum;
     this.#compensation = this.#beforeCompensation;
     this.#value = this.#beforeValue;
-    return this.#apply(x);
+    this.#x = x;
+    this.#apply();
+    return this.#count === this.period ? this.#value : undefined;
   }
 
-  #apply(x: number): number | undefined {
-    if (this.#count === this.period) this.#add(-this.#window[this.#next]!);
-    else this.#count++;
+  /** Takes in `#x`, self-contained (no call, see `#step`). */
+  #apply(): void {
+    const x = this.#x;
+    const p = this.period;
+    let sum = this.#sum;
+    let c = this.#compensation;
+    // Neumaier: the low-order bits lost by `sum + y` are recovered exactly from whichever operand
+    // is larger (the value leaving the window first, once full, then the one entering).
+    if (this.#count === p) {
+      const y = -this.#window[this.#next]!;
+      const t = sum + y;
+      c += Math.abs(sum) >= Math.abs(y) ? sum - t + y : y - t + sum;
+      sum = t;
+    } else this.#count++;
     this.#window[this.#next] = x;
-    if (++this.#next === this.period) this.#next = 0;
-    this.#add(x);
-    if (this.#count !== this.period) return undefined;
-    this.#value = (this.#sum + this.#compensation) / this.period;
-    return this.#value;
-  }
-
-  #add(x: number): void {
-    const t = this.#sum + x;
-    // The low-order bits lost by `sum + x` are recovered exactly from whichever operand is larger.
-    if (Math.abs(this.#sum) >= Math.abs(x)) this.#compensation += this.#sum - t + x;
-    else this.#compensation += x - t + this.#sum;
+    if (++this.#next === p) this.#next = 0;
+    const t = sum + x;
+    c += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
     this.#sum = t;
+    this.#compensation = c;
+    if (this.#count === p) this.#value = (t + c) / p;
   }
 
   toJSON(): SmaState {

@@ -11,7 +11,21 @@ export function typicalPrice(bar: Pick<Candle, 'high' | 'low' | 'close'>): numbe
   return (bar.high + bar.low + bar.close) / 3;
 }
 
+/** Every field finite, volume not negative; the reasons (which box numbers) only on the failing path. */
 function check(where: string, bar: VwapBar): void {
+  const volume = bar.volume;
+  if (!(
+    Number.isFinite(bar.time) &&
+    Number.isFinite(bar.high) &&
+    Number.isFinite(bar.low) &&
+    Number.isFinite(bar.close) &&
+    Number.isFinite(volume) &&
+    volume >= 0
+  ))
+    refuse(where, bar);
+}
+
+function refuse(where: string, bar: VwapBar): void {
   assertSample(where, bar.time);
   assertSample(where, bar.high);
   assertSample(where, bar.low);
@@ -61,17 +75,34 @@ export class SessionVwap {
   #beforeSession = Number.NaN;
   #beforePv = 0;
   #beforeV = 0;
+  /** `#v > 0` and `#pv / #v`, kept in plain fields so `value` is a field read (see `Donchian`). */
+  #ready = false;
+  #value = 0;
 
   constructor(sessionMs = DAY_MS) {
     assertPeriod('SessionVwap', sessionMs);
     this.sessionMs = sessionMs;
   }
 
+  /** Whether the session has traded volume (so `value` is defined). */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
   get value(): number | undefined {
-    return this.#v > 0 ? this.#pv / this.#v : undefined;
+    return this.#ready ? this.#value : undefined;
   }
 
   update(bar: VwapBar): number | undefined {
+    this.push(bar);
+    return this.#ready ? this.#value : undefined;
+  }
+
+  /**
+   * `update` without its result, for a per-candle loop: test `ready`, then read `value` (its
+   * `undefined` branch folds away and no double is boxed; a bar in, nothing out).
+   */
+  push(bar: VwapBar): void {
     check('SessionVwap', bar);
     const session = Math.floor(bar.time / this.sessionMs);
     if (session < this.#session)
@@ -81,7 +112,6 @@ export class SessionVwap {
     this.#beforePv = this.#pv;
     this.#beforeV = this.#v;
     this.#apply(session, bar);
-    return this.value;
   }
 
   peek(bar: VwapBar): number | undefined {
@@ -99,7 +129,7 @@ export class SessionVwap {
     this.#pv = this.#beforePv;
     this.#v = this.#beforeV;
     this.#apply(Math.floor(bar.time / this.sessionMs), bar);
-    return this.value;
+    return this.#ready ? this.#value : undefined;
   }
 
   #apply(session: number, bar: VwapBar): void {
@@ -108,8 +138,20 @@ export class SessionVwap {
       this.#pv = 0;
       this.#v = 0;
     }
-    this.#pv += typicalPrice(bar) * bar.volume;
+    this.#pv += ((bar.high + bar.low + bar.close) / 3) * bar.volume;
     this.#v += bar.volume;
+    this.#sync();
+  }
+
+  /**
+   * The flag is written only when it changes: stored on every step, it makes the engine box the
+   * value its readers return (measured, test/no-allocation.test.ts).
+   */
+  #sync(): void {
+    if (this.#v > 0) {
+      this.#value = this.#pv / this.#v;
+      if (!this.#ready) this.#ready = true;
+    } else if (this.#ready) this.#ready = false;
   }
 
   toJSON(): SessionVwapState {
@@ -135,6 +177,7 @@ export class SessionVwap {
     s.#session = state.session ?? Number.NaN;
     s.#pv = state.pv;
     s.#v = state.volume;
+    s.#sync();
     return s;
   }
 }

@@ -52,11 +52,14 @@ export class BollingerReversionStrategy implements Strategy {
   }
 
   onCandle(candle: Candle): StrategyAction | null {
-    // update returns the middle band; the others come from the scalar getters (no allocation).
-    const middle = this.#bands.update(candle.close);
-    if (middle === undefined) return null;
+    // `push`, `ready`, then the scalar getters: no object and no heap number per candle
+    // (test/no-allocation.test.ts).
+    const bands = this.#bands;
     const close = candle.close;
-    const lower = this.#bands.lower!;
+    bands.push(close);
+    if (!bands.ready) return null;
+    const middle = bands.middle!;
+    const lower = bands.lower!;
     const wasBelow = this.#wasBelow;
     this.#wasBelow = close < lower;
     if (!this.#long) {
@@ -64,7 +67,7 @@ export class BollingerReversionStrategy implements Strategy {
       this.#long = true;
       return 'buy';
     }
-    if (close < (this.#exitUpper ? this.#bands.upper! : middle)) return null;
+    if (close < (this.#exitUpper ? bands.upper! : middle)) return null;
     this.#long = false;
     return 'sell';
   }

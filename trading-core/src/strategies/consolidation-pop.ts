@@ -62,20 +62,31 @@ export class ConsolidationPopStrategy implements Strategy {
   }
 
   onCandle(candle: Candle): StrategyAction | null {
-    // The range, its ATR and its volume are those of the candles before this one (scalar
-    // getters: nothing allocated per candle; the low is defined exactly when the high is).
-    const rangeHigh = this.#range.upper;
-    const rangeLow = this.#range.lower;
-    const atrBefore = this.#atr.value;
-    const volumeBefore = this.#volume.value;
-    this.#range.update(candle);
-    const atr = this.#atr.update(candle);
-    this.#volume.update(candle.volume);
+    // The range, its ATR and its volume are those of the candles before this one. Per candle
+    // only `push`/`update`, `ready` and the scalar getters after their `ready`: no object and no
+    // heap number (test/no-allocation.test.ts). The low is defined exactly when the high is.
+    const range = this.#range;
+    const atr = this.#atr;
+    const volume = this.#volume;
+    const rangeReady = range.ready;
+    const atrReady = atr.ready;
+    const volumeReady = volume.ready;
+    let rangeHigh = 0;
+    let rangeLow = 0;
+    if (rangeReady) {
+      rangeHigh = range.upper!;
+      rangeLow = range.lower!;
+    }
+    const atrBefore = atrReady ? atr.value! : 0;
+    const volumeBefore = volumeReady ? volume.value! : 0;
+    range.push(candle);
+    atr.push(candle);
+    volume.push(candle.volume);
     const close = candle.close;
     const p = this.params;
     if (!this.#long) {
-      if (rangeHigh === undefined || atrBefore === undefined || volumeBefore === undefined) return null;
-      if (rangeHigh - rangeLow! > p.maxRangeAtr * atrBefore) return null;
+      if (!(rangeReady && atrReady && volumeReady)) return null;
+      if (rangeHigh - rangeLow > p.maxRangeAtr * atrBefore) return null;
       if (!(close > rangeHigh) || candle.volume < p.volumeFactor * volumeBefore) return null;
       this.#long = true;
       this.#rangeHigh = rangeHigh;
@@ -83,8 +94,9 @@ export class ConsolidationPopStrategy implements Strategy {
       return 'buy';
     }
     if (close > this.#peak) this.#peak = close;
-    // atr is defined: it was before the entry candle.
-    if (close < this.#rangeHigh || close < this.#peak - p.trailAtr * atr!) {
+    // The ATR is ready: it was before the entry candle.
+    const atrNow = atr.ready ? atr.value! : 0;
+    if (close < this.#rangeHigh || close < this.#peak - p.trailAtr * atrNow) {
       this.#long = false;
       return 'sell';
     }

@@ -62,17 +62,22 @@ export class EmaCrossVolumeStrategy implements Strategy {
 
   onCandle(candle: Candle): StrategyAction | null {
     // The gate compares with the candles before this one, so read the average before adding it.
-    const averageVolume = this.#volume.value;
-    this.#volume.update(candle.volume);
-    const fast = this.#fast.update(candle.close);
-    const slow = this.#slow.update(candle.close);
-    if (fast === undefined || slow === undefined) return null;
+    // `push`, `ready`, then `value`: no heap number per candle (test/no-allocation.test.ts).
+    const volume = this.#volume;
+    const fast = this.#fast;
+    const slow = this.#slow;
+    const volumeReady = volume.ready;
+    const averageVolume = volumeReady ? volume.value! : 0;
+    volume.push(candle.volume);
+    fast.push(candle.close);
+    slow.push(candle.close);
+    if (!fast.ready || !slow.ready) return null;
 
-    const above = fast > slow;
+    const above = fast.value! > slow.value!;
     const wasAbove = this.#wasAbove;
     this.#wasAbove = above;
     if (wasAbove === undefined || above === wasAbove) return null;
-    if (above) return averageVolume !== undefined && candle.volume > averageVolume ? 'buy' : null;
+    if (above) return volumeReady && candle.volume > averageVolume ? 'buy' : null;
     // Exits are never volume-gated: a position must always be able to leave, quiet market or not.
     return 'sell';
   }

@@ -52,10 +52,14 @@ export class NadarayaWatsonReversionStrategy implements Strategy {
   }
 
   onCandle(candle: Candle): StrategyAction | null {
-    const estimate = this.#nw.update(candle.close);
-    if (estimate === undefined) return null;
+    // `push`, `ready`, then the scalar getters: no object and no heap number per candle
+    // (test/no-allocation.test.ts).
+    const nw = this.#nw;
     const close = candle.close;
-    const lower = this.#nw.lower!;
+    nw.push(close);
+    if (!nw.ready) return null;
+    const estimate = nw.estimate!;
+    const lower = nw.lower!;
     const wasBelow = this.#wasBelow;
     this.#wasBelow = close < lower;
     if (!this.#long) {
@@ -63,7 +67,7 @@ export class NadarayaWatsonReversionStrategy implements Strategy {
       this.#long = true;
       return 'buy';
     }
-    if (close < (this.#exitUpper ? this.#nw.upper! : estimate)) return null;
+    if (close < (this.#exitUpper ? nw.upper! : estimate)) return null;
     this.#long = false;
     return 'sell';
   }

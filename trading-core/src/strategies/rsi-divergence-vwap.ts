@@ -62,18 +62,18 @@ export class RsiDivergenceVwapStrategy implements Strategy {
   readonly #rsis: Float64Array;
   #t = 0;
   #lastLowAt = -1;
-  #lastLow = 0;
-  #lastLowRsi = 0;
+  #lastLow = Number.NaN;
+  #lastLowRsi = Number.NaN;
   #lastHighAt = -1;
-  #lastHigh = 0;
-  #lastHighRsi = 0;
+  #lastHigh = Number.NaN;
+  #lastHighRsi = Number.NaN;
   /** Last candle index a VWAP reclaim may buy at; −1 when not armed. */
   #armedUntil = -1;
-  #divergenceLow = 0;
+  #divergenceLow = Number.NaN;
   #previousClose = Number.NaN;
   #previousVwap = Number.NaN;
   #long = false;
-  #stop = 0;
+  #stop = Number.NaN;
 
   constructor(params: Partial<RsiDivergenceVwapParams> = {}) {
     this.params = checkParams(RSI_DIVERGENCE_VWAP_SPEC, params) as RsiDivergenceVwapParams;
@@ -86,8 +86,15 @@ export class RsiDivergenceVwapStrategy implements Strategy {
 
   onCandle(candle: Candle): StrategyAction | null {
     const t = this.#t++;
-    const rsi = this.#rsi.update(candle.close) ?? Number.NaN;
-    const vwap = this.#vwap.update(candle) ?? Number.NaN;
+    // `push`, `ready`, then `value`: no heap number per candle (test/no-allocation.test.ts).
+    const rsiIndicator = this.#rsi;
+    const vwapIndicator = this.#vwap;
+    rsiIndicator.push(candle.close);
+    vwapIndicator.push(candle);
+    let rsi = Number.NaN;
+    if (rsiIndicator.ready) rsi = rsiIndicator.value!;
+    let vwap = Number.NaN;
+    if (vwapIndicator.ready) vwap = vwapIndicator.value!;
     const span = this.#lows.length;
     this.#lows[t % span] = candle.low;
     this.#highs[t % span] = candle.high;

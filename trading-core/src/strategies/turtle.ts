@@ -57,21 +57,27 @@ export class TurtleStrategy implements Strategy {
   }
 
   onCandle(candle: Candle): StrategyAction | null {
-    // The channels of the candles before this one, read before this one joins them (scalar
-    // getters: nothing allocated per candle).
-    const entryUpper = this.#entry.upper;
-    const exitLower = this.#exit.lower;
-    this.#entry.update(candle);
-    this.#exit.update(candle);
-    const atr = this.#atr.update(candle);
+    // The channels of the candles before this one, read before this one joins them. Per candle
+    // only `push` (a bar in, nothing out), `ready` and the scalar getters after their `ready`:
+    // no object and no heap number (test/no-allocation.test.ts).
+    const entry = this.#entry;
+    const exit = this.#exit;
+    const atr = this.#atr;
+    const entryReady = entry.ready;
+    const entryUpper = entryReady ? entry.upper! : 0;
+    const exitReady = exit.ready;
+    const exitLower = exitReady ? exit.lower! : 0;
+    entry.push(candle);
+    exit.push(candle);
+    atr.push(candle);
     const close = candle.close;
     if (!this.#long) {
-      if (entryUpper === undefined || atr === undefined || !(close > entryUpper)) return null;
+      if (!entryReady || !atr.ready || !(close > entryUpper)) return null;
       this.#long = true;
-      this.#stop = close - this.params.stopAtr * atr;
+      this.#stop = close - this.params.stopAtr * atr.value!;
       return 'buy';
     }
-    if (close < this.#stop || (exitLower !== undefined && close < exitLower)) {
+    if (close < this.#stop || (exitReady && close < exitLower)) {
       this.#long = false;
       return 'sell';
     }

@@ -300,12 +300,15 @@ function main(): void {
   const only = process.argv[2];
   const d = data();
   const cases = [...STUB_CASES, ...INDICATOR_CASES, ...strategyCases()].filter(
-    (c) => only === undefined || c.name.includes(only),
+    (c) => only === undefined || new RegExp(only).test(c.name),
   );
   for (const c of cases) process.stdout.write(`${JSON.stringify(measure(c, d))}\n`);
 }
 
-/** Runs the probe in a child process with the flags it needs; one result per case. */
+/**
+ * Runs the probe in a child process with the flags it needs; one result per case (`only`: a
+ * regular expression the case names must match).
+ */
 export function probeAllocations(only?: string): ProbeResult[] {
   const self = fileURLToPath(import.meta.url);
   const flags = [
