@@ -70,6 +70,33 @@ export function backtest(
   const books = new BacktestBooks(symbol, match[1]!, quote, seed, frozenCosts(costs));
   const feed = inputFeed(strategy, options.inputs);
 
+  const { maxDrawdown, lastClose } = run(candles, strategy, symbol, seed, books, feed);
+  const finalEquity = books.equity(lastClose);
+  const trades = books.trades;
+  return {
+    strategy: { name: strategy.name, version: strategy.version, params: strategy.params ?? {} },
+    trades,
+    finalEquity,
+    totalReturn: (finalEquity - seed) / seed,
+    maxDrawdown,
+    fills: trades.length,
+    ledgerBalanced: books.ledger.isBalanced(),
+  };
+}
+
+/**
+ * The hot loop, a function of its own: V8 optimises it while it runs (on-stack replacement),
+ * and code after a loop that has not run yet would have no type feedback and throw the
+ * optimised loop away at every exit.
+ */
+function run(
+  candles: readonly Candle[],
+  strategy: Strategy,
+  symbol: string,
+  seed: number,
+  books: BacktestBooks,
+  feed: { before(time: number): void } | null,
+): { maxDrawdown: number; lastClose: number } {
   let pending = NONE;
   let pendingQuantity = 0;
   // Drawdown needs equity at every close; cash and quantity only change on a fill, so they are
@@ -82,8 +109,8 @@ export function backtest(
   let lastTime = -1;
   let lastClose = 0;
 
-  // The hot loop: everything that touches the ledger is in BacktestBooks, out of line, so the
-  // loop itself stays small enough to keep its state in registers.
+  // Everything that touches the ledger is in BacktestBooks, out of line, so the loop itself
+  // stays small enough to keep its state in registers.
   for (let i = 0; i < candles.length; i++) {
     const candle = candles[i]!;
     if (!isSoundCandle(candle)) throw badCandle(symbol, candle);
@@ -121,17 +148,7 @@ export function backtest(
     else maxDrawdown = Math.max(maxDrawdown, (peak - equity) / peak);
   }
 
-  const finalEquity = books.equity(lastClose);
-  const trades = books.trades;
-  return {
-    strategy: { name: strategy.name, version: strategy.version, params: strategy.params ?? {} },
-    trades,
-    finalEquity,
-    totalReturn: (finalEquity - seed) / seed,
-    maxDrawdown,
-    fills: trades.length,
-    ledgerBalanced: books.ledger.isBalanced(),
-  };
+  return { maxDrawdown, lastClose };
 }
 
 /**
