@@ -1,0 +1,328 @@
+/**
+ * The indicator bench's contestants: for each indicator, ours (batch and streaming) and the
+ * peers' forms (technicalindicators batch and streaming, tulind batch), each returning a
+ * checksum so no work can be dropped. The suite that times them is bench/indicators.ts.
+ */
+import ti from 'technicalindicators';
+// @ts-expect-error tulind ships no types; its shape as used here is declared below.
+import tulindModule from 'tulind';
+import {
+  Adx,
+  adxSeries,
+  Atr,
+  atrSeries,
+  Bollinger,
+  bollingerSeries,
+  Donchian,
+  donchianSeries,
+  Ema,
+  emaSeries,
+  Macd,
+  macdSeries,
+  RollingVwap,
+  rollingVwapSeries,
+  Rsi,
+  rsiSeries,
+  SessionVwap,
+  sessionVwapSeries,
+  Sma,
+  smaSeries,
+  trueRange,
+  trueRangeSeries,
+} from '@appliance/trading-core';
+
+/** The candles as columns: typed arrays for ours, plain arrays for the peers (which take only those). */
+export interface Columns {
+  n: number;
+  time: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  volume: Float64Array;
+}
+export interface Plain {
+  n: number;
+  high: number[];
+  low: number[];
+  close: number[];
+  volume: number[];
+}
+
+export type Run<D> = (d: D) => number;
+
+/** One indicator and every way of computing it that the bench times; each returns a checksum. */
+export interface Contest {
+  name: string;
+  oursBatch: Run<Columns>;
+  oursStream: Run<Columns>;
+  tiBatch?: Run<Plain>;
+  tiStream?: Run<Plain>;
+  tulind?: Run<Plain>;
+  /** What a peer computes when it is not exactly this indicator. */
+  note?: string;
+}
+
+type TulindFn = (inputs: number[][], options: number[], cb: (err: unknown, out: number[][]) => void) => void;
+const tulind = tulindModule as {
+  indicators: Record<string, { indicator: TulindFn }>;
+};
+
+/** tulind's callback runs before `indicator` returns; the last value of its first output. */
+function tulip(name: string, inputs: number[][], options: number[]): number {
+  let last = Number.NaN;
+  tulind.indicators[name]!.indicator(inputs, options, (err, out) => {
+    if (err) throw new Error(`tulind ${name}: ${String(err)}`);
+    last = out[0]!.at(-1) ?? Number.NaN;
+  });
+  return last;
+}
+
+/** A bar object reused for every update: a live feed hands over one candle at a time. */
+function barAt(d: Columns): { at(i: number): typeof bar; bar: typeof bar } {
+  const bar = { time: 0, open: 0, high: 0, low: 0, close: 0, volume: 0 };
+  return {
+    bar,
+    at(i: number) {
+      bar.time = d.time[i]!;
+      bar.high = d.high[i]!;
+      bar.low = d.low[i]!;
+      bar.close = d.close[i]!;
+      bar.volume = d.volume[i]!;
+      return bar;
+    },
+  };
+}
+
+/** technicalindicators' streaming form keeps the previous tick object, so each bar is a new one. */
+const tick = (d: Plain, i: number) => ({
+  high: d.high[i]!,
+  low: d.low[i]!,
+  close: d.close[i]!,
+  volume: d.volume[i]!,
+});
+
+/** technicalindicators' typings say some `nextValue`s take a number; their code reads a candle. */
+function candleStream<T>(next: (x: never) => T): (c: ReturnType<typeof tick>) => T {
+  return next as (c: ReturnType<typeof tick>) => T;
+}
+
+const last = (a: Float64Array): number => a[a.length - 1]!;
+
+// Each contest has its own loops (no shared helper taking a callback), so every call site sees
+// one indicator and the JIT can inline it, for ours and the peers alike.
+export const CONTESTS: Contest[] = [
+  {
+    name: 'SMA(20)',
+    oursBatch: (d) => last(smaSeries(d.close, 20)),
+    oursStream: (d) => {
+      const sma = new Sma(20);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += sma.update(d.close[i]!) ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.SMA.calculate({ period: 20, values: d.close }).at(-1)!,
+    tiStream: (d) => {
+      const sma = new ti.SMA({ period: 20, values: [] });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += sma.nextValue(d.close[i]!) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('sma', [d.close], [20]),
+  },
+  {
+    name: 'EMA(20)',
+    oursBatch: (d) => last(emaSeries(d.close, 20)),
+    oursStream: (d) => {
+      const ema = new Ema(20);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += ema.update(d.close[i]!) ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.EMA.calculate({ period: 20, values: d.close }).at(-1)!,
+    tiStream: (d) => {
+      const ema = new ti.EMA({ period: 20, values: [] });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += ema.nextValue(d.close[i]!) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('ema', [d.close], [20]),
+  },
+  {
+    name: 'RSI(14)',
+    oursBatch: (d) => last(rsiSeries(d.close, 14)),
+    oursStream: (d) => {
+      const rsi = new Rsi(14);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += rsi.update(d.close[i]!) ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.RSI.calculate({ period: 14, values: d.close }).at(-1)!,
+    tiStream: (d) => {
+      const rsi = new ti.RSI({ period: 14, values: [] });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += rsi.nextValue(d.close[i]!) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('rsi', [d.close], [14]),
+  },
+  {
+    name: 'MACD(12,26,9)',
+    oursBatch: (d) => last(macdSeries(d.close).histogram),
+    oursStream: (d) => {
+      const macd = new Macd();
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) {
+        macd.update(d.close[i]!);
+        sum += macd.histogram ?? 0;
+      }
+      return sum;
+    },
+    tiBatch: (d) =>
+      ti.MACD.calculate({
+        values: d.close,
+        fastPeriod: 12,
+        slowPeriod: 26,
+        signalPeriod: 9,
+        SimpleMAOscillator: false,
+        SimpleMASignal: false,
+      }).at(-1)!.MACD!,
+    tiStream: (d) => {
+      const macd = new ti.MACD({
+        values: [],
+        fastPeriod: 12,
+        slowPeriod: 26,
+        signalPeriod: 9,
+        SimpleMAOscillator: false,
+        SimpleMASignal: false,
+      });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += macd.nextValue(d.close[i]!)?.histogram ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('macd', [d.close], [12, 26, 9]),
+  },
+  {
+    name: 'Bollinger(20,2)',
+    oursBatch: (d) => last(bollingerSeries(d.close, 20, 2).upper),
+    oursStream: (d) => {
+      const bb = new Bollinger(20, 2);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) {
+        bb.update(d.close[i]!);
+        sum += bb.upper ?? 0;
+      }
+      return sum;
+    },
+    tiBatch: (d) => ti.BollingerBands.calculate({ period: 20, stdDev: 2, values: d.close }).at(-1)!.upper,
+    tiStream: (d) => {
+      const bb = new ti.BollingerBands({ period: 20, stdDev: 2, values: [] });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += bb.nextValue(d.close[i]!)?.upper ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('bbands', [d.close], [20, 2]),
+  },
+  {
+    name: 'TrueRange',
+    oursBatch: (d) => last(trueRangeSeries(d.high, d.low, d.close)),
+    oursStream: (d) => {
+      const b = barAt(d);
+      let sum = 0;
+      for (let i = 1; i < d.n; i++) sum += trueRange(b.at(i), d.close[i - 1]!);
+      return sum;
+    },
+    tiBatch: (d) => ti.TrueRange.calculate({ high: d.high, low: d.low, close: d.close }).at(-1)!,
+    tiStream: (d) => {
+      const tr = new ti.TrueRange({ high: [], low: [], close: [] });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += tr.nextValue(tick(d, i)) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('tr', [d.high, d.low, d.close], []),
+  },
+  {
+    name: 'ATR(14)',
+    oursBatch: (d) => last(atrSeries(d.high, d.low, d.close, 14)),
+    oursStream: (d) => {
+      const atr = new Atr(14);
+      const b = barAt(d);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += atr.update(b.at(i)) ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.ATR.calculate({ period: 14, high: d.high, low: d.low, close: d.close }).at(-1)!,
+    tiStream: (d) => {
+      const atr = new ti.ATR({ period: 14, high: [], low: [], close: [] });
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += atr.nextValue(tick(d, i)) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('atr', [d.high, d.low, d.close], [14]),
+  },
+  {
+    name: 'ADX(14)',
+    oursBatch: (d) => last(adxSeries(d.high, d.low, d.close, 14).adx),
+    oursStream: (d) => {
+      const adx = new Adx(14);
+      const b = barAt(d);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += adx.update(b.at(i)) ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.ADX.calculate({ period: 14, high: d.high, low: d.low, close: d.close }).at(-1)!.adx,
+    tiStream: (d) => {
+      const adx = new ti.ADX({ period: 14, high: [], low: [], close: [] });
+      const next = candleStream(adx.nextValue.bind(adx));
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += next(tick(d, i))?.adx ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('adx', [d.high, d.low, d.close], [14]),
+  },
+  {
+    name: 'Donchian(20)',
+    oursBatch: (d) => last(donchianSeries(d.high, d.low, 20).middle),
+    oursStream: (d) => {
+      const dc = new Donchian(20);
+      const b = barAt(d);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += dc.update(b.at(i)) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('max', [d.high], [20]) + tulip('min', [d.low], [20]),
+    note: 'tulind: max of highs + min of lows (two calls); technicalindicators has no Donchian',
+  },
+  {
+    name: 'VWAP session',
+    oursBatch: (d) => last(sessionVwapSeries(d.time, d.high, d.low, d.close, d.volume)),
+    oursStream: (d) => {
+      const vwap = new SessionVwap();
+      const b = barAt(d);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += vwap.update(b.at(i)) ?? 0;
+      return sum;
+    },
+    tiBatch: (d) => ti.VWAP.calculate({ high: d.high, low: d.low, close: d.close, volume: d.volume }).at(-1)!,
+    tiStream: (d) => {
+      const vwap = new ti.VWAP({ high: [], low: [], close: [], volume: [] });
+      const next = candleStream(vwap.nextValue.bind(vwap));
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += next(tick(d, i)) ?? 0;
+      return sum;
+    },
+    note: 'technicalindicators: one cumulative VWAP (no session reset); tulind has none',
+  },
+  {
+    name: 'VWAP rolling(24)',
+    oursBatch: (d) => last(rollingVwapSeries(d.high, d.low, d.close, d.volume, 24)),
+    oursStream: (d) => {
+      const vwap = new RollingVwap(24);
+      const b = barAt(d);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += vwap.update(b.at(i)) ?? 0;
+      return sum;
+    },
+    tulind: (d) => tulip('vwma', [d.close, d.volume], [24]),
+    note: 'tulind: vwma (weighs the close, not the typical price); technicalindicators has none',
+  },
+];
