@@ -61,27 +61,19 @@ t.test('the strategy names its algorithm version', async (t) => {
   t.same(s.options, { fastPeriod: 12, slowPeriod: 26, volumePeriod: 20 });
 });
 
-t.test('options are checked with RangeErrors that name them', async (t) => {
-  throwsExactly(
-    t,
-    () => new EmaCrossVolumeStrategy({ fastPeriod: 26, slowPeriod: 12 }),
-    rangeError('EmaCrossVolumeStrategy: fastPeriod (26) must be less than slowPeriod (12)'),
-  );
-  throwsExactly(
-    t,
-    () => new EmaCrossVolumeStrategy({ fastPeriod: 12, slowPeriod: 12 }),
-    rangeError('EmaCrossVolumeStrategy: fastPeriod (12) must be less than slowPeriod (12)'),
-  );
-  throwsExactly(
-    t,
-    () => new EmaCrossVolumeStrategy({ fastPeriod: 0 }),
-    rangeError('EmaCrossVolumeStrategy: fastPeriod must be a positive integer, got 0'),
-  );
-  throwsExactly(
-    t,
-    () => new EmaCrossVolumeStrategy({ volumePeriod: 2.5 }),
-    rangeError('EmaCrossVolumeStrategy: volumePeriod must be a positive integer, got 2.5'),
-  );
+t.test("options are checked by the registry's schema, with errors that name them", async (t) => {
+  // The same check createStrategy('ema-cross-volume', ...) makes (spec.ts), so both agree.
+  const refused = (options: object, message: string) =>
+    throwsExactly(t, () => new EmaCrossVolumeStrategy(options), {
+      name: 'StrategyError',
+      code: 'E_STRATEGY_PARAMS',
+      message: `ema-cross-volume: ${message}`,
+    });
+  refused({ fastPeriod: 26, slowPeriod: 12 }, 'fastPeriod must be less than slowPeriod');
+  refused({ fastPeriod: 12, slowPeriod: 12 }, 'fastPeriod must be less than slowPeriod');
+  refused({ fastPeriod: 0 }, 'fastPeriod: Too small: expected number to be >=1');
+  refused({ volumePeriod: 2.5 }, 'volumePeriod: Invalid input: expected int, received number');
+  refused({ slow: 3 }, '(params): Unrecognized key: "slow"');
 });
 
 t.test('a bad candle never reaches the strategy: the backtest checks each one first', async (t) => {

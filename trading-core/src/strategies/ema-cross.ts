@@ -1,6 +1,8 @@
 import type { Candle } from '../candle.js';
 import { Ema } from '../indicators/ema.js';
 import { VolumeAverage } from '../indicators/volume-average.js';
+import { z } from 'zod';
+import { candles, checkParams, lessThan, type StrategySpec } from './spec.js';
 import type { Strategy, StrategyAction } from './strategy.js';
 
 export const EMA_CROSS_VOLUME_NAME = 'ema-cross-volume';
@@ -20,6 +22,22 @@ export const DEFAULT_EMA_CROSS_VOLUME_OPTIONS: Readonly<EmaCrossVolumeOptions> =
   slowPeriod: 26,
   volumePeriod: 20,
 });
+
+export const EMA_CROSS_VOLUME_SPEC: StrategySpec = {
+  name: EMA_CROSS_VOLUME_NAME,
+  description:
+    'buys when the fast EMA of close crosses above the slow one on above-average volume; sells on the cross back',
+  params: z.strictObject({
+    fastPeriod: candles(DEFAULT_EMA_CROSS_VOLUME_OPTIONS.fastPeriod, 'fast EMA of close, candles'),
+    slowPeriod: candles(DEFAULT_EMA_CROSS_VOLUME_OPTIONS.slowPeriod, 'slow EMA of close, candles'),
+    volumePeriod: candles(
+      DEFAULT_EMA_CROSS_VOLUME_OPTIONS.volumePeriod,
+      'previous candles the volume gate averages',
+    ),
+  }),
+  check: (p) => lessThan(p, 'fastPeriod', 'slowPeriod'),
+  create: (p) => new EmaCrossVolumeStrategy(p),
+};
 
 /**
  * Buys when the fast EMA of close crosses above the slow one on a candle whose volume is above
@@ -42,19 +60,10 @@ export class EmaCrossVolumeStrategy implements Strategy {
   #wasAbove: boolean | undefined = undefined;
 
   constructor(options: Partial<EmaCrossVolumeOptions> = {}) {
-    const o = { ...DEFAULT_EMA_CROSS_VOLUME_OPTIONS, ...options };
-    for (const key of ['fastPeriod', 'slowPeriod', 'volumePeriod'] as const) {
-      if (!Number.isSafeInteger(o[key]) || o[key] < 1) {
-        throw new RangeError(`EmaCrossVolumeStrategy: ${key} must be a positive integer, got ${o[key]}`);
-      }
-    }
-    if (o.fastPeriod >= o.slowPeriod) {
-      throw new RangeError(
-        `EmaCrossVolumeStrategy: fastPeriod (${o.fastPeriod}) must be less than slowPeriod (${o.slowPeriod})`,
-      );
-    }
-    this.options = Object.freeze(o);
-    this.params = this.options;
+    // The registry's check, so `new` and `createStrategy` accept exactly the same parameters.
+    const o = checkParams(EMA_CROSS_VOLUME_SPEC, options) as unknown as Readonly<EmaCrossVolumeOptions>;
+    this.options = o;
+    this.params = o;
     this.#fast = new Ema(o.fastPeriod);
     this.#slow = new Ema(o.slowPeriod);
     this.#volume = new VolumeAverage(o.volumePeriod);

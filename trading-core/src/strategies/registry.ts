@@ -1,11 +1,6 @@
-import { z } from 'zod';
 import type { Strategy, StrategyParams } from './strategy.js';
 import { StrategyError } from './strategy-error.js';
-import {
-  DEFAULT_EMA_CROSS_VOLUME_OPTIONS,
-  EMA_CROSS_VOLUME_NAME,
-  EmaCrossVolumeStrategy,
-} from './ema-cross.js';
+import { EMA_CROSS_VOLUME_SPEC } from './ema-cross.js';
 import type { StrategySpec } from './spec.js';
 import { checkParams } from './spec.js';
 import { RSI_DIVERGENCE_VWAP_SPEC } from './rsi-divergence-vwap.js';
@@ -18,28 +13,8 @@ import { BUY_AND_HOLD_SPEC } from './buy-and-hold.js';
 
 export type { StrategySpec } from './spec.js';
 
-const period = (fallback: number, meaning: string) =>
-  z.number().int().min(1).max(100_000).default(fallback).describe(meaning);
-
 const SPECS: readonly StrategySpec[] = [
-  {
-    name: EMA_CROSS_VOLUME_NAME,
-    description:
-      'buys when the fast EMA of close crosses above the slow one on above-average volume; sells on the cross back',
-    params: z.strictObject({
-      fastPeriod: period(DEFAULT_EMA_CROSS_VOLUME_OPTIONS.fastPeriod, 'fast EMA of close, candles'),
-      slowPeriod: period(DEFAULT_EMA_CROSS_VOLUME_OPTIONS.slowPeriod, 'slow EMA of close, candles'),
-      volumePeriod: period(
-        DEFAULT_EMA_CROSS_VOLUME_OPTIONS.volumePeriod,
-        'previous candles the volume gate averages',
-      ),
-    }),
-    check: (p) =>
-      (p['fastPeriod'] as number) < (p['slowPeriod'] as number)
-        ? null
-        : 'fastPeriod must be less than slowPeriod',
-    create: (p) => new EmaCrossVolumeStrategy(p),
-  },
+  EMA_CROSS_VOLUME_SPEC,
   RSI_DIVERGENCE_VWAP_SPEC,
   BOLLINGER_REVERSION_SPEC,
   TURTLE_SPEC,
