@@ -36,8 +36,9 @@ export interface Fill {
 
 /** Why these costs are unusable, or null: every backtest and virtual portfolio checks them once. */
 export function fillCostsProblem(costs: FillCosts): string | null {
+  if (typeof costs !== 'object' || costs === null) return `costs must be an object, got ${String(costs)}`;
   for (const key of ['slippageBps', 'feeBps', 'impactBps'] as const) {
-    const bps = costs?.[key];
+    const bps = costs[key];
     if (bps === undefined && key === 'impactBps') continue;
     if (!(typeof bps === 'number' && Number.isFinite(bps) && bps >= 0 && bps < BPS))
       return `costs.${key} must be in [0, ${BPS}), got ${String(bps)}`;

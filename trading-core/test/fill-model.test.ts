@@ -1,7 +1,13 @@
 import t from 'tap';
 import { fromAtoms, toAtoms } from '../src/atoms.js';
 import { backtest } from '../src/backtest.js';
-import { DEFAULT_FILL_COSTS, fillCostsProblem, marketFill, slippageFor } from '../src/fill-model.js';
+import {
+  DEFAULT_FILL_COSTS,
+  fillCostsProblem,
+  marketFill,
+  slippageFor,
+  type FillCosts,
+} from '../src/fill-model.js';
 import { EmaCrossVolumeStrategy } from '../src/strategies/ema-cross.js';
 import { loadCandles } from './helpers/ohlcv.js';
 import { rangeError, throwsExactly } from './helpers/throws.js';
@@ -26,6 +32,7 @@ t.test('slippage grows with the share of the bar volume an order takes, only wit
 
 t.test('costs are checked once, with the key and the value named', async (t) => {
   t.equal(fillCostsProblem(DEFAULT_FILL_COSTS), null);
+  t.equal(fillCostsProblem(undefined as unknown as FillCosts), 'costs must be an object, got undefined');
   t.equal(fillCostsProblem({ ...DEFAULT_FILL_COSTS, impactBps: 50, maxVolumeShare: 1 }), null);
   t.equal(
     fillCostsProblem({ ...DEFAULT_FILL_COSTS, impactBps: -1 }),
