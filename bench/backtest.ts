@@ -3,7 +3,7 @@
  * booked in the exact ledger) beside a hand-written loop computing the same indicators and
  * decisions with float fills, over the same candles in the same run.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   DEFAULT_FILL_COSTS,
@@ -12,6 +12,7 @@ import {
   type Candle,
   type FillCosts,
 } from '@appliance/trading-core';
+import { describeCsvFile, readCandleCsv } from '../datafeed-node/src/csv-candles.js';
 import { REPO_ROOT } from './ipc.js';
 import type { Suite } from './suite.js';
 import { fmt, formatTable } from './table.js';
@@ -27,21 +28,22 @@ interface Series {
   candles: Candle[];
 }
 
-/** Every `*_<BASE>-<QUOTE>_<tf>.csv` in `dir` (header time,open,high,low,close,volume). */
-function loadSeries(dir: string): Series[] {
-  const files = readdirSync(dir).filter((f) => /_[A-Z0-9]+-[A-Z0-9]+_\w+\.csv$/.test(f));
+/**
+ * Every candle file in `dir` named as the datafeed names them (`binance_BTC-USDT_1h.csv`), read
+ * with the datafeed's own reader, which checks each row.
+ */
+async function loadSeries(dir: string): Promise<Series[]> {
+  const files = readdirSync(dir)
+    .filter((f) => describeCsvFile(f) !== undefined)
+    .sort();
   if (files.length === 0) throw new Error(`backtest bench: no candle CSV files in ${dir}`);
-  return files.sort().map((file) => {
-    const [, base, quote] = /_([A-Z0-9]+)-([A-Z0-9]+)_\w+\.csv$/.exec(file)!;
-    const [header, ...rows] = readFileSync(join(dir, file), 'utf8').trim().split('\n');
-    if (header !== 'time,open,high,low,close,volume')
-      throw new Error(`backtest bench: ${file}: unexpected header ${header}`);
-    const candles = rows.map((row) => {
-      const [time, open, high, low, close, volume] = row.split(',').map(Number) as number[];
-      return { time: time!, open: open!, high: high!, low: low!, close: close!, volume: volume! };
-    });
-    return { symbol: `${base}/${quote}`, candles };
-  });
+  const all: Series[] = [];
+  for (const file of files) {
+    const candles: Candle[] = [];
+    for await (const c of readCandleCsv(join(dir, file))) candles.push(c);
+    all.push({ symbol: describeCsvFile(file)!.symbol, candles });
+  }
+  return all;
 }
 
 interface Run {
@@ -151,7 +153,7 @@ export const backtestSuite: Suite = {
     const rounds = Number(ctx.options['backtest-rounds'] ?? DEFAULT_ROUNDS);
     if (!Number.isInteger(rounds) || rounds < 1)
       throw new Error('--backtest-rounds must be a positive integer');
-    const all = loadSeries(dir);
+    const all = await loadSeries(dir);
     const candles = all.reduce((n, s) => n + s.candles.length, 0);
     ctx.log(`backtest: ${all.length} files, ${candles} candles, ×${REPEAT} a round, ${rounds} rounds`);
     // Untimed rounds warm the JIT for both.
