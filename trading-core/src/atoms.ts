@@ -6,7 +6,7 @@ export const ATOM_DECIMALS = 8;
 export const ATOMS_PER_UNIT = 100_000_000n;
 
 const DECIMAL = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/;
-const MAX_EXACT_ATOMS = 2n ** 53n;
+const EXACT_LIMIT = 2 ** 53;
 /** Below this an atom count and its neighbours are exact doubles. */
 const FAST_LIMIT = 2 ** 52;
 
@@ -45,7 +45,7 @@ export function toAtoms(n: number): bigint {
  * ulp of n) could round the other way, or is too large to hold an integer exactly. Then
  * undefined, and toAtoms reads the decimal. The fill path calls toAtoms several times a fill.
  */
-function nearestAtoms(n: number): number | undefined {
+export function nearestAtoms(n: number): number | undefined {
   const y = (n < 0 ? -n : n) * 1e8;
   // Also false for NaN and Infinity.
   if (!(y < FAST_LIMIT)) return undefined;
@@ -62,8 +62,12 @@ function nearestAtoms(n: number): number | undefined {
  * amount below about 2e7 units; above that a double cannot hold 8 decimals.
  */
 export function fromAtoms(atoms: bigint): number {
-  // Both operands are exact doubles, so one correctly rounded division gives the nearest number.
-  if (atoms <= MAX_EXACT_ATOMS && atoms >= -MAX_EXACT_ATOMS) return Number(atoms) / 1e8;
+  // Below 2^53 in size the conversion is exact, and both operands exact doubles, so one
+  // correctly rounded division gives the nearest number. Rounding never takes a bigint of 2^53
+  // or more below 2^53, so testing the converted number is enough (and cheaper than comparing
+  // bigints, which the fill path would do a dozen times a fill).
+  const exact = Number(atoms);
+  if (exact < EXACT_LIMIT && exact > -EXACT_LIMIT) return exact / 1e8;
   const abs = atoms < 0n ? -atoms : atoms;
   const text = `${abs / ATOMS_PER_UNIT}.${(abs % ATOMS_PER_UNIT).toString().padStart(ATOM_DECIMALS, '0')}`;
   return atoms < 0n ? -Number(text) : Number(text);

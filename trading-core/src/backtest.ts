@@ -4,7 +4,7 @@ import type { Candle } from './candle.js';
 import { fillCostsProblem, frozenCosts, type Fill, type FillCosts, type OrderSide } from './fill-model.js';
 import { Ledger } from './ledger.js';
 import type { Strategy, StrategyParams } from './strategies/strategy.js';
-import { fillVirtualOrder, sizeVirtualBuy } from './virtual-fill.js';
+import { fillVirtualOrder, virtualBuyQuantity } from './virtual-fill.js';
 
 export interface BacktestOptions {
   /** Unified symbol, e.g. `BTC/USDT`. */
@@ -176,8 +176,17 @@ class BacktestBooks {
 
   /** Fills an order at this candle's open; false when nothing could be booked. */
   fill(side: OrderSide, quantity: number, candle: Candle): boolean {
-    const ref = `${this.#symbol}:${side}:${candle.time}`;
-    const filled = fillVirtualOrder(this.ledger, this.#asset, side, quantity, candle, this.#costs, ref);
+    // The symbol alone as the reference: without a journal nobody reads it back, and printing the
+    // time into it would cost more than the rest of the fill's bookkeeping.
+    const filled = fillVirtualOrder(
+      this.ledger,
+      this.#asset,
+      side,
+      quantity,
+      candle,
+      this.#costs,
+      this.#symbol,
+    );
     if (filled === null) return false;
     this.trades.push({
       side: filled.side,
@@ -188,7 +197,7 @@ class BacktestBooks {
       time: candle.time,
     });
     this.cash = this.ledger.cash();
-    const atoms = this.ledger.positionAtoms(this.#asset).quantity;
+    const atoms = this.ledger.quantityAtoms(this.#asset);
     this.held = fromAtoms(atoms);
     this.holding = atoms > 0n;
     return true;
@@ -197,8 +206,8 @@ class BacktestBooks {
   /** The quantity a buy at this close would be sized at while flat; 0 when not one atom fits. */
   sizeBuy(close: number): number {
     // Flat, so equity is the cash: what the VirtualTrader's ledger.equity(marks) gives.
-    const cash = this.ledger.cashAtoms();
-    return sizeVirtualBuy(cash, fromAtoms(cash), 1, close, this.#costs)?.quantity ?? 0;
+    const cash = this.ledger.cash();
+    return virtualBuyQuantity(cash, cash, 1, close, this.#costs);
   }
 
   equity(lastClose: number): number {

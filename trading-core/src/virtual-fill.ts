@@ -5,7 +5,7 @@ import type { Fill, FillCosts, OrderSide } from './fill-model.js';
 import type { Ledger } from './ledger.js';
 import { isLedgerError } from './ledger-error.js';
 import { reportedFill } from './ledger/fill-report.js';
-import { normaliseFill, type FillInput } from './ledger/fill-input.js';
+import type { FillInput } from './ledger/fill-input.js';
 
 const BPS = 10_000;
 
@@ -27,12 +27,32 @@ export function sizeVirtualBuy(
   close: number,
   costs: Readonly<FillCosts>,
 ): { quantity: number; reserved: bigint } | null {
-  const perUnit = close * (1 + costs.slippageBps / BPS) * (1 + costs.feeBps / BPS);
+  const quantity = virtualBuyQuantity(fromAtoms(available), equity, allocation, close, costs);
+  if (quantity === 0) return null;
+  return { quantity, reserved: toAtoms(quantity * buyPerUnit(close, costs)) };
+}
+
+/**
+ * sizeVirtualBuy's quantity alone, 0 when not one atom fits, with the available cash in quote:
+ * what a backtest, which never has two orders pending, needs on its fast path.
+ */
+export function virtualBuyQuantity(
+  available: number,
+  equity: number,
+  allocation: number,
+  close: number,
+  costs: Readonly<FillCosts>,
+): number {
   const target = (allocation * equity) / close;
-  const quantity = floorAtoms(Math.min(target, fromAtoms(available) / perUnit));
-  if (quantity <= 0n) return null;
-  const units = fromAtoms(quantity);
-  return { quantity: units, reserved: toAtoms(units * perUnit) };
+  const units = Math.min(target, available / buyPerUnit(close, costs));
+  // Floored to the atom; the number of atoms is an exact integer well below 2^53 for any budget
+  // a double can hold to the atom, so this is fromAtoms(floorAtoms(units)) without the bigint.
+  return units > 0 && Number.isFinite(units) ? Math.floor(units * 1e8) / 1e8 : 0;
+}
+
+/** What a unit bought at `close` costs with slippage and fee. */
+function buyPerUnit(close: number, costs: Readonly<FillCosts>): number {
+  return close * (1 + costs.slippageBps / BPS) * (1 + costs.feeBps / BPS);
 }
 
 /**
@@ -51,18 +71,15 @@ export function fillVirtualOrder(
   ref: string,
 ): Fill | null {
   const volume = candle.volume;
+  const time = candle.time;
   if (side === 'sell') {
-    const held = ledger.positionAtoms(asset).quantity;
+    const held = ledger.quantityAtoms(asset);
     if (held === 0n) return null;
     const selling = costs.maxVolumeShare === undefined ? held : capAtoms(held, volume, costs);
     if (selling === 0n) return null;
-    return book(
-      ledger,
-      asset,
-      marketFill('sell', fromAtoms(selling), candle.open, costs, volume),
-      candle.time,
-      ref,
-    );
+    const fill = marketFill('sell', fromAtoms(selling), candle.open, costs, volume);
+    // A sell the cash cannot cover (a fee beyond its proceeds) is dropped like any refusal.
+    return book(ledger, input(asset, fill, time, ref)) ?? null;
   }
 
   let atoms = toAtoms(quantity);
@@ -70,53 +87,39 @@ export function fillVirtualOrder(
     atoms = capAtoms(atoms, volume, costs);
     if (atoms === 0n) return null;
   }
-  let fill = marketFill('buy', fromAtoms(atoms), candle.open, costs, volume);
-  if (cannotAfford(ledger, input(asset, fill, candle.time, ref))) {
-    // The open gapped above the close the order was sized at: buy what the cash covers instead.
-    atoms = floorAtoms(ledger.cash() / (fill.price * (1 + costs.feeBps / BPS)));
-    // Rounding of notional and fee to atoms can still overshoot by an atom or two.
-    for (let tries = 0; atoms > 0n && tries < 16; tries++, atoms -= 1n) {
-      fill = marketFill('buy', fromAtoms(atoms), candle.open, costs, volume);
-      if (!cannotAfford(ledger, input(asset, fill, candle.time, ref))) break;
-    }
+  const fill = marketFill('buy', fromAtoms(atoms), candle.open, costs, volume);
+  const booked = book(ledger, input(asset, fill, time, ref));
+  if (booked !== undefined) return booked;
+  // The open gapped above the close the order was sized at: buy what the cash covers instead.
+  atoms = floorAtoms(ledger.cash() / (fill.price * (1 + costs.feeBps / BPS)));
+  // Rounding of notional and fee to atoms can still overshoot by an atom or two.
+  for (let tries = 0; atoms > 0n && tries < 16; tries++, atoms -= 1n) {
+    const smaller = marketFill('buy', fromAtoms(atoms), candle.open, costs, volume);
+    const retried = book(ledger, input(asset, smaller, time, ref));
+    if (retried !== undefined) return retried;
   }
-  return book(ledger, asset, fill, candle.time, ref);
+  return null;
 }
 
-function input(asset: string, fill: Fill, ts: number, ref: string) {
+function input(asset: string, fill: Fill, ts: number, ref: string): FillInput {
   return { asset, side: fill.side, quantity: fill.quantity, price: fill.price, fee: fill.fee, ts, ref };
 }
 
 /**
- * Books the fill, or drops it when the ledger cannot take it: an order cut to dust by a gap,
- * or a position worth less than one quote atom. Either way the order is over; the books are
- * never left half-changed.
+ * Books the fill as the ledger records it; undefined when the cash does not cover it (nothing
+ * changed, so a smaller buy can be tried), null when the ledger cannot take it at all: an order
+ * cut to dust by rounding, or a position worth less than one quote atom. The books are never
+ * left half-changed.
  */
-function book(ledger: Ledger, asset: string, fill: Fill, ts: number, ref: string): Fill | null {
+function book(ledger: Ledger, fill: FillInput): Fill | null | undefined {
   try {
-    return reportedFill(ledger.applyFill(input(asset, fill, ts, ref)).fill!);
+    const booked = ledger.applyFillIfCovered(fill);
+    return booked === null ? undefined : reportedFill(booked.fill!);
   } catch (err) {
-    // applyFill changes nothing when it throws.
+    // applyFillIfCovered changes nothing when it throws.
     if (isLedgerError(err)) return null;
     throw err;
   }
-}
-
-/**
- * Whether the ledger would refuse this buy for want of cash: `ledger.check(...)?.code ===
- * 'E_INSUFFICIENT_CASH'`, without building the refusal (its stack trace costs more than the rest
- * of a fill, and a gapped buy is tried several times). A fill the ledger cannot even record is
- * not a cash problem, as for check.
- */
-function cannotAfford(ledger: Ledger, fill: FillInput): boolean {
-  let recorded;
-  try {
-    recorded = normaliseFill(fill, ledger.quote).fill;
-  } catch (err) {
-    if (isLedgerError(err)) return false;
-    throw err;
-  }
-  return recorded.notional + recorded.fee > ledger.cashAtoms();
 }
 
 /** At most the bar's fillable share of `atoms`, rounded down to the atom: a partial fill. */

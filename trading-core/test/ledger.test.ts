@@ -563,3 +563,56 @@ t.test('a ledger without a journal keeps the same books and says it has no journ
     });
   }
 });
+
+t.test(
+  'applyFillIfCovered books what applyFill books and returns null, changing nothing, where cash falls short',
+  async (t) => {
+    let shortfalls = 0;
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), fc.boolean(), (ops, journal) => {
+        const strict = new Ledger({ quote: 'USDT', seed: 10_000, journal });
+        const lenient = new Ledger({ quote: 'USDT', seed: 10_000, journal });
+        for (const [step, op] of ops.entries()) {
+          const have = strict.positionAtoms(op.asset).quantity;
+          const quantity =
+            op.quantity === 'all'
+              ? fromAtoms(have)
+              : op.quantity === 'half'
+                ? fromAtoms(have / 2n)
+                : op.quantity;
+          const input: FillInput = { ...op, quantity, ts: step, ref: `r${step}` };
+          let expected: string;
+          try {
+            expected = JSON.stringify(strict.applyFill(input).fill, bigints);
+          } catch (err) {
+            if (!(err instanceof LedgerError)) throw err;
+            expected = err.code;
+          }
+          const before = JSON.stringify(lenient.balances());
+          let got: string;
+          try {
+            const tx = lenient.applyFillIfCovered(input);
+            if (tx === null) {
+              shortfalls++;
+              if (JSON.stringify(lenient.balances()) !== before) return false;
+            }
+            got = tx === null ? 'E_INSUFFICIENT_CASH' : JSON.stringify(tx.fill, bigints);
+          } catch (err) {
+            if (!(err instanceof LedgerError)) throw err;
+            // Every other refusal throws, as applyFill's does.
+            if (err.code === 'E_INSUFFICIENT_CASH') return false;
+            got = err.code;
+          }
+          if (got !== expected) return false;
+        }
+        return JSON.stringify(strict.balances()) === JSON.stringify(lenient.balances());
+      }),
+      { numRuns: 300 },
+    );
+    t.ok(shortfalls >= 20, `${shortfalls} buys the cash could not cover returned null`);
+  },
+);
+
+function bigints(_key: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? String(v) : v;
+}

@@ -27,12 +27,14 @@ export class Ema {
    * engine keeps the field a plain double and an update allocates nothing.
    */
   #value = 0;
-  /** The state before the last `update`, for `replace` (scalars: no allocation per step). */
-  #hasBefore = false;
-  #beforeCount = 0;
+  /**
+   * The state before the last `push`, for `replace`: -1 before the first. Once warm only the
+   * value moves, so a warm step saves two fields; the seed sum is saved while warming up.
+   */
+  #beforeCount = -1;
   #beforeSeedSum = 0;
   #beforeValue = 0;
-  /** The input of the step under way. */
+  /** The input of a warm-up step (see `#warmUp`). */
   #x = 0;
 
   constructor(period: number) {
@@ -61,12 +63,32 @@ export class Ema {
    */
   push(x: number): void {
     if (!Number.isFinite(x)) assertSample('Ema', x);
-    this.#hasBefore = true;
-    this.#beforeCount = this.#count;
-    this.#beforeSeedSum = this.#seedSum;
-    this.#beforeValue = this.#value;
-    this.#x = x;
-    this.#apply();
+    const count = this.#count;
+    const value = this.#value;
+    this.#beforeCount = count;
+    this.#beforeValue = value;
+    if (count === this.period) this.#value = value + this.alpha * (x - value);
+    else {
+      this.#x = x;
+      this.#warmUp();
+    }
+  }
+
+  /**
+   * A step before the EMA is warm, out of line so that `push` stays small enough for the engine
+   * to inline into a strategy's per-candle code beside its other indicators. Its input comes
+   * through `#x`: a double argument of a call the engine does not inline is boxed.
+   */
+  #warmUp(): void {
+    const x = this.#x;
+    const count = this.#count + 1;
+    const seedSum = this.#seedSum;
+    this.#beforeSeedSum = seedSum;
+    this.#count = count;
+    if (count === this.period) {
+      this.#value = (seedSum + x) / this.period;
+      this.#seedSum = 0;
+    } else this.#seedSum = seedSum + x;
   }
 
   /** The EMA if the current candle closed at `x` now; nothing changes. */
@@ -79,26 +101,14 @@ export class Ema {
   /** Replaces the last value given to `update` (the same candle, moved on). */
   replace(x: number): number | undefined {
     if (!Number.isFinite(x)) assertSample('Ema.replace', x);
-    if (!this.#hasBefore) throw new RangeError('Ema.replace: no value to replace yet');
-    this.#count = this.#beforeCount;
-    this.#seedSum = this.#beforeSeedSum;
+    const before = this.#beforeCount;
+    if (before < 0) throw new RangeError('Ema.replace: no value to replace yet');
+    // A warm step changed only the value; a warming one the count and seed sum as well.
+    if (before !== this.period) this.#seedSum = this.#beforeSeedSum;
+    this.#count = before;
     this.#value = this.#beforeValue;
-    this.#x = x;
-    this.#apply();
+    this.push(x);
     return this.#count === this.period ? this.#value : undefined;
-  }
-
-  /** One step on the input in `#x` (a double argument of a call the engine does not inline is boxed). */
-  #apply(): void {
-    const x = this.#x;
-    if (this.#count === this.period) {
-      this.#value += this.alpha * (x - this.#value);
-      return;
-    }
-    this.#seedSum += x;
-    if (++this.#count !== this.period) return;
-    this.#value = this.#seedSum / this.period;
-    this.#seedSum = 0;
   }
 
   toJSON(): EmaState {

@@ -28,15 +28,16 @@ export class Sma {
   #compensation = 0;
   /** The mean once warm (0 before): always a number, so the field stays a plain double. */
   #value = 0;
-  /** The state before the last `update`, for `replace` (scalars: no allocation per step). */
-  #hasBefore = false;
-  #beforeCount = 0;
+  /**
+   * The state before the last `push`, for `replace`: -1 before the first (scalars: no
+   * allocation per step). The slot and the mean follow from the rest.
+   */
+  #beforeCount = -1;
   #beforeSum = 0;
   #beforeCompensation = 0;
-  #beforeValue = 0;
-  /** The value the last `update` overwrote in the ring (the one that left the window). */
+  /** The value the last `push` overwrote in the ring (the one that left the window). */
   #displaced = 0;
-  /** The input of the step under way (see `#step`). */
+  /** The input of the step under way (see `#slide`). */
   #x = 0;
 
   constructor(period: number) {
@@ -65,22 +66,47 @@ export class Sma {
    */
   push(x: number): void {
     if (!Number.isFinite(x)) assertSample(this.constructor.name, x);
-    this.#x = x;
-    this.#step();
-  }
-
-  /**
-   * `update`'s work on the input in `#x`. Doubles go in and out through fields, never as an
-   * argument or result: a call the engine does not inline boxes those (16 bytes each).
-   */
-  #step(): void {
-    this.#hasBefore = true;
+    const window = this.#window;
+    const next = this.#next;
     this.#beforeCount = this.#count;
     this.#beforeSum = this.#sum;
     this.#beforeCompensation = this.#compensation;
-    this.#beforeValue = this.#value;
-    this.#displaced = this.#window[this.#next]!;
-    this.#apply();
+    this.#displaced = window[next]!;
+    this.#x = x;
+    window[next] = x;
+    this.#next = next + 1 === this.period ? 0 : next + 1;
+    if (this.#count === this.period) this.#slide();
+    else this.#fill();
+  }
+
+  /**
+   * The value leaving the window taken out of the sum, then `#x` added, each with the low-order
+   * bits the addition loses recovered exactly. Apart from `push` so that `push` stays small
+   * enough for the engine to inline into a strategy's per-candle code; its doubles come and go
+   * through fields, never arguments, which a call the engine does not inline would box.
+   */
+  #slide(): void {
+    const sum = this.#sum;
+    const y = -this.#displaced;
+    const x = this.#x;
+    const t1 = sum + y;
+    const c1 = this.#compensation + twoSumError(sum, y, t1);
+    const t = t1 + x;
+    const c = c1 + twoSumError(t1, x, t);
+    this.#compensation = c;
+    this.#sum = t;
+    this.#value = (t + c) / this.period;
+  }
+
+  /** A step while the window is still filling: nothing leaves it. */
+  #fill(): void {
+    const sum = this.#sum;
+    const x = this.#x;
+    const t = sum + x;
+    const c = this.#compensation + twoSumError(sum, x, t);
+    this.#compensation = c;
+    this.#sum = t;
+    if (++this.#count === this.period) this.#value = (t + c) / this.period;
   }
 
   /** The mean if the current candle closed at `x` now; nothing changes. Same operations as `update`. */
@@ -92,50 +118,26 @@ export class Sma {
     if (this.#count === this.period) {
       const y = -this.#window[this.#next]!;
       const t = sum + y;
-      c += Math.abs(sum) >= Math.abs(y) ? sum - t + y : y - t + sum;
+      c += twoSumError(sum, y, t);
       sum = t;
     }
     const t = sum + x;
-    c += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+    c += twoSumError(sum, x, t);
     return (t + c) / this.period;
   }
 
   /** Replaces the last value given to `update` (the same candle, moved on). */
   replace(x: number): number | undefined {
     if (!Number.isFinite(x)) assertSample(`${this.constructor.name}.replace`, x);
-    if (!this.#hasBefore) throw new RangeError(`${this.constructor.name}.replace: no value to replace yet`);
+    const before = this.#beforeCount;
+    if (before < 0) throw new RangeError(`${this.constructor.name}.replace: no value to replace yet`);
     this.#next = this.#next === 0 ? this.period - 1 : this.#next - 1;
     this.#window[this.#next] = this.#displaced;
-    this.#count = this.#beforeCount;
+    this.#count = before;
     this.#sum = this.#beforeSum;
     this.#compensation = this.#beforeCompensation;
-    this.#value = this.#beforeValue;
-    this.#x = x;
-    this.#apply();
+    this.push(x);
     return this.#count === this.period ? this.#value : undefined;
-  }
-
-  /** Takes in `#x`, self-contained (no call, see `#step`). */
-  #apply(): void {
-    const x = this.#x;
-    const p = this.period;
-    let sum = this.#sum;
-    let c = this.#compensation;
-    // Neumaier: the low-order bits lost by `sum + y` are recovered exactly from whichever operand
-    // is larger (the value leaving the window first, once full, then the one entering).
-    if (this.#count === p) {
-      const y = -this.#window[this.#next]!;
-      const t = sum + y;
-      c += Math.abs(sum) >= Math.abs(y) ? sum - t + y : y - t + sum;
-      sum = t;
-    } else this.#count++;
-    this.#window[this.#next] = x;
-    if (++this.#next === p) this.#next = 0;
-    const t = sum + x;
-    c += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
-    this.#sum = t;
-    this.#compensation = c;
-    if (this.#count === p) this.#value = (t + c) / p;
   }
 
   toJSON(): SmaState {
@@ -179,21 +181,32 @@ export function smaSeries(values: Float64Array, period: number): Float64Array {
   for (let i = 0; i < warm; i++) {
     const x = values[i]!;
     const t = sum + x;
-    c += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+    c += twoSumError(sum, x, t);
     sum = t;
   }
   for (let i = warm; i < n; i++) {
     if (i >= period) {
       const y = -values[i - period]!;
       const t = sum + y;
-      c += Math.abs(sum) >= Math.abs(y) ? sum - t + y : y - t + sum;
+      c += twoSumError(sum, y, t);
       sum = t;
     }
     const x = values[i]!;
     const t = sum + x;
-    c += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+    c += twoSumError(sum, x, t);
     sum = t;
     out[i] = (sum + c) / period;
   }
   return out;
+}
+
+/**
+ * The rounding error of `t = a + b`, exactly: Knuth's TwoSum. It gives the same error as
+ * Neumaier's two-branch form (both are exact) without the branch on which operand is larger,
+ * which volumes, swinging by orders of magnitude, mispredict about half the time. Small enough
+ * that the engine inlines it, so its doubles are never boxed.
+ */
+function twoSumError(a: number, b: number, t: number): number {
+  const bVirtual = t - a;
+  return a - (t - bVirtual) + (b - bVirtual);
 }

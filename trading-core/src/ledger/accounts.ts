@@ -20,3 +20,14 @@ function remember(names: Map<string, string>, code: string, prefix: string): str
 
 /** Upper-case exchange codes, as in the unified ccxt symbol `BTC/USDT`. */
 export const CURRENCY = /^[A-Z0-9]{1,20}$/;
+
+/** Codes CURRENCY accepted, so a fill's asset is matched once rather than on every fill. */
+const CURRENCIES = new Set<string>();
+
+export function isCurrency(code: string): boolean {
+  if (CURRENCIES.has(code)) return true;
+  if (!CURRENCY.test(code)) return false;
+  // The same bound as the account names.
+  if (CURRENCIES.size < 10_000) CURRENCIES.add(code);
+  return true;
+}

@@ -18,7 +18,7 @@ import {
   seedAtomsOf,
   type LedgerJson,
 } from './journal-json.js';
-import { fillPostings } from './postings.js';
+import { fillPostings, shortOfCash, type BooksBefore } from './postings.js';
 import type { Posting, RecordedFill, Transaction } from './transaction.js';
 
 export interface LedgerOptions {
@@ -69,8 +69,14 @@ export class Ledger {
   #booked = 0;
   /** Set if a transaction without a journal did not sum to zero: a bug, which isBalanced reports. */
   #unbalanced = false;
-  readonly #balances = new Map<string, bigint>();
-  readonly #quantities = new Map<string, bigint>();
+  /**
+   * Balances by account, and atoms held by asset, in cells changed in place: a fill looks each
+   * account up once instead of a get and a set, and the cash cell is kept at hand.
+   */
+  readonly #balances = new Map<string, Cell>();
+  readonly #quantities = new Map<string, Cell>();
+  readonly #cashAccount: string;
+  readonly #cash: Cell;
 
   constructor(options: LedgerOptions) {
     const { quote, seed, ts = 0, ref = 'seed' } = options;
@@ -86,9 +92,11 @@ export class Ledger {
     if (!Number.isFinite(ts)) throw new LedgerError('E_BAD_OPTIONS', `ts must be a finite number, got ${ts}`);
     this.quote = quote;
     this.#keepJournal = options.journal ?? true;
+    this.#cashAccount = cashAccount(quote);
+    this.#cash = this.#cell(this.#cashAccount);
     this.#commit(
       [
-        { account: cashAccount(quote), amount: seedAtoms },
+        { account: this.#cashAccount, amount: seedAtoms },
         { account: CAPITAL_ACCOUNT, amount: -seedAtoms },
       ],
       null,
@@ -101,6 +109,18 @@ export class Ledger {
   applyFill(input: FillInput): Transaction {
     const { fill, ts, ref } = normaliseFill(input, this.quote);
     return this.#commit(this.#prepare(fill), fill, ts, ref);
+  }
+
+  /**
+   * applyFill, except that a fill the cash cannot cover (applyFill's E_INSUFFICIENT_CASH) returns
+   * null instead of throwing, having changed nothing: for a caller that shrinks a buy until it
+   * fits, without building a refusal (its stack trace) for every try. Other refusals throw.
+   */
+  applyFillIfCovered(input: FillInput): Transaction | null {
+    const { fill, ts, ref } = normaliseFill(input, this.quote);
+    const books = this.#booksFor(fill);
+    if (shortOfCash(fill, books.cash)) return null;
+    return this.#commit(fillPostings(fill, books), fill, ts, ref);
   }
 
   /** The LedgerError `applyFill(input)` would throw, or null if it would succeed. Changes nothing. */
@@ -119,7 +139,7 @@ export class Ledger {
   }
 
   cashAtoms(): bigint {
-    return this.#balance(cashAccount(this.quote));
+    return this.#cash.amount;
   }
 
   position(asset: string): Position {
@@ -127,15 +147,20 @@ export class Ledger {
     return { quantity: fromAtoms(p.quantity), cost: fromAtoms(p.cost) };
   }
 
+  /** Atoms held of `asset`: positionAtoms(asset).quantity without its cost. */
+  quantityAtoms(asset: string): bigint {
+    return this.#quantities.get(asset)?.amount ?? 0n;
+  }
+
   positionAtoms(asset: string): PositionAtoms {
-    return { quantity: this.#quantities.get(asset) ?? 0n, cost: this.#balance(positionAccount(asset)) };
+    return { quantity: this.quantityAtoms(asset), cost: this.#balance(positionAccount(asset)) };
   }
 
   /** Open positions (quantity > 0) by asset. */
   positions(): Record<string, Position> {
     const out: Record<string, Position> = {};
     for (const asset of [...this.#quantities.keys()].sort()) {
-      if (this.#quantities.get(asset)! > 0n) out[asset] = this.position(asset);
+      if (this.quantityAtoms(asset) > 0n) out[asset] = this.position(asset);
     }
     return out;
   }
@@ -156,7 +181,7 @@ export class Ledger {
 
   equityAtoms(marks: Readonly<Record<string, number>>): bigint {
     let total = this.cashAtoms();
-    for (const [asset, quantity] of this.#quantities) {
+    for (const [asset, { amount: quantity }] of this.#quantities) {
       if (quantity === 0n) continue;
       const mark = Object.hasOwn(marks, asset) ? marks[asset] : undefined;
       if (typeof mark !== 'number' || !Number.isFinite(mark) || mark <= 0) {
@@ -176,7 +201,7 @@ export class Ledger {
 
   balancesAtoms(): Record<string, bigint> {
     const out: Record<string, bigint> = {};
-    for (const account of [...this.#balances.keys()].sort()) out[account] = this.#balances.get(account)!;
+    for (const account of [...this.#balances.keys()].sort()) out[account] = this.#balance(account);
     return out;
   }
 
@@ -184,7 +209,7 @@ export class Ledger {
   trialBalance(): bigint {
     let sum = 0n;
     if (!this.#keepJournal) {
-      for (const amount of this.#balances.values()) sum += amount;
+      for (const { amount } of this.#balances.values()) sum += amount;
       return sum;
     }
     for (const tx of this.#journal) for (const p of tx.postings) sum += p.amount;
@@ -204,7 +229,7 @@ export class Ledger {
       if (sum !== 0n) return false;
     }
     for (const account of new Set([...totals.keys(), ...this.#balances.keys()])) {
-      if ((totals.get(account) ?? 0n) !== (this.#balances.get(account) ?? 0n)) return false;
+      if ((totals.get(account) ?? 0n) !== this.#balance(account)) return false;
     }
     return true;
   }
@@ -266,17 +291,32 @@ export class Ledger {
   }
 
   #balance(account: string): bigint {
-    return this.#balances.get(account) ?? 0n;
+    return this.#balances.get(account)?.amount ?? 0n;
+  }
+
+  /** The account's cell, made (at zero) the first time a posting reaches it. */
+  #cell(account: string): Cell {
+    let cell = this.#balances.get(account);
+    if (cell === undefined) {
+      cell = { amount: 0n };
+      this.#balances.set(account, cell);
+    }
+    return cell;
+  }
+
+  /** What a fill's postings depend on in the books now. */
+  #booksFor(fill: RecordedFill): BooksBefore {
+    return {
+      quote: this.quote,
+      cash: this.#cash.amount,
+      held: this.quantityAtoms(fill.asset),
+      cost: this.#balance(positionAccount(fill.asset)),
+    };
   }
 
   /** The postings a fill makes against the current books; throws (changing nothing) if it cannot. */
   #prepare(fill: RecordedFill): Posting[] {
-    return fillPostings(fill, {
-      quote: this.quote,
-      cash: this.cashAtoms(),
-      held: this.#quantities.get(fill.asset) ?? 0n,
-      cost: this.#balance(positionAccount(fill.asset)),
-    });
+    return fillPostings(fill, this.#booksFor(fill));
   }
 
   #commit(postings: Posting[], fill: RecordedFill | null, ts: number, ref: string): Transaction {
@@ -285,7 +325,7 @@ export class Ledger {
       let sum = 0n;
       for (const p of postings) {
         sum += p.amount;
-        this.#balances.set(p.account, this.#balance(p.account) + p.amount);
+        this.#post(p);
       }
       if (sum !== 0n) this.#unbalanced = true;
       this.#moveQuantity(fill);
@@ -300,14 +340,28 @@ export class Ledger {
       fill: fill === null ? null : Object.freeze(fill),
     });
     this.#journal.push(tx);
-    for (const p of postings) this.#balances.set(p.account, this.#balance(p.account) + p.amount);
+    for (const p of postings) this.#post(p);
     this.#moveQuantity(fill);
     return tx;
   }
 
+  #post(p: Posting): void {
+    const cell = p.account === this.#cashAccount ? this.#cash : this.#cell(p.account);
+    cell.amount += p.amount;
+  }
+
   #moveQuantity(fill: RecordedFill | null): void {
     if (fill === null) return;
-    const delta = fill.side === 'buy' ? fill.quantity : -fill.quantity;
-    this.#quantities.set(fill.asset, (this.#quantities.get(fill.asset) ?? 0n) + delta);
+    let cell = this.#quantities.get(fill.asset);
+    if (cell === undefined) {
+      cell = { amount: 0n };
+      this.#quantities.set(fill.asset, cell);
+    }
+    cell.amount += fill.side === 'buy' ? fill.quantity : -fill.quantity;
   }
+}
+
+/** One account's balance, or one asset's quantity, in atoms. */
+interface Cell {
+  amount: bigint;
 }

@@ -20,7 +20,7 @@ export function fillPostings(fill: RecordedFill, books: BooksBefore): Posting[] 
   const { quote, cash, held, cost } = books;
   if (side === 'buy') {
     const total = notional + fee;
-    if (total > cash) {
+    if (shortOfCash(fill, cash)) {
       throw new LedgerError(
         'E_INSUFFICIENT_CASH',
         `buy of ${what(fill)} needs ${formatAtoms(total)} ${quote} with fee, cash is ${formatAtoms(cash)} ${quote}`,
@@ -41,7 +41,7 @@ export function fillPostings(fill: RecordedFill, books: BooksBefore): Posting[] 
   // Average cost, prorated exactly; a full close takes the whole cost so no dust is left behind.
   const basis = quantity === held ? cost : mulDivRound(cost, quantity, held);
   const net = notional - fee;
-  if (cash + net < 0n) {
+  if (shortOfCash(fill, cash)) {
     throw new LedgerError(
       'E_INSUFFICIENT_CASH',
       `sell of ${what(fill)} pays a fee of ${formatAtoms(fee)} ${quote} that cash of ${formatAtoms(cash)} ${quote} and proceeds of ${formatAtoms(notional)} ${quote} cannot cover`,
@@ -53,6 +53,14 @@ export function fillPostings(fill: RecordedFill, books: BooksBefore): Posting[] 
     { account: positionAccount(asset), amount: -basis },
     { account: REALISED_PNL_ACCOUNT, amount: basis - notional },
   ]);
+}
+
+/**
+ * Whether the cash cannot cover the fill: a buy's notional and fee, or a sell's fee beyond its
+ * proceeds. fillPostings refuses such a fill with E_INSUFFICIENT_CASH.
+ */
+export function shortOfCash(fill: RecordedFill, cash: bigint): boolean {
+  return fill.side === 'buy' ? fill.notional + fill.fee > cash : cash + (fill.notional - fill.fee) < 0n;
 }
 
 /** A fill in a refusal's words; built only then, as formatting atoms costs more than the rest of a fill. */
