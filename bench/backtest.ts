@@ -54,7 +54,10 @@ interface Run {
 /**
  * The peer: EmaCrossVolumeStrategy's rule and the trader's decide-at-close, fill-at-next-open
  * order written out in one loop, with float cash and position (no atoms, no ledger, no
- * candle checks). The same decisions, so the same number of fills give or take rounding.
+ * candle checks). The same indicators, to the operation: EMAs seeded with the simple average,
+ * and the volume average a running sum with its rounding error carried (TwoSum), as
+ * VolumeAverage keeps it. The same decisions, so the same number of fills give or take rounding;
+ * the drawdown divides only at a new low since the peak, as backtest() does.
  */
 function handLoop(candles: readonly Candle[], seed: number, costs: FillCosts): Run {
   const fastAlpha = 2 / (12 + 1);
@@ -67,6 +70,7 @@ function handLoop(candles: readonly Candle[], seed: number, costs: FillCosts): R
   let fast = 0;
   let slow = 0;
   let volumeSum = 0;
+  let volumeError = 0;
   let wasAbove = -1;
   let cash = seed;
   let held = 0;
@@ -74,6 +78,7 @@ function handLoop(candles: readonly Candle[], seed: number, costs: FillCosts): R
   let pendingQuantity = 0;
   let fills = 0;
   let peak = seed;
+  let trough = seed;
   let maxDrawdown = 0;
   let lastClose = 0;
   for (let i = 0; i < candles.length; i++) {
@@ -91,9 +96,21 @@ function handLoop(candles: readonly Candle[], seed: number, costs: FillCosts): R
     }
     pending = 0;
     const close = c.close;
-    const averageVolume = i >= volumePeriod ? volumeSum / volumePeriod : -1;
-    volumeSum += c.volume - volumes[i % volumePeriod]!;
-    volumes[i % volumePeriod] = c.volume;
+    const averageVolume = i >= volumePeriod ? (volumeSum + volumeError) / volumePeriod : -1;
+    const slot = i % volumePeriod;
+    if (i >= volumePeriod) {
+      const y = -volumes[slot]!;
+      const t = volumeSum + y;
+      const b = t - volumeSum;
+      volumeError += volumeSum - (t - b) + (y - b);
+      volumeSum = t;
+    }
+    const v = c.volume;
+    const t = volumeSum + v;
+    const b = t - volumeSum;
+    volumeError += volumeSum - (t - b) + (v - b);
+    volumeSum = t;
+    volumes[slot] = v;
     if (i < 12) fast += close / 12;
     else fast += fastAlpha * (close - fast);
     if (i < 26) slow += close / 26;
@@ -112,8 +129,13 @@ function handLoop(candles: readonly Candle[], seed: number, costs: FillCosts): R
     }
     lastClose = close;
     const equity = cash + held * close;
-    if (equity > peak) peak = equity;
-    else maxDrawdown = Math.max(maxDrawdown, (peak - equity) / peak);
+    if (equity > peak) {
+      peak = equity;
+      trough = equity;
+    } else if (equity < trough) {
+      trough = equity;
+      maxDrawdown = Math.max(maxDrawdown, (peak - equity) / peak);
+    }
   }
   // Used, so the loop's work cannot be optimised away.
   if (!(maxDrawdown >= 0)) throw new Error('backtest bench: hand loop lost its drawdown');

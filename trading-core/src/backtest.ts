@@ -84,10 +84,18 @@ export function backtest(
   };
 }
 
+/** Candles decided at a time: few enough to stay in cache between the two passes over them. */
+const CHUNK = 512;
+
 /**
- * The hot loop, a function of its own: V8 optimises it while it runs (on-stack replacement),
- * and code after a loop that has not run yet would have no type feedback and throw the
- * optimised loop away at every exit.
+ * The candles a chunk at a time, in two passes: `decide` checks each candle and asks the
+ * strategy, then `settle` fills what was decided and follows equity. A strategy does not see
+ * the portfolio, so asking it a few hundred candles ahead of the fills changes nothing.
+ *
+ * Each pass is a small loop of its own, called from this cold one, so the engine compiles each
+ * whole and the same way every run: the strategy's indicators inlined into `decide` with
+ * nothing else competing for the inlining budget, the books kept out of both. The second pass
+ * reads candles the first has just brought into cache.
  */
 function run(
   candles: readonly Candle[],
@@ -96,29 +104,57 @@ function run(
   seed: number,
   books: BacktestBooks,
   feed: { before(time: number): void } | null,
-): { maxDrawdown: number; lastClose: number } {
-  let pending = NONE;
-  let pendingQuantity = 0;
+): Settlement {
+  const actions = new Uint8Array(CHUNK);
+  const state = new Settlement(seed);
+  for (let start = 0; start < candles.length; start += CHUNK) {
+    const end = Math.min(candles.length, start + CHUNK);
+    decide(candles, start, end, strategy, symbol, feed, actions);
+    settle(candles, start, end, actions, books, state);
+  }
+  return state;
+}
+
+/** What `settle` carries from one chunk to the next. */
+class Settlement {
+  pending = NONE;
+  pendingQuantity = 0;
   // Drawdown needs equity at every close; cash and quantity only change on a fill, so they are
   // kept as numbers between fills instead of asking the ledger (bigint) on every candle.
-  let holding = false;
-  let cash = seed;
-  let held = 0;
-  let peak = seed;
-  let maxDrawdown = 0;
-  let lastTime = -1;
-  let lastClose = 0;
+  holding = false;
+  cash: number;
+  held = 0;
+  peak: number;
+  /** The lowest equity since `peak` was set. */
+  trough: number;
+  maxDrawdown = 0;
+  lastClose = 0;
 
-  // Everything that touches the ledger is in BacktestBooks, out of line, so the loop itself
-  // stays small enough to keep its state in registers.
-  for (let i = 0; i < candles.length; i++) {
+  constructor(seed: number) {
+    this.cash = seed;
+    this.peak = seed;
+    this.trough = seed;
+  }
+}
+
+/**
+ * The second pass over candles[start, end): fills the order pending from the candle before at
+ * this one's open, turns the strategy's action (actions[i - start]) into the next order, and
+ * follows equity at the close. Its state lives in locals for the chunk.
+ */
+function settle(
+  candles: readonly Candle[],
+  start: number,
+  end: number,
+  actions: Uint8Array,
+  books: BacktestBooks,
+  state: Settlement,
+): void {
+  let { pending, pendingQuantity, holding, cash, held, peak, trough, maxDrawdown } = state;
+  for (let i = start; i < end; i++) {
     const candle = candles[i]!;
-    if (!isSoundCandle(candle)) throw badCandle(symbol, candle);
-    if (candle.time <= lastTime) throw outOfOrder(symbol, candle, lastTime);
-    lastTime = candle.time;
-    if (feed !== null) feed.before(candle.time);
-
     if (pending !== NONE) {
+      // Everything that touches the ledger is in BacktestBooks, out of line.
       if (books.fill(pending === BUY ? 'buy' : 'sell', pendingQuantity, candle)) {
         cash = books.cash;
         held = books.held;
@@ -127,28 +163,64 @@ function run(
       pending = NONE;
     }
 
-    const action = strategy.onCandle(candle);
-    if (action === 'sell') {
+    const action = actions[i - start];
+    if (action === SELL) {
       if (holding) {
         pending = SELL;
         pendingQuantity = held;
       }
-    } else if (action === 'buy') {
+    } else if (action === BUY) {
       if (!holding) {
         pendingQuantity = books.sizeBuy(candle.close);
         if (pendingQuantity > 0) pending = BUY;
       }
-    } else if (action !== null) {
-      throw new RangeError(`backtest: action must be buy, sell or null, got ${String(action)}`);
     }
 
-    lastClose = candle.close;
-    const equity = cash + held * lastClose;
-    if (equity > peak) peak = equity;
-    else maxDrawdown = Math.max(maxDrawdown, (peak - equity) / peak);
+    const equity = cash + held * candle.close;
+    if (equity > peak) {
+      peak = equity;
+      trough = equity;
+    } else if (equity < trough) {
+      // For one peak, (peak - equity) / peak only grows as equity falls (subtraction and
+      // division round monotonically), so only a new low since the peak can raise the drawdown:
+      // the same maximum as dividing on every candle, without the division on most.
+      trough = equity;
+      maxDrawdown = Math.max(maxDrawdown, (peak - equity) / peak);
+    }
   }
+  Object.assign(state, { pending, pendingQuantity, holding, cash, held, peak, trough, maxDrawdown });
+  if (end > start) state.lastClose = candles[end - 1]!.close;
+}
 
-  return { maxDrawdown, lastClose };
+/**
+ * The first pass over candles[start, end): checks each candle (sound, after the one before;
+ * the first of a chunk against the last of the previous), gives the strategy its inputs and the
+ * candle, and writes what it wants into `actions` (NONE, BUY or SELL), from index 0.
+ */
+function decide(
+  candles: readonly Candle[],
+  start: number,
+  end: number,
+  strategy: Strategy,
+  symbol: string,
+  feed: { before(time: number): void } | null,
+  actions: Uint8Array,
+): void {
+  let lastTime = start === 0 ? -1 : candles[start - 1]!.time;
+  for (let i = start; i < end; i++) {
+    const candle = candles[i]!;
+    if (!isSoundCandle(candle)) throw badCandle(symbol, candle);
+    if (candle.time <= lastTime) throw outOfOrder(symbol, candle, lastTime);
+    lastTime = candle.time;
+    if (feed !== null) feed.before(lastTime);
+    const action = strategy.onCandle(candle);
+    actions[i - start] =
+      action === null ? NONE : action === 'buy' ? BUY : action === 'sell' ? SELL : badAction(action);
+  }
+}
+
+function badAction(action: unknown): never {
+  throw new RangeError(`backtest: action must be buy, sell or null, got ${String(action)}`);
 }
 
 /**

@@ -21,6 +21,8 @@ export class Ema {
   readonly period: number = 0;
   readonly alpha: number = 0;
   #count = 0;
+  /** `#count === period`, kept as its own field so that `ready` and `value` are one load. */
+  #ready = false;
   #seedSum = 0;
   /**
    * The EMA once `#count` reaches `period` (0 before). Always a number, never undefined, so the
@@ -34,7 +36,7 @@ export class Ema {
   #beforeCount = -1;
   #beforeSeedSum = 0;
   #beforeValue = 0;
-  /** The input of a warm-up step (see `#warmUp`). */
+  /** The input of a step `#coldPush` takes (see there). */
   #x = 0;
 
   constructor(period: number) {
@@ -44,57 +46,64 @@ export class Ema {
   }
 
   get value(): number | undefined {
-    return this.#count === this.period ? this.#value : undefined;
+    return this.#ready ? this.#value : undefined;
   }
 
   get ready(): boolean {
-    return this.#count === this.period;
+    return this.#ready;
   }
 
   update(x: number): number | undefined {
     this.push(x);
-    return this.#count === this.period ? this.#value : undefined;
+    return this.#ready ? this.#value : undefined;
   }
 
   /**
    * `update` without its result, for a per-candle loop: test `ready`, then read `value` (its
    * `undefined` branch folds away and no double is boxed; an unused result of `update` can still
    * cost a heap number, measured in test/no-allocation.test.ts).
+   *
+   * Only a warm step on a finite value is done here, so that `push` stays small enough for the
+   * engine to inline into a strategy's per-candle code beside its other indicators; the rest
+   * (warming up, refusing a bad value) is `#coldPush`.
    */
   push(x: number): void {
-    if (!Number.isFinite(x)) assertSample('Ema', x);
-    const count = this.#count;
-    const value = this.#value;
-    this.#beforeCount = count;
-    this.#beforeValue = value;
-    if (count === this.period) this.#value = value + this.alpha * (x - value);
-    else {
+    if (this.#ready && Number.isFinite(x)) {
+      const value = this.#value;
+      this.#beforeCount = this.period;
+      this.#beforeValue = value;
+      this.#value = value + this.alpha * (x - value);
+    } else {
       this.#x = x;
-      this.#warmUp();
+      this.#coldPush();
     }
   }
 
   /**
-   * A step before the EMA is warm, out of line so that `push` stays small enough for the engine
-   * to inline into a strategy's per-candle code beside its other indicators. Its input comes
-   * through `#x`: a double argument of a call the engine does not inline is boxed.
+   * A step `push` does not take: refuses a value that is not finite, or takes one while warming
+   * up. Its input comes through `#x`: a double argument of a call the engine does not inline is
+   * boxed.
    */
-  #warmUp(): void {
+  #coldPush(): void {
     const x = this.#x;
+    if (!Number.isFinite(x)) assertSample('Ema', x);
     const count = this.#count + 1;
     const seedSum = this.#seedSum;
+    this.#beforeCount = this.#count;
+    this.#beforeValue = this.#value;
     this.#beforeSeedSum = seedSum;
     this.#count = count;
     if (count === this.period) {
       this.#value = (seedSum + x) / this.period;
       this.#seedSum = 0;
+      this.#ready = true;
     } else this.#seedSum = seedSum + x;
   }
 
   /** The EMA if the current candle closed at `x` now; nothing changes. */
   peek(x: number): number | undefined {
     if (!Number.isFinite(x)) assertSample('Ema.peek', x);
-    if (this.#count === this.period) return this.#value + this.alpha * (x - this.#value);
+    if (this.#ready) return this.#value + this.alpha * (x - this.#value);
     return this.#count + 1 === this.period ? (this.#seedSum + x) / this.period : undefined;
   }
 
@@ -106,9 +115,10 @@ export class Ema {
     // A warm step changed only the value; a warming one the count and seed sum as well.
     if (before !== this.period) this.#seedSum = this.#beforeSeedSum;
     this.#count = before;
+    this.#ready = before === this.period;
     this.#value = this.#beforeValue;
     this.push(x);
-    return this.#count === this.period ? this.#value : undefined;
+    return this.#ready ? this.#value : undefined;
   }
 
   toJSON(): EmaState {
@@ -129,6 +139,7 @@ export class Ema {
     assertSample('Ema.fromJSON', state.seedSum);
     if (state.value !== null) assertSample('Ema.fromJSON', state.value);
     ema.#count = state.count;
+    ema.#ready = state.count === state.period;
     ema.#seedSum = state.seedSum;
     ema.#value = state.value ?? 0;
     return ema;

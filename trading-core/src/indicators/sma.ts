@@ -24,6 +24,8 @@ export class Sma {
   /** Slot the next value goes into; once full, it holds the oldest value. */
   #next = 0;
   #count = 0;
+  /** `#count === period`, kept as its own field so that `ready` and `value` are one load. */
+  #ready = false;
   #sum = 0;
   #compensation = 0;
   /** The mean once warm (0 before): always a number, so the field stays a plain double. */
@@ -37,7 +39,7 @@ export class Sma {
   #beforeCompensation = 0;
   /** The value the last `push` overwrote in the ring (the one that left the window). */
   #displaced = 0;
-  /** The input of the step under way (see `#slide`). */
+  /** The input of a step `#step` takes (see there). */
   #x = 0;
 
   constructor(period: number) {
@@ -47,66 +49,89 @@ export class Sma {
   }
 
   get value(): number | undefined {
-    return this.#count === this.period ? this.#value : undefined;
+    return this.#ready ? this.#value : undefined;
   }
 
   get ready(): boolean {
-    return this.#count === this.period;
+    return this.#ready;
   }
 
   update(x: number): number | undefined {
     this.push(x);
-    return this.#count === this.period ? this.#value : undefined;
+    return this.#ready ? this.#value : undefined;
   }
 
   /**
    * `update` without its result, for a per-candle loop: test `ready`, then read `value` (its
    * `undefined` branch folds away and no double is boxed; an unused result of `update` can still
    * cost a heap number, measured in test/no-allocation.test.ts).
+   *
+   * Only a step of the full window on a finite value is done here, so that `push` stays small
+   * enough for the engine to inline into a strategy's per-candle code beside its other
+   * indicators; the rest (filling the window, refusing a bad value) is `#step`.
    */
   push(x: number): void {
-    if (!Number.isFinite(x)) assertSample(this.constructor.name, x);
-    const window = this.#window;
-    const next = this.#next;
-    this.#beforeCount = this.#count;
-    this.#beforeSum = this.#sum;
-    this.#beforeCompensation = this.#compensation;
-    this.#displaced = window[next]!;
-    this.#x = x;
-    window[next] = x;
-    this.#next = next + 1 === this.period ? 0 : next + 1;
-    if (this.#count === this.period) this.#slide();
-    else this.#fill();
+    if (this.#ready && Number.isFinite(x)) {
+      const window = this.#window;
+      const next = this.#next;
+      const sum = this.#sum;
+      const c = this.#compensation;
+      const y = -window[next]!;
+      this.#beforeCount = this.period;
+      this.#beforeSum = sum;
+      this.#beforeCompensation = c;
+      this.#displaced = -y;
+      window[next] = x;
+      this.#next = next + 1 === this.period ? 0 : next + 1;
+      // The value leaving the window taken out, then `x` added, each with the low-order bits
+      // the addition loses recovered exactly.
+      const t1 = sum + y;
+      const c1 = c + twoSumError(sum, y, t1);
+      const t = t1 + x;
+      const c2 = c1 + twoSumError(t1, x, t);
+      this.#sum = t;
+      this.#compensation = c2;
+      this.#value = (t + c2) / this.period;
+    } else {
+      this.#x = x;
+      this.#step();
+    }
   }
 
   /**
-   * The value leaving the window taken out of the sum, then `#x` added, each with the low-order
-   * bits the addition loses recovered exactly. Apart from `push` so that `push` stays small
-   * enough for the engine to inline into a strategy's per-candle code; its doubles come and go
-   * through fields, never arguments, which a call the engine does not inline would box.
+   * A whole step on the input in `#x`: what `push` does, for the steps `push` leaves to it
+   * (refusing a value that is not finite, filling the window) and for `replace`. Its input comes
+   * through `#x` because a double argument of a call the engine does not inline is boxed.
    */
-  #slide(): void {
-    const sum = this.#sum;
-    const y = -this.#displaced;
+  #step(): void {
     const x = this.#x;
-    const t1 = sum + y;
-    const c1 = this.#compensation + twoSumError(sum, y, t1);
-    const t = t1 + x;
-    const c = c1 + twoSumError(t1, x, t);
-    this.#compensation = c;
-    this.#sum = t;
-    this.#value = (t + c) / this.period;
-  }
-
-  /** A step while the window is still filling: nothing leaves it. */
-  #fill(): void {
-    const sum = this.#sum;
-    const x = this.#x;
+    if (!Number.isFinite(x)) assertSample(this.constructor.name, x);
+    const window = this.#window;
+    const next = this.#next;
+    let sum = this.#sum;
+    let c = this.#compensation;
+    const displaced = window[next]!;
+    this.#beforeCount = this.#count;
+    this.#beforeSum = sum;
+    this.#beforeCompensation = c;
+    this.#displaced = displaced;
+    window[next] = x;
+    this.#next = next + 1 === this.period ? 0 : next + 1;
+    // The same operations as push's: the value leaving a full window taken out first.
+    if (this.#ready) {
+      const y = -displaced;
+      const t1 = sum + y;
+      c += twoSumError(sum, y, t1);
+      sum = t1;
+    }
     const t = sum + x;
-    const c = this.#compensation + twoSumError(sum, x, t);
-    this.#compensation = c;
+    c += twoSumError(sum, x, t);
     this.#sum = t;
-    if (++this.#count === this.period) this.#value = (t + c) / this.period;
+    this.#compensation = c;
+    if (this.#ready || ++this.#count === this.period) {
+      this.#value = (t + c) / this.period;
+      this.#ready = true;
+    }
   }
 
   /** The mean if the current candle closed at `x` now; nothing changes. Same operations as `update`. */
@@ -134,10 +159,12 @@ export class Sma {
     this.#next = this.#next === 0 ? this.period - 1 : this.#next - 1;
     this.#window[this.#next] = this.#displaced;
     this.#count = before;
+    this.#ready = before === this.period;
     this.#sum = this.#beforeSum;
     this.#compensation = this.#beforeCompensation;
-    this.push(x);
-    return this.#count === this.period ? this.#value : undefined;
+    this.#x = x;
+    this.#step();
+    return this.#ready ? this.#value : undefined;
   }
 
   toJSON(): SmaState {
@@ -160,6 +187,7 @@ export class Sma {
     sma.#next = sma.#count === sma.period ? 0 : sma.#count;
     sma.#sum = state.sum;
     sma.#compensation = state.compensation;
+    sma.#ready = sma.#count === sma.period;
     if (sma.ready) sma.#value = (sma.#sum + sma.#compensation) / sma.period;
     return sma;
   }

@@ -68,6 +68,13 @@ function what(fill: RecordedFill): string {
   return `${formatAtoms(fill.quantity)} ${fill.asset} at ${fill.price}`;
 }
 
+/** The postings that move something (a fee of 0, say, is left out), in the order given. */
 function nonZero(postings: Posting[]): Posting[] {
-  return postings.filter((p) => p.amount !== 0n);
+  // Most fills move every account: then the array itself, without building another.
+  let zeros = 0;
+  for (const p of postings) if (p.amount === 0n) zeros++;
+  if (zeros === 0) return postings;
+  const out: Posting[] = [];
+  for (const p of postings) if (p.amount !== 0n) out.push(p);
+  return out;
 }
