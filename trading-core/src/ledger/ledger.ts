@@ -74,9 +74,12 @@ export class Ledger {
    * account up once instead of a get and a set, and the cash cell is kept at hand.
    */
   readonly #balances = new Map<string, Cell>();
-  readonly #quantities = new Map<string, Cell>();
+  readonly #quantities = new Map<string, Holding>();
   readonly #cashAccount: string;
   readonly #cash: Cell;
+  /** The fees and realised-PnL cells, once a posting has reached them. */
+  #fees: Cell | undefined;
+  #realised: Cell | undefined;
 
   constructor(options: LedgerOptions) {
     const { quote, seed, ts = 0, ref = 'seed' } = options;
@@ -149,7 +152,7 @@ export class Ledger {
 
   /** Atoms held of `asset`: positionAtoms(asset).quantity without its cost. */
   quantityAtoms(asset: string): bigint {
-    return this.#quantities.get(asset)?.amount ?? 0n;
+    return this.#quantities.get(asset)?.quantity ?? 0n;
   }
 
   positionAtoms(asset: string): PositionAtoms {
@@ -181,7 +184,7 @@ export class Ledger {
 
   equityAtoms(marks: Readonly<Record<string, number>>): bigint {
     let total = this.cashAtoms();
-    for (const [asset, { amount: quantity }] of this.#quantities) {
+    for (const [asset, { quantity }] of this.#quantities) {
       if (quantity === 0n) continue;
       const mark = Object.hasOwn(marks, asset) ? marks[asset] : undefined;
       if (typeof mark !== 'number' || !Number.isFinite(mark) || mark <= 0) {
@@ -306,11 +309,12 @@ export class Ledger {
 
   /** What a fill's postings depend on in the books now. */
   #booksFor(fill: RecordedFill): BooksBefore {
+    const holding = this.#quantities.get(fill.asset);
     return {
       quote: this.quote,
       cash: this.#cash.amount,
-      held: this.quantityAtoms(fill.asset),
-      cost: this.#balance(positionAccount(fill.asset)),
+      held: holding?.quantity ?? 0n,
+      cost: holding?.cost.amount ?? 0n,
     };
   }
 
@@ -346,22 +350,37 @@ export class Ledger {
   }
 
   #post(p: Posting): void {
-    const cell = p.account === this.#cashAccount ? this.#cash : this.#cell(p.account);
+    const account = p.account;
+    const cell =
+      account === this.#cashAccount
+        ? this.#cash
+        : account === FEES_ACCOUNT
+          ? (this.#fees ??= this.#cell(account))
+          : account === REALISED_PNL_ACCOUNT
+            ? (this.#realised ??= this.#cell(account))
+            : this.#cell(account);
     cell.amount += p.amount;
   }
 
   #moveQuantity(fill: RecordedFill | null): void {
     if (fill === null) return;
-    let cell = this.#quantities.get(fill.asset);
-    if (cell === undefined) {
-      cell = { amount: 0n };
-      this.#quantities.set(fill.asset, cell);
+    let holding = this.#quantities.get(fill.asset);
+    if (holding === undefined) {
+      // The first fill of an asset is a buy, which has just posted to its position account.
+      holding = { quantity: 0n, cost: this.#cell(positionAccount(fill.asset)) };
+      this.#quantities.set(fill.asset, holding);
     }
-    cell.amount += fill.side === 'buy' ? fill.quantity : -fill.quantity;
+    holding.quantity += fill.side === 'buy' ? fill.quantity : -fill.quantity;
   }
 }
 
-/** One account's balance, or one asset's quantity, in atoms. */
+/** One account's balance, in atoms. */
 interface Cell {
   amount: bigint;
+}
+
+/** What is held of one asset: its atoms, and the cell of its position account (its cost). */
+interface Holding {
+  quantity: bigint;
+  readonly cost: Cell;
 }
