@@ -1,4 +1,4 @@
-import { fromAtoms, toAtoms } from './atoms.js';
+import { fromAtoms, nearestAtoms, toAtoms } from './atoms.js';
 import type { Candle } from './candle.js';
 import { fillableQuantity, marketFill } from './fill-model.js';
 import type { Fill, FillCosts, OrderSide } from './fill-model.js';
@@ -82,16 +82,21 @@ export function fillVirtualOrder(
     return book(ledger, input(asset, fill, time, ref)) ?? null;
   }
 
-  let atoms = toAtoms(quantity);
-  if (costs.maxVolumeShare !== undefined) {
-    atoms = capAtoms(atoms, volume, costs);
+  let units: number;
+  if (costs.maxVolumeShare === undefined) {
+    // fromAtoms(toAtoms(quantity)) without the bigint and back, where the number alone decides.
+    const rounded = nearestAtoms(quantity);
+    units = rounded === undefined ? fromAtoms(toAtoms(quantity)) : rounded / 1e8;
+  } else {
+    const atoms = capAtoms(toAtoms(quantity), volume, costs);
     if (atoms === 0n) return null;
+    units = fromAtoms(atoms);
   }
-  const fill = marketFill('buy', fromAtoms(atoms), candle.open, costs, volume);
+  const fill = marketFill('buy', units, candle.open, costs, volume);
   const booked = book(ledger, input(asset, fill, time, ref));
   if (booked !== undefined) return booked;
   // The open gapped above the close the order was sized at: buy what the cash covers instead.
-  atoms = floorAtoms(ledger.cash() / (fill.price * (1 + costs.feeBps / BPS)));
+  let atoms = floorAtoms(ledger.cash() / (fill.price * (1 + costs.feeBps / BPS)));
   // Rounding of notional and fee to atoms can still overshoot by an atom or two.
   for (let tries = 0; atoms > 0n && tries < 16; tries++, atoms -= 1n) {
     const smaller = marketFill('buy', fromAtoms(atoms), candle.open, costs, volume);
