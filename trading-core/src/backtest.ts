@@ -188,7 +188,14 @@ function settle(
       maxDrawdown = Math.max(maxDrawdown, (peak - equity) / peak);
     }
   }
-  Object.assign(state, { pending, pendingQuantity, holding, cash, held, peak, trough, maxDrawdown });
+  state.pending = pending;
+  state.pendingQuantity = pendingQuantity;
+  state.holding = holding;
+  state.cash = cash;
+  state.held = held;
+  state.peak = peak;
+  state.trough = trough;
+  state.maxDrawdown = maxDrawdown;
   if (end > start) state.lastClose = candles[end - 1]!.close;
 }
 
