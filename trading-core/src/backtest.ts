@@ -19,6 +19,11 @@ export interface BacktestOptions {
    * `onInput` just before the first traded candle that opens after it.
    */
   inputs?: Readonly<Record<string, readonly Candle[]>>;
+  /**
+   * Also return `equity`, the close-marked equity after every candle (what metrics such as
+   * Sharpe are computed from). Off by default: it is one Float64Array as long as the candles.
+   */
+  equityCurve?: boolean;
 }
 
 /** A fill as the ledger booked it: notional and fee are its recorded atoms. */
@@ -38,6 +43,13 @@ export interface BacktestResult {
   /** Largest fall from a peak of close-marked equity, as a fraction of that peak, in [0, 1]. */
   maxDrawdown: number;
   fills: number;
+  /** Share of candles that closed with a position held, in [0, 1]. */
+  exposure: number;
+  /**
+   * With `equityCurve`: equity at each candle's close, cash plus the position at that close
+   * (floats, as the drawdown uses; `finalEquity` is the ledger's exact figure).
+   */
+  equity?: Float64Array;
   ledgerBalanced: boolean;
 }
 
@@ -70,7 +82,8 @@ export function backtest(
   const books = new BacktestBooks(symbol, match[1]!, quote, seed, frozenCosts(costs));
   const feed = inputFeed(strategy, options.inputs);
 
-  const { maxDrawdown, lastClose } = run(candles, strategy, symbol, seed, books, feed);
+  const equity = options.equityCurve === true ? new Float64Array(candles.length) : null;
+  const { maxDrawdown, lastClose, candlesHeld } = run(candles, strategy, symbol, seed, books, feed, equity);
   const finalEquity = books.equity(lastClose);
   const trades = books.trades;
   return {
@@ -80,6 +93,8 @@ export function backtest(
     totalReturn: (finalEquity - seed) / seed,
     maxDrawdown,
     fills: trades.length,
+    exposure: candles.length === 0 ? 0 : candlesHeld / candles.length,
+    ...(equity === null ? {} : { equity }),
     ledgerBalanced: books.ledger.isBalanced(),
   };
 }
@@ -104,13 +119,14 @@ function run(
   seed: number,
   books: BacktestBooks,
   feed: { before(time: number): void } | null,
+  equity: Float64Array | null,
 ): Settlement {
   const actions = new Uint8Array(CHUNK);
   const state = new Settlement(seed);
   for (let start = 0; start < candles.length; start += CHUNK) {
     const end = Math.min(candles.length, start + CHUNK);
     decide(candles, start, end, strategy, symbol, feed, actions);
-    settle(candles, start, end, actions, books, state);
+    settle(candles, start, end, actions, books, state, equity);
   }
   return state;
 }
@@ -129,6 +145,8 @@ class Settlement {
   trough: number;
   maxDrawdown = 0;
   lastClose = 0;
+  /** Candles that closed with a position held, for the exposure. */
+  candlesHeld = 0;
 
   constructor(seed: number) {
     this.cash = seed;
@@ -149,8 +167,9 @@ function settle(
   actions: Uint8Array,
   books: BacktestBooks,
   state: Settlement,
+  curve: Float64Array | null,
 ): void {
-  let { pending, pendingQuantity, holding, cash, held, peak, trough, maxDrawdown } = state;
+  let { pending, pendingQuantity, holding, cash, held, peak, trough, maxDrawdown, candlesHeld } = state;
   for (let i = start; i < end; i++) {
     const candle = candles[i]!;
     if (pending !== NONE) {
@@ -177,6 +196,8 @@ function settle(
     }
 
     const equity = cash + held * candle.close;
+    if (holding) candlesHeld++;
+    if (curve !== null) curve[i] = equity;
     if (equity > peak) {
       peak = equity;
       trough = equity;
@@ -196,6 +217,7 @@ function settle(
   state.peak = peak;
   state.trough = trough;
   state.maxDrawdown = maxDrawdown;
+  state.candlesHeld = candlesHeld;
   if (end > start) state.lastClose = candles[end - 1]!.close;
 }
 

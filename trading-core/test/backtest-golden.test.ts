@@ -34,6 +34,7 @@ function referenceBacktest(
   let held = 0;
   let peak = seed;
   let maxDrawdown = 0;
+  let candlesHeld = 0;
   for (const candle of series) {
     for (const [name, list] of Object.entries(inputs)) {
       let i = next.get(name)!;
@@ -47,6 +48,7 @@ function referenceBacktest(
       held = trader.ledger.position(asset).quantity;
     }
     const equity = cash + held * candle.close;
+    if (held > 0) candlesHeld++;
     if (equity > peak) peak = equity;
     else maxDrawdown = Math.max(maxDrawdown, (peak - equity) / peak);
   }
@@ -58,6 +60,7 @@ function referenceBacktest(
     totalReturn: (finalEquity - seed) / seed,
     maxDrawdown,
     fills: trades.length,
+    exposure: series.length === 0 ? 0 : candlesHeld / series.length,
     ledgerBalanced: trader.ledger.trialBalance() === 0n && trader.ledger.isBalanced(),
   };
 }

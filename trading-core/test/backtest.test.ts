@@ -44,6 +44,15 @@ t.test('a scripted round trip gives exact equity, return and drawdown', async (t
   t.equal(r.maxDrawdown, 0.2, 'held 10 at 100 then marked at 80');
   t.equal(r.ledgerBalanced, true);
   t.strictSame(r.strategy, { name: 'scripted', version: 'scripted/1', params: {} }, 'what ran is reported');
+  t.equal(r.exposure, 0.5, 'closed holding on candles 1 and 2 of 4');
+  t.equal(r.equity, undefined, 'no equity curve unless asked');
+  const curve = backtest(candles, scripted(['buy', null, 'sell', null]), {
+    ...options,
+    seed: 1000,
+    costs,
+    equityCurve: true,
+  }).equity;
+  t.strictSame([...curve!], [1000, 800, 1200, 1200], 'equity at each close: cash, then 10 held, then cash');
 });
 
 t.test('the default strategy over the real BTC file trades at next opens and balances', async (t) => {
