@@ -2,12 +2,18 @@ import { createHash } from 'node:crypto';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { issueDeviceToken, exportPublicKey, type Signer } from '@appliance/protocol';
+import { ProtocolError, issueDeviceToken, exportPublicKey, type Signer } from '@appliance/protocol';
 import type { AdminToken } from './admin-auth.js';
 import { hostNameOf, type HostAllowList } from '@appliance/runtime';
 import { originOf } from './audit.js';
 import type { ControlPublisher } from './control-publisher.js';
 import { API_CSP, DASHBOARD_CSP, DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
+import {
+  ELIGIBILITY_STATUS,
+  EligibilityError,
+  MAX_SIMULATOR_BODY_BYTES,
+  type EligibilityService,
+} from './eligibility.js';
 import type { FleetView } from './fleet.js';
 import { RegistryError, type Device, type DeviceRegistry } from './registry.js';
 
@@ -15,6 +21,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Answered without the admin token. Default false: every route needs it unless it says so. */
     public?: boolean;
+    /**
+     * Authenticated by an Ed25519 signature over its body, verified by the handler before it
+     * reads anything, instead of the admin token. Only the routes in SIGNED_ROUTES may say so.
+     */
+    signed?: boolean;
   }
 }
 
@@ -22,6 +33,8 @@ export interface AppDeps {
   registry: DeviceRegistry;
   fleet: FleetView;
   control: ControlPublisher;
+  /** Eligibility from the simulator, approvals, pins and blocks. */
+  eligibility: EligibilityService;
   /** Signs device tokens; its public key is what gateways pin. */
   tokenSigner: Signer;
   adminToken: AdminToken;
@@ -73,10 +86,18 @@ const ROUTER_OPTIONS = {
 /** An /api path in any spelling the router might be configured to fold (case, slashes). */
 const API_PATH = /^\/+api(\/|$)/i;
 
+/**
+ * Routes whose caller proves itself by signing the body (a simulator node has a key, not the
+ * admin token). A short list on purpose: adding one is a decision, and a test names them.
+ */
+const SIGNED_ROUTES = new Set(['POST /api/simulator/results']);
+
 export interface RouteEntry {
   method: string;
   url: string;
   public: boolean;
+  /** Authenticated by a signature over the body instead of the admin token. */
+  signed: boolean;
 }
 const ROUTES = new WeakMap<object, RouteEntry[]>();
 
@@ -106,13 +127,21 @@ export function buildApp(deps: AppDeps) {
     const isPublic = route.config?.public === true;
     if (isPublic && API_PATH.test(route.url ?? route.path ?? ''))
       throw new Error(`${String(route.method)} ${route.url}: an /api route cannot be public`);
-    for (const method of [route.method].flat())
-      routes.push({ method, url: route.url ?? '', public: isPublic });
+    const isSigned = route.config?.signed === true;
+    for (const method of [route.method].flat()) {
+      if (isSigned && !SIGNED_ROUTES.has(`${method} ${route.url}`))
+        throw new Error(`${method} ${route.url}: not a route that may be authenticated by a signature`);
+      routes.push({ method, url: route.url ?? '', public: isPublic, signed: isSigned });
+    }
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     if (err instanceof RegistryError)
       return reply.code(STATUS[err.code]).send({ error: err.code, message: err.message });
+    if (err instanceof EligibilityError || err instanceof ProtocolError)
+      return reply.code(ELIGIBILITY_STATUS[err.code]).send({ error: err.code, message: err.message });
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return reply.code(413).send({ error: 'E_TOO_LARGE', message: err.message });
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) deps.logger.error({ err }, 'request failed');
     return reply
@@ -137,7 +166,10 @@ export function buildApp(deps: AppDeps) {
 
   // 2. The admin token, on the matched route: deny unless the route is public. A request that
   // matches no route gets the 404 handler, which returns nothing but "not found".
+  // A signed route (SIGNED_ROUTES only) is left to its handler, which verifies the body's
+  // signature before anything else and refuses it unsigned (401 E_UNSIGNED).
   const requireAdmin = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.routeOptions.config.signed === true) return;
     if (!deps.adminToken.matches(req.headers.authorization)) return reply.code(401).send(UNAUTHORIZED);
   };
   app.addHook('onRequest', async (req, reply) => {
@@ -281,6 +313,56 @@ export function buildApp(deps: AppDeps) {
           'paper account created',
         );
         return reply.code(201).send(account);
+      });
+
+      // ---- eligibility (docs: control-server/README.md) ----
+      api.post<{ Body: unknown }>(
+        '/simulator/results',
+        { config: { signed: true }, bodyLimit: MAX_SIMULATOR_BODY_BYTES },
+        async (req, reply) => {
+          try {
+            const result = await deps.eligibility.submit(req.body);
+            deps.logger.info({ ...result, remote: req.ip }, 'simulator results taken');
+            return reply.code(201).send(result);
+          } catch (err) {
+            // Each refusal is logged: a stream of them is someone probing with a key they lack.
+            if (err instanceof EligibilityError || err instanceof ProtocolError)
+              deps.logger.warn(
+                { code: err.code, reason: err.message, remote: req.ip },
+                'simulator results refused',
+              );
+            throw err;
+          }
+        },
+      );
+
+      api.get('/eligibility', async () => deps.eligibility.view());
+
+      api.get<{ Querystring: { limit?: string } }>('/eligibility/history', async (req, reply) => {
+        const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 5000)
+          return reply
+            .code(400)
+            .send({ error: 'E_INVALID', message: 'limit: a whole number from 1 to 5000' });
+        return { entries: deps.eligibility.history(limit) };
+      });
+
+      api.post<{ Params: { id: string }; Body: unknown }>('/eligibility/pending/:id/approve', async (req) => {
+        const change = await deps.eligibility.approve(req.params.id, req.body, originOf(req));
+        deps.logger.warn({ change: change.changeId, from: originOf(req) }, 'eligibility change approved');
+        return { approved: change.changeId, eligibility: deps.eligibility.inForce()[change.stream] };
+      });
+
+      api.post<{ Params: { id: string }; Body: unknown }>('/eligibility/pending/:id/reject', async (req) => {
+        const change = await deps.eligibility.reject(req.params.id, req.body, originOf(req));
+        deps.logger.warn({ change: change.changeId, from: originOf(req) }, 'eligibility change rejected');
+        return { rejected: change.changeId };
+      });
+
+      api.post<{ Body: unknown }>('/eligibility/overrides', async (req) => {
+        const done = await deps.eligibility.override(req.body, originOf(req));
+        deps.logger.warn({ ...done, from: originOf(req) }, 'eligibility override');
+        return { ...done, eligibility: deps.eligibility.inForce()[done.stream] ?? null };
       });
 
       api.get('/admin-token', async () => deps.adminToken.status());

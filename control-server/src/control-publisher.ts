@@ -14,8 +14,8 @@ export interface ControlPublisherOptions {
   logger: Logger;
   now: () => number;
   origin: string;
-  /** Streams and the symbols eligible on each. */
-  eligibility: Record<string, string[]>;
+  /** Streams and the symbols eligible on each (with why, and the simulator run, when known). */
+  eligibility: Record<string, string[] | EligibilityState>;
   /** Spending policy per profile (`family`, `mandate:<name>`), as trading-core's CentralPolicy. */
   policies: Record<string, Record<string, unknown>>;
   /** Devices whose credentials are withdrawn, at start. */
@@ -23,6 +23,13 @@ export interface ControlPublisherOptions {
   heartbeatIntervalMs: number;
   /** Validity of each control message; heartbeats must arrive well within it. */
   ttlMs: number;
+}
+
+/** What one stream's eligibility message says: the symbols, and optionally why and from which run. */
+export interface EligibilityState {
+  symbols: string[];
+  reasons?: Record<string, string>;
+  run?: { id: string; at: number };
 }
 
 export const NO_ELIGIBILITY_WARNING =
@@ -42,12 +49,12 @@ export class ControlPublisher {
   #timer: NodeJS.Timeout | undefined;
   #lastVersion = 0;
   #revoked: string[] = [];
-  #eligibility = new Map<string, string[]>();
+  #eligibility = new Map<string, EligibilityState>();
 
   constructor(private readonly o: ControlPublisherOptions) {
     this.#revoked = [...(o.revoked ?? [])];
-    for (const [stream, symbols] of Object.entries(o.eligibility))
-      this.#eligibility.set(stream, [...symbols]);
+    for (const [stream, state] of Object.entries(o.eligibility))
+      this.#eligibility.set(stream, Array.isArray(state) ? { symbols: [...state] } : state);
   }
 
   #version(): number {
@@ -70,7 +77,8 @@ export class ControlPublisher {
    */
   async refresh(): Promise<void> {
     await this.publishBreaker(this.#breaker);
-    for (const [stream, symbols] of this.#eligibility) await this.publishEligibility(stream, symbols);
+    for (const [stream, state] of this.#eligibility)
+      await this.publishEligibility(stream, state.symbols, state);
     await this.#publish('revocation', { kind: 'revocation', body: { devices: this.#revoked } });
     for (const [profile, policy] of Object.entries(this.o.policies)) {
       await this.#publish(`policy:${profile}`, { kind: 'policy', body: { profile, policy } });
@@ -93,14 +101,27 @@ export class ControlPublisher {
    * server without eligibility is safe but silent. Shown in the fleet view until there is some.
    */
   get eligibility(): { streams: Record<string, string[]>; warning: string | null } {
-    const streams = Object.fromEntries([...this.#eligibility].map(([k, v]) => [k, [...v]]));
+    const streams = Object.fromEntries([...this.#eligibility].map(([k, v]) => [k, [...v.symbols]]));
     const any = Object.values(streams).some((symbols) => symbols.length > 0);
     return { streams, warning: any ? null : NO_ELIGIBILITY_WARNING };
   }
 
-  async publishEligibility(stream: string, symbols: string[]): Promise<void> {
-    this.#eligibility.set(stream, [...symbols]);
-    await this.#publish(`eligibility:${stream}`, { kind: 'eligibility', body: { stream, symbols } });
+  /**
+   * Publishes a stream's eligible symbols; `explain` adds why (per symbol) and the simulator run
+   * they came from. Kept, so every refresh re-issues the same body with a fresh window.
+   */
+  async publishEligibility(
+    stream: string,
+    symbols: string[],
+    explain: Pick<EligibilityState, 'reasons' | 'run'> = {},
+  ): Promise<void> {
+    const state: EligibilityState = {
+      symbols: [...symbols],
+      ...(explain.reasons && { reasons: { ...explain.reasons } }),
+      ...(explain.run && { run: { ...explain.run } }),
+    };
+    this.#eligibility.set(stream, state);
+    await this.#publish(`eligibility:${stream}`, { kind: 'eligibility', body: { stream, ...state } });
   }
 
   /** Publishes the complete revocation list at once (gateways disconnect those devices). */

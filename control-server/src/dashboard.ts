@@ -1,9 +1,10 @@
 /**
- * The operator's first page: the fleet table, refreshed every two seconds. The admin token
+ * The operator's first page: the fleet table, then eligibility (changes waiting for approval,
+ * the simulator's latest results, pins and blocks), refreshed every two seconds. The admin token
  * comes in the URL fragment (#token=...), which browsers never send to the server or log; the
  * page moves it to sessionStorage (this tab only) and takes it out of the address bar.
  *
- * Everything the page shows comes from devices and the bus, so it is put in the page as text
+ * Everything the page shows comes from devices, the bus and simulator nodes, so it is put in the page as text
  * (DOM nodes and textContent, never HTML), and the page's Content-Security-Policy allows no
  * inline script or style: the script and the style sheet are served from their own routes.
  */
@@ -42,12 +43,29 @@ export const DASHBOARD_HTML = `<!doctype html>
   <thead><tr><th>Device</th><th>Status</th><th>Last seen</th><th class="num">Fills</th><th class="num">Equity</th><th class="num">Spent today</th><th>Last decision</th></tr></thead>
   <tbody id="fleet"><tr><td colspan="7">Loading…</td></tr></tbody>
 </table>
+<h2>Eligibility changes waiting for approval</h2>
+<table>
+  <thead><tr><th>Change</th><th>Stream</th><th>Run</th><th>Would add</th><th>Would remove</th><th>Decisions</th></tr></thead>
+  <tbody id="pending"><tr><td colspan="6">Loading…</td></tr></tbody>
+</table>
+<h2>Latest simulator results</h2>
+<table>
+  <thead><tr><th>Stream</th><th>Symbol</th><th>Eligible</th><th>Reason</th><th>Run</th><th>Run time</th><th>Status</th></tr></thead>
+  <tbody id="results"><tr><td colspan="7">Loading…</td></tr></tbody>
+</table>
+<h2>Pinned and blocked</h2>
+<table>
+  <thead><tr><th>Stream</th><th>Symbol</th><th>Override</th><th>Reason</th><th>By</th><th>When</th></tr></thead>
+  <tbody id="overrides"><tr><td colspan="6">Loading…</td></tr></tbody>
+</table>
 </body>
 </html>
 `;
 
 export const DASHBOARD_CSS = `body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2733; }
 h1 { font-size: 1.3rem; margin: 0 0 .3rem; }
+h2 { font-size: 1.05rem; margin: 2rem 0 .5rem; }
+.yes { color: #1f9d55; font-weight: 600; } .no { color: #b42318; font-weight: 600; }
 .sub { color: #5b6b7c; margin-bottom: 1rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #e3e8ee; }
@@ -103,6 +121,66 @@ function row(d) {
   return tr;
 }
 
+const stamp = (ms) => (typeof ms === 'number' && ms > 0 ? new Date(ms).toLocaleString() : '—');
+const list = (a) => (Array.isArray(a) && a.length ? a.map(String).join(', ') : '—');
+function emptyRow(text, span) {
+  const tr = el('tr', '', el('td', '', text));
+  tr.firstChild.colSpan = span;
+  return tr;
+}
+
+function pendingRow(p) {
+  const decisions = Array.isArray(p.decisions) ? p.decisions : [];
+  const tr = el('tr', '',
+    el('td', '', String(p.changeId)),
+    el('td', '', String(p.stream)),
+    el('td', '', String(p.runId), el('div', 'decision', stamp(p.runAt) + ' · ' + String(p.node))),
+    el('td', '', list(p.wouldAdd)),
+    el('td', '', list(p.wouldRemove)),
+    el('td', 'decision', ...decisions.map((d) => el('div', '', String(d.symbol) + (d.eligible === true ? ' eligible: ' : ' not eligible: ') + String(d.reason)))),
+  );
+  tr.dataset.change = String(p.changeId);
+  return tr;
+}
+
+function resultRow(r) {
+  const tr = el('tr', '',
+    el('td', '', String(r.stream)),
+    el('td', '', String(r.symbol)),
+    el('td', r.eligible === true ? 'yes' : 'no', r.eligible === true ? 'yes' : 'no'),
+    el('td', 'decision', String(r.reason)),
+    el('td', '', String(r.runId)),
+    el('td', '', stamp(r.runAt)),
+    el('td', '', String(r.status)),
+  );
+  tr.dataset.result = String(r.stream) + ' ' + String(r.symbol);
+  return tr;
+}
+
+function overrideRow(o) {
+  const by = o.by && typeof o.by === 'object' ? (o.by.operator ? String(o.by.operator) : String(o.by.origin && o.by.origin.remote)) : '—';
+  return el('tr', '',
+    el('td', '', String(o.stream)),
+    el('td', '', String(o.symbol)),
+    el('td', o.mode === 'pin' ? 'yes' : 'no', o.mode === 'pin' ? 'pinned' : 'blocked'),
+    el('td', 'decision', String(o.reason)),
+    el('td', '', by),
+    el('td', '', stamp(o.at)),
+  );
+}
+
+async function refreshEligibility() {
+  const res = await fetch('/api/eligibility', { headers: { authorization: 'Bearer ' + token() }, cache: 'no-store' });
+  if (!res.ok) throw new Error('eligibility: HTTP ' + res.status);
+  const body = await res.json();
+  const pending = Array.isArray(body.pending) ? body.pending.map(pendingRow) : [];
+  document.getElementById('pending').replaceChildren(...(pending.length ? pending : [emptyRow('Nothing is waiting.', 6)]));
+  const results = Array.isArray(body.latest) ? body.latest.map(resultRow) : [];
+  document.getElementById('results').replaceChildren(...(results.length ? results : [emptyRow('No simulator results yet.', 7)]));
+  const overrides = Array.isArray(body.overrides) ? body.overrides.map(overrideRow) : [];
+  document.getElementById('overrides').replaceChildren(...(overrides.length ? overrides : [emptyRow('None.', 6)]));
+}
+
 async function refresh() {
   const error = document.getElementById('error');
   try {
@@ -119,6 +197,7 @@ async function refresh() {
     const empty = el('tr', '', el('td', '', 'No devices yet.'));
     empty.firstChild.colSpan = 7;
     document.getElementById('fleet').replaceChildren(...(rows.length ? rows : [empty]));
+    await refreshEligibility();
   } catch (err) {
     error.textContent = String(err.message);
   }

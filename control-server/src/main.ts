@@ -1,6 +1,15 @@
 #!/usr/bin/env node
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { KeyRing, exportPublicKey, signerFromPem } from '@appliance/protocol';
+import {
+  DEFAULT_SIMULATOR_RESULT_MAX_AGE_MS,
+  KeyRing,
+  exportPublicKey,
+  importPublicKey,
+  keyId,
+  signerFromPem,
+} from '@appliance/protocol';
 import { createKafkaBus } from '@appliance/protocol/kafka';
 import {
   ConfigError,
@@ -11,6 +20,7 @@ import {
   startShell,
 } from '@appliance/runtime';
 import { AdminTokenError } from './admin-auth.js';
+import { EligibilityHistoryError } from './eligibility-history.js';
 import { RegistryError } from './registry.js';
 import { ListenError, startControlServer } from './server.js';
 
@@ -36,6 +46,24 @@ const Config = z
         ),
     ),
     feedKeys: z.array(z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'feed key: base64url Ed25519 public key')),
+    simulatorKeys: z.array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{8,64}=.+$/, 'simulator key: KID=FILE (the public key of a simulator node)'),
+    ),
+    eligibilityApproval: z.array(
+      z
+        .string()
+        .regex(
+          /^([a-z0-9][a-z0-9._-]{0,63}|\*)=(auto|manual)$/,
+          'eligibility approval: STREAM=auto or STREAM=manual (* for every other stream)',
+        ),
+    ),
+    simulatorMaxAgeMs: z.coerce
+      .number()
+      .int()
+      .min(1_000)
+      .max(7 * 24 * 3_600_000),
   })
   .superRefine((c, ctx) => {
     // The paper exchange prices only from candles a pinned datafeed signed: without a key it could not fill.
@@ -48,7 +76,36 @@ const Config = z
       });
   });
 
-const { config, signingKeyPem, kafkaSecurity } = startShell(
+/**
+ * A simulator node's public key from its file: base64url (as keygen prints it) or an SPKI PEM.
+ * The KID it is given under must be the key's own, so a typo cannot pin another key.
+ */
+function readSimulatorKey(spec: string): KeyObject {
+  const eq = spec.indexOf('=');
+  const kid = spec.slice(0, eq);
+  const file = spec.slice(eq + 1);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
+      cause: err,
+    });
+  }
+  if (text.includes('PRIVATE KEY'))
+    throw new Error(`${file}: a private key; give the simulator node's public key only`);
+  let key: KeyObject;
+  try {
+    key = text.startsWith('-----BEGIN') ? createPublicKey(text) : importPublicKey(text);
+  } catch {
+    throw new Error(`${file}: not an Ed25519 public key (base64url, 43 characters, or a PEM public key)`);
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${file}: not an Ed25519 key`);
+  if (keyId(key) !== kid) throw new Error(`${file}: its kid is ${keyId(key)}, not ${kid}`);
+  return key;
+}
+
+const { config, signingKeyPem, kafkaSecurity, simulatorKeys } = startShell(
   {
     name: 'control-server',
     description:
@@ -91,7 +148,7 @@ const { config, signingKeyPem, kafkaSecurity } = startShell(
       {
         flag: '--data-dir <dir>',
         env: 'CONTROL_DATA_DIR',
-        description: 'where the device registry is kept',
+        description: 'where the device registry and the eligibility history are kept',
         default: '.data/control',
       },
       {
@@ -115,6 +172,27 @@ const { config, signingKeyPem, kafkaSecurity } = startShell(
         default: [],
       },
       {
+        flag: '--simulator-key <kid=file...>',
+        env: 'CONTROL_SIMULATOR_KEYS',
+        key: 'simulatorKeys',
+        description:
+          "simulator nodes' public keys, KID=FILE (base64url or PEM public key): only results one signed change eligibility",
+        default: [],
+      },
+      {
+        flag: '--eligibility-approval <stream=mode...>',
+        env: 'CONTROL_ELIGIBILITY_APPROVAL',
+        description:
+          'per stream, whether simulator changes apply at once (auto, the default) or wait for an operator (manual); * for every other stream',
+        default: [],
+      },
+      {
+        flag: '--simulator-max-age-ms <ms>',
+        env: 'CONTROL_SIMULATOR_MAX_AGE_MS',
+        description: 'oldest a signed simulator submission may be when it arrives',
+        default: String(DEFAULT_SIMULATOR_RESULT_MAX_AGE_MS),
+      },
+      {
         flag: '--feed-key <key...>',
         env: 'CONTROL_FEED_KEYS',
         key: 'feedKeys',
@@ -129,6 +207,13 @@ const { config, signingKeyPem, kafkaSecurity } = startShell(
     signingKeyPem: shell.readSigningKey('signingKeyFile'),
     // TLS and SASL/SCRAM from KAFKA_SSL_* / KAFKA_SASL_* (docs/bus-security.md).
     kafkaSecurity: kafkaSecurityFromEnv(),
+    simulatorKeys: shell.config.simulatorKeys.map((spec) => {
+      try {
+        return readSimulatorKey(spec);
+      } catch (err) {
+        throw shell.problem('simulatorKeys', (err as Error).message);
+      }
+    }),
   }),
 );
 
@@ -148,7 +233,9 @@ const exitOnStartError = (err: unknown): never => {
   const issue =
     err instanceof ListenError
       ? `${err.option}: ${err.message}`
-      : err instanceof AdminTokenError || (err instanceof RegistryError && err.code === 'E_REGISTRY_CORRUPT')
+      : err instanceof AdminTokenError ||
+          err instanceof EligibilityHistoryError ||
+          (err instanceof RegistryError && err.code === 'E_REGISTRY_CORRUPT')
         ? `dataDir (--data-dir, CONTROL_DATA_DIR): ${config.dataDir}: ${err.message}`
         : undefined;
   if (issue === undefined) throw err;
@@ -162,6 +249,11 @@ const server = await startControlServer({
   dataDir: config.dataDir,
   eligibility,
   feedKeys: KeyRing.of(...config.feedKeys),
+  simulatorKeys: KeyRing.of(...simulatorKeys),
+  eligibilityApproval: Object.fromEntries(
+    config.eligibilityApproval.map((e) => e.split('=') as [string, 'auto' | 'manual']),
+  ),
+  simulatorMaxAgeMs: config.simulatorMaxAgeMs,
   paper: config.paper ? {} : false,
   allowedHosts: config.allowedHosts,
 }).catch(exitOnStartError);

@@ -9,6 +9,8 @@ import { HostAllowList } from '@appliance/runtime';
 import { buildApp } from './app.js';
 import { CandleIntake } from './candle-intake.js';
 import { ControlPublisher } from './control-publisher.js';
+import { ELIGIBILITY_HISTORY_FILE } from './eligibility-history.js';
+import { EligibilityService, type ApprovalMode } from './eligibility.js';
 import { FleetView } from './fleet.js';
 import { createPaperExchange, DEFAULT_MARKETS, type PaperExchange } from '@appliance/paper-exchange';
 import { DeviceRegistry } from './registry.js';
@@ -25,7 +27,17 @@ export interface ControlServerOptions {
   /** Where the device registry lives; in memory when absent. */
   dataDir?: string;
   now?: () => number;
+  /**
+   * `--eligibility`: the symbols eligible per stream until the simulator has decided on that
+   * stream (the history in the data folder then rebuilds what is in force).
+   */
   eligibility?: Record<string, string[]>;
+  /** The simulator nodes' public keys: only results one of them signed change eligibility. */
+  simulatorKeys?: KeyRing;
+  /** Whether a stream's simulator changes apply at once (`auto`, the default) or wait for an operator. `*`: every other stream. */
+  eligibilityApproval?: Record<string, ApprovalMode>;
+  /** Oldest a simulator submission may be when it arrives (default: an hour). */
+  simulatorMaxAgeMs?: number;
   /** Spending policy per profile; default: DEFAULT_FAMILY_POLICY for `family`. */
   policies?: Record<string, Record<string, unknown>>;
   heartbeatIntervalMs?: number;
@@ -95,6 +107,7 @@ export interface ControlServer {
   candles?: CandleIntake;
   registry: DeviceRegistry;
   control: ControlPublisher;
+  eligibility: EligibilityService;
   close(): Promise<void>;
 }
 
@@ -105,6 +118,15 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     o.adminToken,
     o.dataDir ? join(o.dataDir, ADMIN_TOKEN_FILE) : undefined,
   );
+  const eligibility = await EligibilityService.open({
+    path: o.dataDir ? join(o.dataDir, ELIGIBILITY_HISTORY_FILE) : undefined,
+    seed: o.eligibility ?? {},
+    approval: o.eligibilityApproval ?? {},
+    simulatorKeys: o.simulatorKeys ?? new KeyRing(),
+    maxAgeMs: o.simulatorMaxAgeMs,
+    now,
+    logger: o.logger.child({ component: 'eligibility' }),
+  });
   const allowedHosts = new HostAllowList(o.allowedHosts ?? []);
   // Only registered devices are folded: the topic cannot make the view grow.
   const fleet = new FleetView({ onlineWindowMs: o.onlineWindowMs, isKnown: (id) => registry.has(id) });
@@ -116,12 +138,14 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     logger: o.logger,
     now,
     origin: 'control',
-    eligibility: o.eligibility ?? {},
+    // What the history says is in force (the seed for streams the simulator has not decided on).
+    eligibility: eligibility.inForce(),
     policies: o.policies ?? { family: DEFAULT_FAMILY_POLICY },
     revoked: registry.revokedIds(),
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? DEFAULT_CONTROL_OPTIONS.heartbeatIntervalMs,
     ttlMs: o.controlTtlMs ?? DEFAULT_CONTROL_OPTIONS.controlTtlMs,
   });
+  eligibility.onChange = (stream, state) => control.publishEligibility(stream, state.symbols, state);
   const subs: Subscription[] = [];
   subs.push(
     await o.bus.subscribe({
@@ -200,6 +224,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     registry,
     fleet,
     control,
+    eligibility,
     tokenSigner: o.signer,
     adminToken,
     allowedHosts,
@@ -212,6 +237,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   const server: ControlServer = {
     registry,
     control,
+    eligibility,
     paper,
     candles,
     async listen(port = 0, host = '127.0.0.1', paperPort = 0) {

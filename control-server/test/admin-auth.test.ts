@@ -3,10 +3,11 @@
 // Access is now decided on the route the router matched, and every route needs the token
 // unless it is marked public.
 import t from 'tap';
-import { EmbeddedBus, generateSigner } from '@appliance/protocol';
+import { EmbeddedBus, KeyRing, generateSigner } from '@appliance/protocol';
 import { AdminToken } from '../src/admin-auth.js';
 import { HostAllowList } from '@appliance/runtime';
 import { buildApp, routeTable } from '../src/app.js';
+import { EligibilityService } from '../src/eligibility.js';
 import { ControlPublisher, DeviceRegistry, FleetView } from '../src/index.js';
 import { ADMIN, logger, rawRequest, setup } from './helpers.js';
 
@@ -21,6 +22,15 @@ const API_CALLS: { method: string; path: string; body?: unknown }[] = [
   { method: 'POST', path: '/api/devices/demo-device/revoke' },
   { method: 'GET', path: '/api/admin-token' },
   { method: 'POST', path: '/api/admin-token/rotate' },
+  { method: 'GET', path: '/api/eligibility' },
+  { method: 'GET', path: '/api/eligibility/history' },
+  {
+    method: 'POST',
+    path: '/api/eligibility/overrides',
+    body: { stream: 'ema.1h', symbol: 'BTC/USDT', mode: 'pin', reason: 'x' },
+  },
+  { method: 'POST', path: '/api/eligibility/pending/run-1~ema.1h/approve' },
+  { method: 'POST', path: '/api/eligibility/pending/run-1~ema.1h/reject', body: { reason: 'x' } },
 ];
 
 /** Spellings of `/api/<rest>` that a router or a proxy might treat as the same path. */
@@ -119,6 +129,13 @@ function buildTestApp() {
     const app = buildApp({
       registry,
       fleet: new FleetView(),
+      eligibility: await EligibilityService.open({
+        seed: {},
+        approval: {},
+        simulatorKeys: new KeyRing(),
+        now: Date.now,
+        logger,
+      }),
       control: new ControlPublisher({
         bus,
         signer,
@@ -164,7 +181,29 @@ t.test('every route the app serves needs the admin token unless it is one of the
     ],
     'the public routes (adding one is a decision: change this list)',
   );
-  const guarded = routes.filter((r) => !r.public);
+  t.same(
+    routes.filter((r) => r.signed).map((r) => `${r.method} ${r.url}`),
+    ['POST /api/simulator/results'],
+    'the routes authenticated by a signature instead of the token (adding one is a decision)',
+  );
+  const unsigned = await app.inject({
+    method: 'POST',
+    url: '/api/simulator/results',
+    headers: { host: 'localhost', authorization: `Bearer ${ADMIN}` },
+    payload: { runId: 'run-1' },
+  });
+  t.same(
+    [unsigned.statusCode, unsigned.json()],
+    [
+      401,
+      {
+        error: 'E_UNSIGNED',
+        message: "simulator results must be signed by a simulator node's key (kid and sig)",
+      },
+    ],
+    'the admin token does not stand in for a simulator signature',
+  );
+  const guarded = routes.filter((r) => !r.public && !r.signed);
   t.ok(guarded.length >= 12, `${guarded.length} guarded routes`);
   for (const r of guarded) {
     const path = r.url.replace(/:id/g, 'demo-device');

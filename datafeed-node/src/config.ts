@@ -54,6 +54,10 @@ export const Config = z
     ccxtUrl: z.string().url().optional(),
     seed: z.coerce.number().positive(),
     ttlMs: z.coerce.number().int().positive(),
+    // Empty: eligibility is not followed (today's behaviour, warned about at start).
+    controlKeys: z.array(
+      z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'control key: base64url Ed25519 public key'),
+    ),
   })
   .superRefine((c, ctx) => {
     if (c.listStrategies) return;

@@ -6,8 +6,10 @@ import {
   type Candle,
   type FillCosts,
   type Strategy,
+  type StrategyAction,
 } from '@appliance/trading-core';
 import { feedCandleProblem } from './candle-check.js';
+import type { EligibilityGate } from './eligibility.js';
 import { FeedError } from './errors.js';
 import { planStreams, streamsOf, type StreamChoice } from './streams.js';
 
@@ -31,6 +33,11 @@ export interface DatafeedOptions extends StreamChoice {
   costs: FillCosts;
   /** How long a signal stays actionable after it is issued. */
   ttlMs: number;
+  /**
+   * When given, each stream's house portfolio opens no position in a symbol the gate does not
+   * allow on that stream; sells always go through. Signals are unaffected (see Datafeed).
+   */
+  eligibility?: EligibilityGate;
   now?: () => number;
 }
 
@@ -39,9 +46,12 @@ export const DEFAULT_SIGNAL_TTL_MS = 60_000;
 export interface StreamStats {
   stream: string;
   signals: number;
+  /** Fills, equity and ledger of the house portfolio. */
   fills: number;
   equity: number;
   ledgerBalanced: boolean;
+  /** Buys the house portfolio did not make because the symbol was not eligible (with a gate only). */
+  skippedBuys?: number;
 }
 
 export interface DatafeedStats {
@@ -49,9 +59,11 @@ export interface DatafeedStats {
   /** Signals and fills of every stream. */
   signals: number;
   fills: number;
-  /** The virtual equity, summed over the streams when there are several. */
+  /** The house portfolio's virtual equity, summed over the streams when there are several. */
   equity: number;
   ledgerBalanced: boolean;
+  /** Buys the house portfolios skipped as not eligible (with an eligibility gate only). */
+  skippedBuys?: number;
   /** Each stream's own, when the feed runs more than one. */
   streams?: StreamStats[];
 }
@@ -65,7 +77,16 @@ interface Lane {
 
 interface StreamRun {
   stream: string;
+  /** Decides the stream's signals: every buy and sell its algorithm makes, as without a gate. */
   trader: VirtualTrader;
+  /**
+   * The house portfolio: the same trader when there is no eligibility gate, else a second one
+   * fed the same actions except buys of symbols not eligible on the stream.
+   */
+  house: VirtualTrader;
+  skippedBuys: number;
+  /** Per symbol, the gate revision at which a skip was last logged: once per change. */
+  skipLogged: Map<string, number>;
   lanes: Map<string, Lane>;
   /** Per input symbol, the queues of the strategies that read it. */
   readers: Map<string, InputQueue[]>;
@@ -97,14 +118,20 @@ export class Datafeed {
     this.#now = o.now ?? Date.now;
     this.#fed = new Set(o.symbols);
     this.#runs = planStreams(streamsOf(o), o.symbols).map(({ stream, strategies }) => {
-      const run: StreamRun = {
-        stream,
-        trader: new VirtualTrader({
+      const trader = () =>
+        new VirtualTrader({
           quote: o.quote,
           seed: o.seed,
           costs: o.costs,
           allocation: 1 / strategies.size,
-        }),
+        });
+      const signalTrader = trader();
+      const run: StreamRun = {
+        stream,
+        trader: signalTrader,
+        house: o.eligibility ? trader() : signalTrader,
+        skippedBuys: 0,
+        skipLogged: new Map(),
         lanes: new Map(),
         readers: new Map(),
         signals: 0,
@@ -179,8 +206,12 @@ export class Datafeed {
     // An input this stream does not trade: read by its strategies, not traded.
     if (!lane) return null;
     lane.inputs?.release(candle.time, lane.deliver);
-    const step = run.trader.onCandle(symbol, candle, lane.strategy.onCandle(candle));
-    if (step.filled) run.fills++;
+    const action = lane.strategy.onCandle(candle);
+    const step = run.trader.onCandle(symbol, candle, action);
+    if (run.house === run.trader) {
+      if (step.filled) run.fills++;
+    } else if (run.house.onCandle(symbol, candle, this.#houseAction(run, symbol, candle, action)).filled)
+      run.fills++;
     if (!step.order) return null;
     const signal = createSignal(
       {
@@ -214,13 +245,35 @@ export class Datafeed {
     return signal;
   }
 
+  /**
+   * The action the house portfolio takes: the algorithm's, except a buy of a symbol not
+   * eligible on the stream. A sell always passes, so the house can leave a symbol that has
+   * become ineligible. A buy decided while eligible is filled at the next open even if the
+   * symbol became ineligible in between: the decision was made.
+   */
+  #houseAction(run: StreamRun, symbol: string, candle: Candle, action: StrategyAction | null) {
+    const gate = this.#o.eligibility!;
+    if (action !== 'buy' || gate.allows(run.stream, symbol)) return action;
+    run.skippedBuys++;
+    const revision = gate.revision(run.stream);
+    if (run.skipLogged.get(symbol) !== revision) {
+      run.skipLogged.set(symbol, revision);
+      this.#o.logger.info(
+        { stream: run.stream, symbol, candleTime: candle.time },
+        `house portfolio does not buy ${symbol} on ${run.stream}: not eligible (logged once until eligibility changes)`,
+      );
+    }
+    return null;
+  }
+
   stats(): DatafeedStats {
     const streams = this.#runs.map((r): StreamStats => ({
       stream: r.stream,
       signals: r.signals,
       fills: r.fills,
-      equity: r.trader.equity(),
-      ledgerBalanced: r.trader.ledger.isBalanced(),
+      equity: r.house.equity(),
+      ledgerBalanced: r.house.ledger.isBalanced() && r.trader.ledger.isBalanced(),
+      ...(this.#o.eligibility ? { skippedBuys: r.skippedBuys } : {}),
     }));
     const total = {
       candles: this.#candles,
@@ -228,6 +281,7 @@ export class Datafeed {
       fills: sum(streams.map((s) => s.fills)),
       equity: sum(streams.map((s) => s.equity)),
       ledgerBalanced: streams.every((s) => s.ledgerBalanced),
+      ...(this.#o.eligibility ? { skippedBuys: sum(streams.map((s) => s.skippedBuys ?? 0)) } : {}),
     };
     return streams.length > 1 ? { ...total, streams } : total;
   }

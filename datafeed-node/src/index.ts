@@ -23,3 +23,10 @@ export { replayCandles } from './replay.js';
 export { pollCandles, DEFAULT_POLL_RETRY, type PollOptions, type PollStats } from './ccxt-poller.js';
 export { syntheticCandles } from './synthetic.js';
 export { FeedError, FEED_ERROR_CODES } from './errors.js';
+export {
+  Eligibility,
+  MAX_CONTROL_RECORD_BYTES,
+  type EligibilityGate,
+  type EligibilityOptions,
+  type EligibilityOutcome,
+} from './eligibility.js';

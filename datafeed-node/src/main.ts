@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-import { exportPublicKey, signerFromPem } from '@appliance/protocol';
+import { KeyRing, exportPublicKey, signerFromPem } from '@appliance/protocol';
 import { createKafkaBus } from '@appliance/protocol/kafka';
 import { DEFAULT_FILL_COSTS } from '@appliance/trading-core';
 import { EXIT, createLogger, handleShutdown, kafkaSecurityFromEnv, startShell } from '@appliance/runtime';
 import { runFeed } from './run-feed.js';
 import { DEFAULT_SIGNAL_TTL_MS } from './datafeed.js';
+import { Eligibility } from './eligibility.js';
 import { resolveReplayFiles } from './csv-candles.js';
 import { FeedError } from './errors.js';
 import { DEFAULT_STRATEGY, DEFAULT_STREAM, configuredStreams } from './stream-config.js';
@@ -122,6 +123,14 @@ const started = startShell(
         description: 'signal validity after issue',
         default: String(DEFAULT_SIGNAL_TTL_MS),
       },
+      {
+        flag: '--control-key <key...>',
+        env: 'DATAFEED_CONTROL_KEYS',
+        key: 'controlKeys',
+        description:
+          "control server's public key(s): the house portfolios follow its signed eligibility; none: they buy any symbol",
+        default: [],
+      },
     ],
     helpAfter: 'Kafka TLS and SASL: KAFKA_SSL_* and KAFKA_SASL_* (docs/bus-security.md).',
   },
@@ -163,7 +172,8 @@ const bus = createKafkaBus({
   ...kafkaSecurity,
 });
 const abort = new AbortController();
-handleShutdown(logger, [() => abort.abort(), () => bus.close()]);
+let eligibility: Eligibility | undefined;
+handleShutdown(logger, [() => abort.abort(), () => eligibility?.stop(), () => bus.close()]);
 const signer = signerFromPem(signingKeyPem);
 // Which key this node signs with, so an operator can match it to the pins (`npm run keygen -- --public FILE`).
 logger.info(
@@ -174,6 +184,19 @@ logger.info(
   },
   'signing signals and candles with this key',
 );
+if (config.controlKeys.length > 0) {
+  eligibility = new Eligibility({
+    keys: KeyRing.of(...config.controlKeys),
+    streams: streams.map((s) => s.stream),
+    logger,
+  });
+  // Positioned before the first candle, so retained eligibility is read from the topic's start.
+  await eligibility.start(bus);
+} else {
+  logger.warn(
+    'no --control-key: the house portfolios do not follow eligibility and buy any symbol (signals are the same either way)',
+  );
+}
 const result = await runFeed({
   bus,
   signer,
@@ -183,6 +206,7 @@ const result = await runFeed({
   seed: config.seed,
   ttlMs: config.ttlMs,
   costs: DEFAULT_FILL_COSTS,
+  eligibility,
   signal: abort.signal,
   source:
     config.replay.length > 0

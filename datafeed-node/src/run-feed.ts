@@ -5,6 +5,7 @@ import type { Candle, FillCosts } from '@appliance/trading-core';
 import { pollCandles, type PollStats } from './ccxt-poller.js';
 import { gapMessage, resolveReplayFiles } from './csv-candles.js';
 import { Datafeed, type DatafeedStats } from './datafeed.js';
+import type { EligibilityGate } from './eligibility.js';
 import { FeedError } from './errors.js';
 import { replayCandles } from './replay.js';
 import { streamsOf, type StreamChoice } from './streams.js';
@@ -44,6 +45,8 @@ export interface RunFeedOptions extends StreamChoice {
   source: FeedSource;
   signal?: AbortSignal;
   now?: () => number;
+  /** Keeps each stream's house portfolio to eligible symbols (see DatafeedOptions); none: no limit. */
+  eligibility?: EligibilityGate;
   /** Called with each candle handled, for progress output. */
   onProgress?: (stats: DatafeedStats, symbol: string, candle: Candle) => void;
 }
@@ -87,6 +90,7 @@ export async function runFeed(o: RunFeedOptions): Promise<FeedResult> {
       timeframe,
       quote: 'USDT',
       now: o.now,
+      eligibility: o.eligibility,
     });
   } catch (err) {
     // Nothing was read yet: the source's generator has not started, so there is nothing to close.

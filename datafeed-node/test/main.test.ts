@@ -20,6 +20,7 @@ import {
   waitFor,
   type LogLine,
 } from '@appliance/test-kit';
+import { exportPublicKey, generateSigner } from '@appliance/protocol';
 import { DEFAULT_STRATEGY } from '../src/stream-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'feed-cli-'));
@@ -44,6 +45,7 @@ const OPTIONS: [string, string][] = [
   ['--ccxt-url', 'DATAFEED_CCXT_URL'],
   ['--seed', 'DATAFEED_SEED'],
   ['--ttl-ms', 'DATAFEED_TTL_MS'],
+  ['--control-key', 'DATAFEED_CONTROL_KEYS'],
   ['--config', 'DATAFEED_CONFIG'],
 ];
 const run = cliRunner('datafeed-node/src/main.ts', OPTIONS);
@@ -350,6 +352,23 @@ t.test(
     const done = one.find((l) => l.msg === 'feed finished');
     t.match(done, { candles: 500, ledgerBalanced: true });
     t.equal(done?.streams, undefined);
+    t.ok(
+      one.some((l) => l.level === 40 && typeof l.msg === 'string' && l.msg.startsWith('no --control-key')),
+      'without a control key, a warning that eligibility is not followed',
+    );
+    t.equal(done?.skippedBuys, undefined, 'and the result is as it was');
+
+    // With a control key and no eligibility on the topic yet, the house portfolio buys nothing,
+    // while the signals go out as before.
+    const controlKey = exportPublicKey(generateSigner().publicKey);
+    const gated = await finish([
+      ...['--kafka', kafka.bootstrap, '--signing-key-file', key, '--replay', BTC, '--limit', '500'],
+      ...['--speed', 'max', '--params', JSON.stringify(params), '--control-key', controlKey],
+    ]);
+    t.notOk(gated.some((l) => typeof l.msg === 'string' && l.msg.startsWith('no --control-key')));
+    const gatedDone = gated.find((l) => l.msg === 'feed finished');
+    t.match(gatedDone, { candles: 500, fills: 0, signals: done?.signals, ledgerBalanced: true });
+    t.ok(Number(gatedDone?.skippedBuys) > 0, 'its buys were skipped');
 
     const file = join(dir, 'streams.json');
     writeFileSync(

@@ -1,5 +1,5 @@
 import type { Bus, BusMessage, BusRecord, SubscribeOptions, Subscription } from './bus.js';
-import { partitionForKey } from './bus.js';
+import { checkSubscribeOptions, partitionForKey } from './bus.js';
 import { TOPIC_PARTITIONS } from './topics.js';
 
 export interface EmbeddedBusOptions {
@@ -78,11 +78,165 @@ class EmbeddedSubscription implements Subscription {
   }
 }
 
+/** What one partition of a group is doing: the message being handled, and by whom. */
+interface InFlight {
+  member: GroupMember;
+  offset: number;
+}
+
+/**
+ * A consumer group on one topic of the embedded bus: its members, who owns which partition
+ * (round-robin by partition over the members in join order), and per partition the committed
+ * offset (the next message the group still owes) and the position of the current owner.
+ */
+class EmbeddedGroup {
+  readonly members: GroupMember[] = [];
+  readonly owner: (GroupMember | undefined)[];
+  readonly committed: number[];
+  /** The owner's next offset; undefined after a hand-over, meaning "from `committed`". */
+  readonly next: (number | undefined)[];
+  readonly inflight: (InFlight | undefined)[];
+
+  constructor(
+    readonly partitions: Partition[],
+    from: SubscribeOptions['from'],
+  ) {
+    // Fixed when the group is made, as a Kafka group's first commit would be: a partition
+    // changing hands before its first message must not skip what arrived meanwhile.
+    this.committed = partitions.map((p) => (from === 'earliest' ? p.base : p.base + p.messages.length));
+    this.owner = partitions.map(() => undefined);
+    this.next = partitions.map(() => undefined);
+    this.inflight = partitions.map(() => undefined);
+  }
+
+  join(member: GroupMember): void {
+    this.members.push(member);
+    this.#assign();
+  }
+
+  /**
+   * A member that leaves is treated as dead: what it was handling is not committed, so the next
+   * owner starts at the committed offset and delivers it again.
+   */
+  leave(member: GroupMember): void {
+    const i = this.members.indexOf(member);
+    if (i < 0) return;
+    this.members.splice(i, 1);
+    this.inflight.forEach((f, p) => {
+      if (f?.member === member) this.inflight[p] = undefined;
+    });
+    this.#assign();
+  }
+
+  #assign(): void {
+    this.partitions.forEach((_, p) => {
+      const owner = this.members.length > 0 ? this.members[p % this.members.length] : undefined;
+      if (owner !== this.owner[p]) {
+        this.owner[p] = owner;
+        this.next[p] = undefined;
+      }
+    });
+    this.wakeAll();
+  }
+
+  wakeAll(): void {
+    for (const m of this.members) m.wake();
+  }
+
+  /** The owner's next message on `p`, or none while another member still handles one there. */
+  take(member: GroupMember, p: number): BusMessage | undefined {
+    if (this.owner[p] !== member || this.inflight[p]) return undefined;
+    const part = this.partitions[p]!;
+    const cursor = Math.max(this.next[p] ?? this.committed[p]!, part.base);
+    const msg = part.messages[cursor - part.base];
+    if (!msg) return undefined;
+    this.next[p] = cursor + 1;
+    this.inflight[p] = { member, offset: cursor };
+    return msg;
+  }
+
+  /** After the handler settled: commit, unless the member left (died) meanwhile. */
+  done(member: GroupMember, p: number, offset: number): void {
+    const f = this.inflight[p];
+    if (f?.member !== member || f.offset !== offset) return;
+    this.inflight[p] = undefined;
+    this.committed[p] = Math.max(this.committed[p]!, offset + 1);
+    // A partition handed over while this message was in flight waited for this commit.
+    if (this.owner[p] !== member) this.owner[p]?.wake();
+  }
+
+  hasBacklog(member: GroupMember): boolean {
+    return this.partitions.some((part, p) => {
+      if (this.owner[p] !== member || this.inflight[p]) return false;
+      return (this.next[p] ?? this.committed[p]!) < part.base + part.messages.length;
+    });
+  }
+}
+
+/**
+ * One member of an embedded group. Per partition it owns, one message at a time, as a plain
+ * subscription; the group decides which partitions those are and where they start.
+ */
+class GroupMember implements Subscription {
+  readonly ready = Promise.resolve();
+  #running = false;
+  #closed = false;
+
+  constructor(
+    private readonly group: EmbeddedGroup,
+    private readonly options: SubscribeOptions,
+    private readonly onError: (err: unknown, message: BusMessage) => void,
+    private readonly detach: () => void,
+  ) {}
+
+  wake(): void {
+    if (this.#running || this.#closed) return;
+    this.#running = true;
+    setImmediate(() => void this.#pump());
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      let delivered = true;
+      while (delivered && !this.#closed) {
+        delivered = false;
+        for (let p = 0; p < this.group.partitions.length && !this.#closed; p++) {
+          const msg = this.group.take(this, p);
+          if (!msg) continue;
+          delivered = true;
+          try {
+            await this.options.onMessage(msg);
+          } catch (err) {
+            try {
+              (this.options.onError ?? this.onError)(err, msg);
+            } catch (reportErr) {
+              this.onError(reportErr, msg);
+            }
+          }
+          this.group.done(this, p, Number(msg.offset));
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+    if (!this.#closed && this.group.hasBacklog(this)) this.wake();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.group.leave(this);
+    this.detach();
+  }
+}
+
 /** The in-memory Bus: same semantics as the Kafka adapter, for one process and for tests. */
 export class EmbeddedBus implements Bus {
   readonly kind = 'embedded' as const;
   readonly #topics = new Map<string, Partition[]>();
-  readonly #subs = new Map<string, Set<EmbeddedSubscription>>();
+  readonly #subs = new Map<string, Set<EmbeddedSubscription | GroupMember>>();
+  /** Groups by topic, then by name; a group outlives its members, as its commits do on Kafka. */
+  readonly #groups = new Map<string, Map<string, EmbeddedGroup>>();
   readonly #retention: number;
   readonly #now: () => number;
   readonly #onHandlerError: (err: unknown, message: BusMessage) => void;
@@ -133,13 +287,34 @@ export class EmbeddedBus implements Bus {
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    checkSubscribeOptions(options);
     const partitions = this.#topic(options.topic);
     const set = this.#subs.get(options.topic) ?? new Set();
     this.#subs.set(options.topic, set);
+    if (options.group !== undefined) return this.#join(options.group, partitions, options, set);
     const sub = new EmbeddedSubscription(partitions, options, this.#onHandlerError, () => set.delete(sub));
     set.add(sub);
     sub.wake();
     return sub;
+  }
+
+  #join(
+    name: string,
+    partitions: Partition[],
+    options: SubscribeOptions,
+    set: Set<EmbeddedSubscription | GroupMember>,
+  ): Subscription {
+    const byName = this.#groups.get(options.topic) ?? new Map<string, EmbeddedGroup>();
+    this.#groups.set(options.topic, byName);
+    let group = byName.get(name);
+    if (!group) {
+      group = new EmbeddedGroup(partitions, options.from);
+      byName.set(name, group);
+    }
+    const member = new GroupMember(group, options, this.#onHandlerError, () => set.delete(member));
+    set.add(member);
+    group.join(member);
+    return member;
   }
 
   async close(): Promise<void> {

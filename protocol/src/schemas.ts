@@ -75,10 +75,38 @@ const breakerControl = z.strictObject({
     reason: z.string().max(500),
   }),
 });
+/** Most symbols one eligibility message may name as eligible. */
+export const MAX_ELIGIBLE_SYMBOLS = 1000;
+/** Most reasons one eligibility message may carry (eligible symbols and ones just removed). */
+export const MAX_ELIGIBILITY_REASONS = 2000;
+/** Longest reason, for one symbol, in an eligibility message or a simulator decision. */
+export const MAX_ELIGIBILITY_REASON_CHARS = 300;
+
+/** A simulator run's id: chosen by the simulator node, unique per run (replays are refused). */
+const runId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'runId: letters, digits, . _ : -');
+const eligibilityReason = z.string().min(1).max(MAX_ELIGIBILITY_REASON_CHARS);
+
 const eligibilityControl = z.strictObject({
   ...controlCommon,
   kind: z.literal('eligibility'),
-  body: z.strictObject({ stream: streamName, symbols: z.array(symbol).max(1000) }),
+  body: z.strictObject({
+    stream: streamName,
+    /** The only symbols a device may buy on `stream`; the rest of the body only explains. */
+    symbols: z.array(symbol).max(MAX_ELIGIBLE_SYMBOLS),
+    /**
+     * Why each symbol named (or just removed) is or is not eligible, for people: shown, logged,
+     * never consulted by `decide`. Absent from control servers before the simulator (and from
+     * eligibility given by `--eligibility`), so devices must not need it.
+     */
+    reasons: z
+      .record(symbol, eligibilityReason)
+      .refine((r) => Object.keys(r).length <= MAX_ELIGIBILITY_REASONS, {
+        message: `at most ${MAX_ELIGIBILITY_REASONS} reasons`,
+      })
+      .optional(),
+    /** The simulator run the latest decisions for this stream came from. */
+    run: z.strictObject({ id: runId, at: epochMs }).optional(),
+  }),
 });
 /**
  * The spending policy for a profile (`family`, or a mandate's). The body is checked on the
@@ -283,3 +311,61 @@ export const UnsignedCandleMessage = z.strictObject({
 export type UnsignedCandleMessage = z.infer<typeof UnsignedCandleMessage>;
 export const CandleMessage = UnsignedCandleMessage.extend({ sig });
 export type CandleMessage = z.infer<typeof CandleMessage>;
+
+// ---- simulator -> control server -------------------------------------------------------
+
+/** Most decisions one simulator submission may carry. */
+export const MAX_SIMULATOR_DECISIONS = 2000;
+
+/** Summary numbers of a backtest, for the operator (return, drawdown, trades, ...): shown, not acted on. */
+const simulatorMetrics = z
+  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,31}$/), z.number().finite())
+  .refine((m) => Object.keys(m).length <= 32, { message: 'at most 32 metrics' });
+
+/** The simulator's verdict on one (stream, symbol). */
+export const SimulatorDecision = z.strictObject({
+  stream: streamName,
+  symbol,
+  eligible: z.boolean(),
+  reason: eligibilityReason,
+  metrics: simulatorMetrics.optional(),
+});
+export type SimulatorDecision = z.infer<typeof SimulatorDecision>;
+
+const simulatorResultShape = {
+  v: z.literal(PROTOCOL_VERSION),
+  runId,
+  at: epochMs,
+  end: epochMs,
+  node: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'node: lowercase letters, digits, . _ -'),
+  decisions: z.array(SimulatorDecision).min(1).max(MAX_SIMULATOR_DECISIONS),
+  kid,
+};
+
+/** The checks across fields: the run ends before it is signed, each (stream, symbol) once. */
+function checkSimulatorResult(
+  r: { at: number; end: number; decisions: SimulatorDecision[] },
+  ctx: z.RefinementCtx,
+) {
+  if (r.end > r.at) ctx.addIssue({ code: 'custom', path: ['end'], message: 'end is after at' });
+  const seen = new Set<string>();
+  r.decisions.forEach((d, i) => {
+    const key = `${d.stream} ${d.symbol}`;
+    if (seen.has(key))
+      ctx.addIssue({ code: 'custom', path: ['decisions', i], message: `${key} is decided twice` });
+    seen.add(key);
+  });
+}
+
+/**
+ * A simulator run's decisions, as a node submits them to the control server (POST
+ * /api/simulator/results), signed by the node's key (domain `simulator-result`). `at` is when
+ * the node signed it (a stale submission is refused), `end` the time of the last candle the
+ * backtests covered. Each (stream, symbol) at most once.
+ */
+export const UnsignedSimulatorResult = z.strictObject(simulatorResultShape).superRefine(checkSimulatorResult);
+export type UnsignedSimulatorResult = z.infer<typeof UnsignedSimulatorResult>;
+export const SimulatorResult = z
+  .strictObject({ ...simulatorResultShape, sig })
+  .superRefine(checkSimulatorResult);
+export type SimulatorResult = z.infer<typeof SimulatorResult>;

@@ -8,6 +8,10 @@ export const TOPICS = {
   telemetry: 'device-telemetry',
   /** Market data shared by datafeeds, signed like their signals (`createCandle`), keyed by symbol. */
   candles: 'candles',
+  /** A simulator run's jobs, keyed by jobId; consumed by the simulator nodes as one group. */
+  simulatorJobs: 'simulator-jobs',
+  /** Each job's result, keyed by runId, read by the run's coordinator. */
+  simulatorResults: 'simulator-results',
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
@@ -18,4 +22,7 @@ export const TOPIC_PARTITIONS: Record<TopicName, number> = {
   control: 1,
   'device-telemetry': 3,
   candles: 3,
+  // More partitions than nodes, so a group of simulator nodes can share a run's jobs.
+  'simulator-jobs': 12,
+  'simulator-results': 3,
 };

@@ -12,11 +12,20 @@ import type {
   SASLOptions,
   TopicMessages,
 } from 'kafkajs';
-import type { Bus, BusRecord, SubscribeOptions, Subscription } from '../bus.js';
+import {
+  checkSubscribeOptions,
+  type Bus,
+  type BusRecord,
+  type SubscribeOptions,
+  type Subscription,
+} from '../bus.js';
 import { TOPIC_PARTITIONS } from '../topics.js';
 import { KafkaBusError } from './errors.js';
 import {
   DEFAULT_KAFKA_FETCH_MAX_WAIT_MS,
+  DEFAULT_KAFKA_GROUP_COMMIT_EVERY,
+  DEFAULT_KAFKA_GROUP_REBALANCE_TIMEOUT_MS,
+  DEFAULT_KAFKA_GROUP_SESSION_TIMEOUT_MS,
   DEFAULT_KAFKA_REQUEST_TIMEOUT_MS,
   DEFAULT_KAFKA_RETRY,
   DEFAULT_KAFKA_SESSION_TIMEOUT_MS,
@@ -24,6 +33,7 @@ import {
   type KafkaBusOptions,
 } from './options.js';
 import { protocolPartitioner } from './partitioner.js';
+import { KafkaGroupSubscription, type GroupConsumerSource } from './group-subscription.js';
 import { KafkaSubscription, type ConsumerSource } from './subscription.js';
 
 /** Records coalesced into one produce call when publishes queue up behind a slow one. */
@@ -43,11 +53,11 @@ interface PendingPublish {
   reject: (err: unknown) => void;
 }
 
-export class KafkaBus implements Bus, ConsumerSource {
+export class KafkaBus implements Bus, ConsumerSource, GroupConsumerSource {
   readonly kind = 'kafka' as const;
   readonly #kafka: Kafka;
   readonly #options: KafkaBusOptions;
-  readonly #subscriptions = new Set<KafkaSubscription>();
+  readonly #subscriptions = new Set<KafkaSubscription | KafkaGroupSubscription>();
   readonly #topics = new Map<string, Promise<void>>();
   readonly #queue: PendingPublish[] = [];
   #flushing: Promise<void> | undefined;
@@ -80,6 +90,10 @@ export class KafkaBus implements Bus, ConsumerSource {
 
   get logger(): BusLogger | undefined {
     return this.#options.logger;
+  }
+
+  get groupCommitEvery(): number {
+    return this.#options.groupCommitEvery ?? DEFAULT_KAFKA_GROUP_COMMIT_EVERY;
   }
 
   /**
@@ -177,8 +191,19 @@ export class KafkaBus implements Bus, ConsumerSource {
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    checkSubscribeOptions(options);
     this.#assertOpen();
     await this.#knownTopic(options.topic);
+    if (options.group !== undefined) {
+      const partitions = await this.partitionCount(options.topic);
+      this.#assertOpen();
+      const member = new KafkaGroupSubscription(this, { ...options, group: options.group }, partitions, () =>
+        this.#subscriptions.delete(member),
+      );
+      this.#subscriptions.add(member);
+      member.start();
+      return member;
+    }
     const offsets = await (await this.#adminClient()).fetchTopicOffsets(options.topic);
     this.#assertOpen();
     // Positions are fixed now, not at join: 'latest' means the end as of this call, and a
@@ -211,6 +236,25 @@ export class KafkaBus implements Bus, ConsumerSource {
       // A crashed consumer is restarted by its subscription, at the positions it tracks;
       // kafkajs's own restart would rejoin at committed offsets, and we commit none.
       retry: { ...this.#retry(), restartOnFailure: async () => false },
+    });
+  }
+
+  /**
+   * @internal A consumer in the shared group `group`, named as given (no clientId prefix: members
+   * on different processes, with different clientIds, must meet in one group), so a principal
+   * needs a Read ACL on that group name. Short sessions, so a dead member's partitions move soon.
+   */
+  newGroupConsumer(group: string): Consumer {
+    const sessionTimeout = this.#options.groupSessionTimeoutMs ?? DEFAULT_KAFKA_GROUP_SESSION_TIMEOUT_MS;
+    return this.#kafka.consumer({
+      groupId: group,
+      sessionTimeout,
+      // A tenth rather than kafkajs's suggested third, as for the private groups.
+      heartbeatInterval: Math.floor(sessionTimeout / 10),
+      rebalanceTimeout: this.#options.groupRebalanceTimeoutMs ?? DEFAULT_KAFKA_GROUP_REBALANCE_TIMEOUT_MS,
+      maxWaitTimeInMs: this.#options.fetchMaxWaitMs ?? DEFAULT_KAFKA_FETCH_MAX_WAIT_MS,
+      allowAutoTopicCreation: false,
+      retry: this.#retry(),
     });
   }
 

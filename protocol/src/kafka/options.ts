@@ -26,8 +26,30 @@ export interface KafkaBusOptions {
    * this longer than the broker stalls you expect when `idempotent` is false.
    */
   requestTimeoutMs?: number;
-  /** Consumer group session timeout, in ms. Default 30 000. */
+  /** Session timeout of a plain subscription's private consumer group, in ms. Default 30 000. */
   sessionTimeoutMs?: number;
+  /**
+   * Session timeout of a group subscription's member, in ms: how long the group waits for a
+   * member that stopped heart-beating (killed, frozen, partitioned away) before it moves that
+   * member's partitions to the others. Default 10 000. Brokers refuse values outside their
+   * `group.min.session.timeout.ms`..`group.max.session.timeout.ms` (6 000..1 800 000 by default).
+   * A member beats every tenth of it, between messages, so a handler that runs longer than this
+   * loses its partitions (its message is then delivered again elsewhere).
+   */
+  groupSessionTimeoutMs?: number;
+  /**
+   * How long a rebalance waits for the group's members to rejoin, in ms; a member still inside a
+   * handler by then is dropped from the group. Default 30 000.
+   */
+  groupRebalanceTimeoutMs?: number;
+  /**
+   * A group member commits once this many handled messages are uncommitted, and at the end of
+   * each fetched batch. Default 1: each message is committed before the next is handled, so a
+   * member that dies, or whose commit a rebalance refuses, has at most the message it was on (per
+   * partition) delivered again, at the price of one commit request per message. Larger values
+   * trade more redelivery for fewer requests.
+   */
+  groupCommitEvery?: number;
   /**
    * How long a fetch may wait on the broker for new records, in ms. Default 100. Kafka answers
    * as soon as records arrive; librdkafka's mock cluster always waits this long, so it bounds
@@ -67,6 +89,9 @@ export interface KafkaSaslOptions {
 
 export const DEFAULT_KAFKA_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_KAFKA_SESSION_TIMEOUT_MS = 30_000;
+export const DEFAULT_KAFKA_GROUP_SESSION_TIMEOUT_MS = 10_000;
+export const DEFAULT_KAFKA_GROUP_REBALANCE_TIMEOUT_MS = 30_000;
+export const DEFAULT_KAFKA_GROUP_COMMIT_EVERY = 1;
 /** kafkajs's own bounded retry: about a minute of backoff (300 ms doubling, capped at 5 s). */
 export const DEFAULT_KAFKA_RETRY: RetryOptions = { initialRetryTime: 300, maxRetryTime: 5_000, retries: 15 };
 export const DEFAULT_KAFKA_FETCH_MAX_WAIT_MS = 100;

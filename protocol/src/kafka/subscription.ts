@@ -1,7 +1,8 @@
 import type { Consumer, EachMessagePayload } from 'kafkajs';
 import { Backoff, type BackoffPolicy } from '../backoff.js';
-import type { BusMessage, SubscribeOptions, Subscription } from '../bus.js';
+import type { SubscribeOptions, Subscription } from '../bus.js';
 import { KafkaBusError } from './errors.js';
+import { handleMessage, toBusMessage } from './handler.js';
 import type { BusLogger } from './options.js';
 
 /**
@@ -127,37 +128,10 @@ export class KafkaSubscription implements Subscription {
     if (offset < (this.#next.get(partition) ?? 0)) return;
     // Advanced before the handler runs: a restart meanwhile must not hand this message out again.
     this.#next.set(partition, offset + 1);
-    const busMessage: BusMessage = {
-      topic,
-      partition,
-      offset: message.offset,
-      key: message.key?.toString() ?? '',
-      value: message.value ?? Buffer.alloc(0),
-      timestamp: Number(message.timestamp),
-    };
-    const handled = this.#handle(busMessage);
+    const handled = handleMessage(this.#options, this.#bus.logger, toBusMessage(topic, partition, message));
     this.#inflight.add(handled);
     await handled;
     this.#inflight.delete(handled);
-  }
-
-  async #handle(message: BusMessage): Promise<void> {
-    try {
-      await this.#options.onMessage(message);
-    } catch (err) {
-      try {
-        if (this.#options.onError) this.#options.onError(err, message);
-        else this.#logHandlerError(err, message);
-      } catch (reportErr) {
-        this.#logHandlerError(reportErr, message);
-      }
-    }
-  }
-
-  #logHandlerError(err: unknown, m: BusMessage): void {
-    const where = `${m.topic}/${m.partition}@${m.offset}`;
-    if (this.#bus.logger) this.#bus.logger.error({ err, message: where }, 'kafka bus: handler failed');
-    else console.error(`kafka bus: handler failed on ${where}`, err);
   }
 
   close(): Promise<void> {
