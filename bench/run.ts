@@ -19,6 +19,7 @@ import { orderBookSuite } from './order-book.js';
 import { processesSuite } from './processes.js';
 import { REPO_ROOT } from './ipc.js';
 import { scaleSuite } from './scale.js';
+import { simulatorSuite } from './simulator.js';
 import type { Pinning, Suite } from './suite.js';
 
 /** Every suite, in run order. A new benchmark is one more module and one more entry here. */
@@ -30,6 +31,7 @@ const SUITES: Suite[] = [
   processesSuite,
   csvSuite,
   backtestSuite,
+  simulatorSuite,
   orderBookSuite,
   indicatorsSuite,
 ];
