@@ -5,6 +5,7 @@ export {
   type DatafeedStats,
   type StreamStats,
 } from './datafeed.js';
+export { DEFAULT_STRATEGY, DEFAULT_STREAM } from './stream-config.js';
 export { planStreams, type FeedStream, type PlannedStream, type StreamChoice } from './streams.js';
 export { runFeed, type FeedSource, type RunFeedOptions, type FeedResult } from './run-feed.js';
 export {

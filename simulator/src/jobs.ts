@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DEFAULT_STRATEGY, DEFAULT_STREAM } from '@appliance/datafeed-node';
 import { strategySpec, type FillCosts, type StrategyParams } from '@appliance/trading-core';
 import { paramGrid, DEFAULT_VARIANT } from './param-grid.js';
 import { walkForwardRanges } from './walk-forward.js';
@@ -36,7 +37,11 @@ export interface SimJob {
   runId: string;
   /** Deterministic from the rest of the job: a result delivered twice is recognised as one. */
   jobId: string;
-  /** `<strategy>.<timeframe>`, e.g. `ema-cross-volume.1h`. */
+  /**
+   * The datafeed's stream the decisions are for: `<strategy>.<timeframe>` (e.g.
+   * `turtle.1h`), except the datafeed's default stream, `ema-cross.1h`, which carries
+   * `ema-cross-volume` on 1h candles.
+   */
   stream: string;
   strategy: string;
   /** Which parameter set of the grid: `default` for the stream's own. */
@@ -88,8 +93,13 @@ export interface SimulationPlan {
   skipped: Skipped[];
 }
 
-function streamName(strategy: string, timeframe: string): string {
-  return `${strategy}.${timeframe}`;
+/**
+ * The name of the datafeed stream that runs `strategy` at its defaults on `timeframe` candles:
+ * the datafeed's default stream keeps the name it has always had, every other is
+ * `<strategy>.<timeframe>` (name a datafeed's `streams` entry so for its decisions to apply).
+ */
+export function streamName(strategy: string, timeframe: string): string {
+  return strategy === DEFAULT_STRATEGY && timeframe === '1h' ? DEFAULT_STREAM : `${strategy}.${timeframe}`;
 }
 
 /** The walk-forward's split: chosen over the 6m window without its last 3 months, judged on those. */

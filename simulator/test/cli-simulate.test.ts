@@ -44,7 +44,7 @@ t.test(
     t.equal(r.status, 0, r.stderr);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as SimulationResults;
 
-    const streams = ['ema-cross-volume.1h', 'buy-and-hold.1h'];
+    const streams = ['ema-cross.1h', 'buy-and-hold.1h'];
     const symbols = ['BTC/USDT', 'ETH/USDT'];
     const expected = symbols.flatMap((symbol) =>
       streams.flatMap((stream) => ['1m', '3m', '6m', '1y'].map((w) => `${stream} ${symbol} ${w}`)),

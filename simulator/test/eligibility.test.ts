@@ -17,7 +17,7 @@ const win = (ret: number, hold: number, drawdown = 0.1, candles = 1000, expected
 
 /** Passes the default rule: 3 of 4 windows beaten, drawdowns under 25%, DSR 0.97, walk-forward held. */
 const passing = (): EligibilityInput => ({
-  stream: 'ema-cross-volume.1h',
+  stream: 'ema-cross.1h',
   symbol: 'BTC/USDT',
   windows: {
     '1m': win(0.021, -0.004, 0.05),
@@ -48,7 +48,7 @@ t.test('the default rule, passing, with every figure in the reason', async (t) =
       'deflated Sharpe 0.970 ≥ 0.95; walk-forward: p14 held out of sample',
   );
   t.strictSame(d.state, { eligible: true, passes: 6, fails: 0 });
-  t.equal(d.stream, 'ema-cross-volume.1h');
+  t.equal(d.stream, 'ema-cross.1h');
   t.equal(d.symbol, 'BTC/USDT');
 });
 

@@ -97,7 +97,7 @@ t.test(
     t.equal(pairs.size, submitted.decisions.length, 'each (stream, symbol) decided once');
     for (const symbol of SYMBOLS)
       t.ok(
-        submitted.decisions.some((d) => d.symbol === symbol && d.stream === 'ema-cross-volume.1h'),
+        submitted.decisions.some((d) => d.symbol === symbol && d.stream === 'ema-cross.1h'),
         `${symbol} is decided`,
       );
     t.equal(submitted.decisions.length, outcome.decisions);

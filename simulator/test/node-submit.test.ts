@@ -12,7 +12,7 @@ const input = {
   end: Date.UTC(2026, 0, 1),
   node: 'sim-a',
   decisions: [
-    { stream: 'ema-cross-volume.1h', symbol: 'BTC/USDT', eligible: false, reason: 'drawdown too deep' },
+    { stream: 'ema-cross.1h', symbol: 'BTC/USDT', eligible: false, reason: 'drawdown too deep' },
   ],
 };
 const options = (url: string, attempts: number) => ({

@@ -23,7 +23,7 @@ t.test('jobs are plain JSON with ids from their content', async (t) => {
   t.strictSame(planJobs(input), plan, 'the same input plans the same jobs and run id');
   t.equal(new Set(plan.jobs.map((j) => j.jobId)).size, plan.jobs.length, 'ids unique');
   t.not(planJobs({ ...input, seed: 20_000 }).jobs[0]!.jobId, plan.jobs[0]!.jobId, 'another seed, another id');
-  const own = plan.jobs.filter((j) => j.stream === 'ema-cross-volume.1h' && j.variant === 'default');
+  const own = plan.jobs.filter((j) => j.stream === 'ema-cross.1h' && j.variant === 'default');
   t.strictSame(
     own.map((j) => [j.segment, j.range, j.curve]),
     [
@@ -37,7 +37,7 @@ t.test('jobs are plain JSON with ids from their content', async (t) => {
   t.equal(inSampleRange(END).end, windowRange(END, '3m').start, 'in sample ends where the 3m window starts');
   // 7 sets: 5 jobs of the defaults, 3 (in-sample, 3m, 1y) of each other; buy-and-hold 5.
   t.equal(plan.jobs.length, 5 + 6 * 3 + 5);
-  t.equal(plan.jobs[0]!.stream, 'ema-cross-volume.1h');
+  t.equal(plan.jobs[0]!.stream, 'ema-cross.1h');
 });
 
 t.test('a strategy reading a leader gets its file, or is skipped with why', async (t) => {

@@ -84,7 +84,7 @@ t.test(
     t.strictSame(
       first.eligibility.map((e) => [e.stream, e.symbol]),
       [
-        ['ema-cross-volume.1h', 'BTC/USDT'],
+        ['ema-cross.1h', 'BTC/USDT'],
         ['buy-and-hold.1h', 'BTC/USDT'],
       ],
     );
@@ -103,6 +103,6 @@ t.test('the deflated Sharpe counts every set of every strategy on the symbol as 
   const r = aggregate(plan, results, { createdAt });
   for (const e of r.eligibility) t.equal(e.deflatedSharpe?.trials, plan.trials, e.stream);
   t.equal(plan.trials, 7 + 1);
-  const ema = r.eligibility.find((e) => e.stream === 'ema-cross-volume.1h')!;
+  const ema = r.eligibility.find((e) => e.stream === 'ema-cross.1h')!;
   t.equal(ema.walkForward?.candidates, 7, 'the walk-forward chose among the 7 sets');
 });
