@@ -26,14 +26,14 @@ export const ApprovalMode = z.enum(['auto', 'manual']);
 export type ApprovalMode = z.infer<typeof ApprovalMode>;
 
 /** Most streams the control server keeps eligibility for: what a simulator key can make it store. */
-export const MAX_ELIGIBILITY_STREAMS = 1000;
+const MAX_ELIGIBILITY_STREAMS = 1000;
 /**
  * Most bytes of reasons one published eligibility message carries. Gateways drop control records
  * over 256 KiB by default (`maxRecordBytes`): a stream with 2,000 reasons of 300 characters
  * would silently never be delivered (symbols take at most about 40 KiB more). Over budget, the reasons of pins and blocks are kept
  * first, then those of eligible symbols, then the rest; `symbols` is never cut.
  */
-export const MAX_PUBLISHED_REASON_BYTES = 192 * 1024;
+const MAX_PUBLISHED_REASON_BYTES = 192 * 1024;
 /** Largest simulator submission accepted, in bytes of JSON (2,000 decisions with metrics fit). */
 export const MAX_SIMULATOR_BODY_BYTES = 1024 * 1024;
 
@@ -104,7 +104,7 @@ export interface LatestResult extends DecisionInForce {
 }
 
 /** A change's id: the run and the stream it changes (neither can contain `~`). */
-export const changeIdOf = (runId: string, stream: string) => `${runId}~${stream}`;
+const changeIdOf = (runId: string, stream: string) => `${runId}~${stream}`;
 
 const clip = (s: string) =>
   s.length > MAX_ELIGIBILITY_REASON_CHARS ? s.slice(0, MAX_ELIGIBILITY_REASON_CHARS - 1) + '…' : s;

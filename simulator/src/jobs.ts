@@ -98,7 +98,7 @@ export interface SimulationPlan {
  * the datafeed's default stream keeps the name it has always had, every other is
  * `<strategy>.<timeframe>` (name a datafeed's `streams` entry so for its decisions to apply).
  */
-export function streamName(strategy: string, timeframe: string): string {
+function streamName(strategy: string, timeframe: string): string {
   return strategy === DEFAULT_STRATEGY && timeframe === '1h' ? DEFAULT_STREAM : `${strategy}.${timeframe}`;
 }
 

@@ -11,9 +11,7 @@ const input = {
   runId: 'sim-0123456789abcdef',
   end: Date.UTC(2026, 0, 1),
   node: 'sim-a',
-  decisions: [
-    { stream: 'ema-cross.1h', symbol: 'BTC/USDT', eligible: false, reason: 'drawdown too deep' },
-  ],
+  decisions: [{ stream: 'ema-cross.1h', symbol: 'BTC/USDT', eligible: false, reason: 'drawdown too deep' }],
 };
 const options = (url: string, attempts: number) => ({
   controlUrl: url,

@@ -12,7 +12,7 @@ import {
 import { CandleStoreError, type AppendOutcome, type CandleStore } from './candle-store.js';
 
 /** A signed candle is about 400 bytes; anything much larger is refused before it is parsed. */
-export const MAX_CANDLE_RECORD_BYTES = 4_096;
+const MAX_CANDLE_RECORD_BYTES = 4_096;
 
 /** Why a record on the candles topic was not verified, counted in `stats().dropped`. */
 export const RECORDER_DROP_REASONS = {

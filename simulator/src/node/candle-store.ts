@@ -111,7 +111,7 @@ const CandleInput = z.object({
 });
 
 /** The length of one bar of `timeframe` in ms; E_BAD_SERIES for anything else than e.g. 1m, 4h, 1d. */
-export function timeframeMs(timeframe: string): number {
+function timeframeMs(timeframe: string): number {
   const m = TIMEFRAME.exec(timeframe);
   if (!m) throw new CandleStoreError('E_BAD_SERIES', `timeframe ${timeframe} is not like 1m, 4h or 1d`);
   return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
@@ -137,7 +137,7 @@ export function encodeRecord(c: Candle): string {
 }
 
 /** The candle of one line (without its newline), or null when it is not a whole sound record. */
-export function decodeRecord(line: string): Candle | null {
+function decodeRecord(line: string): Candle | null {
   const star = line.lastIndexOf('*');
   if (star < 0) return null;
   const body = line.slice(0, star);
