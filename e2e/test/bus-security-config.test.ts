@@ -35,6 +35,13 @@ const PROCESSES: Record<string, { entry: string; args: string[]; env?: Record<st
     entry: 'datafeed-node/src/main.ts',
     args: ['--kafka', KAFKA, '--signing-key-file', feedPem, '--replay', join(dir, 'binance_BTC-USDT_1h.csv')],
   },
+  'simulator node': {
+    entry: 'simulator/src/main.ts',
+    args: [
+      ...['--kafka', KAFKA, '--signing-key-file', feedPem, '--candle-key', exportPublicKey(feed.publicKey)],
+      ...['--data-dir', join(dir, 'simulator'), '--http-port', '0'],
+    ],
+  },
   'npm start': { entry: 'scripts/start.ts', args: ['--port', '0'], env: { KAFKA_BROKERS: KAFKA } },
 };
 
