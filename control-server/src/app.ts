@@ -8,12 +8,8 @@ import { hostNameOf, type HostAllowList } from '@appliance/runtime';
 import { originOf } from './audit.js';
 import type { ControlPublisher } from './control-publisher.js';
 import { API_CSP, DASHBOARD_CSP, DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
-import {
-  ELIGIBILITY_STATUS,
-  EligibilityError,
-  MAX_SIMULATOR_BODY_BYTES,
-  type EligibilityService,
-} from './eligibility.js';
+import { MAX_SIMULATOR_BODY_BYTES, type EligibilityService } from './eligibility.js';
+import { ELIGIBILITY_STATUS, EligibilityError } from './eligibility-error.js';
 import type { FleetView } from './fleet.js';
 import { RegistryError, type Device, type DeviceRegistry } from './registry.js';
 

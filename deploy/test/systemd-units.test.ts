@@ -90,6 +90,14 @@ const SERVERS: Server[] = [
     placeholders: {},
     force: AFTER_VALIDATION,
   },
+  {
+    file: 'signal-simulator@.service',
+    unit: 'signal-simulator@sim-a.service',
+    instance: 'sim-a',
+    placeholders: { candleKeys: 'SIMULATOR_CANDLE_KEYS' },
+    // It reads KAFKA_* last in its validation, after the key file and the pinned keys.
+    force: AFTER_VALIDATION,
+  },
 ];
 
 /**
@@ -114,9 +122,9 @@ const DIFFERENT_FROM_DEVICE: Record<string, string> = {
   LoadCredentialEncrypted: 'per process, checked against its Environment=',
   User: 'one user per process (signal-appliance.sysusers)',
   Group: 'one group per process',
-  StateDirectory: 'only the control server keeps state',
+  StateDirectory: 'only the control server and the simulator nodes keep state',
   StateDirectoryMode: 'only with StateDirectory=',
-  ReadWritePaths: 'only the control server writes (its StateDirectory=)',
+  ReadWritePaths: 'only the control server and the simulator nodes write (their StateDirectory=)',
   MemoryMax: 'sized per process',
 };
 
@@ -366,6 +374,25 @@ t.test("each unit has the device unit's hardening, differing only where document
     ),
     'the control server keeps its registry in its StateDirectory=',
   );
+  const simulator = unitDirectives(unitText(SERVERS.find((s) => s.file === 'signal-simulator@.service')!));
+  t.same(simulator.get('StateDirectory'), ['signal-simulator/%i'], 'a state folder per simulator node');
+  t.same(simulator.get('ReadWritePaths'), ['/var/lib/signal-simulator/%i']);
+  t.ok(
+    environment(simulator.get('Environment')).some(
+      ([k, v]) => k === 'SIMULATOR_DATA_DIR' && v === '/var/lib/signal-simulator/%i',
+    ),
+    'a simulator node keeps its candle store in its StateDirectory=',
+  );
+  t.ok(
+    environment(simulator.get('Environment')).some(([k, v]) => k === 'SIMULATOR_NODE' && v === '%i'),
+    'the instance name is the node name',
+  );
+  for (const s of SERVERS.filter(
+    (x) => !['signal-control-server.service', 'signal-simulator@.service'].includes(x.file),
+  )) {
+    const d = unitDirectives(unitText(s));
+    t.notOk(d.has('StateDirectory') || d.has('ReadWritePaths'), `${s.file}: no state, nothing writable`);
+  }
 });
 
 t.test("every flag and variable a unit gives is one its process's --help names", async (t) => {

@@ -255,15 +255,32 @@ t.test('signals flow from replayed market data to paper orders, exactly once per
       60_000,
     );
 
-  // The fleet view, from telemetry through the gateway and Kafka.
-  await waitFor(async () => {
-    const res = await fetch(`${api}/api/fleet`, { headers: { authorization: `Bearer ${adminToken}` } });
-    const fleet = (await res.json()) as { devices: { id: string; online: boolean; fills: number }[] };
-    return (
-      fleet.devices.length === 3 &&
-      fleet.devices.every((d) => d.online && d.fills === readState(d.id).fills && d.fills > 0)
-    );
-  }, 'the fleet view to show every device online with its fills');
+  // The fleet view, from telemetry through the gateway and Kafka. A minute, as for the offsets
+  // above: on a loaded CI host that path lags far behind the devices' one-second cadence.
+  let lastFleet = '';
+  await waitFor(
+    async () => {
+      const res = await fetch(`${api}/api/fleet`, { headers: { authorization: `Bearer ${adminToken}` } });
+      const fleet = (await res.json()) as { devices: { id: string; online: boolean; fills: number }[] };
+      // What the view and the state files said last, should this time out.
+      lastFleet = JSON.stringify(
+        fleet.devices.map((d) => ({
+          id: d.id,
+          online: d.online,
+          fills: d.fills,
+          stateFills: readState(d.id).fills,
+        })),
+      );
+      return (
+        fleet.devices.length === 3 &&
+        fleet.devices.every((d) => d.online && d.fills === readState(d.id).fills && d.fills > 0)
+      );
+    },
+    'the fleet view to show every device online with its fills',
+    60_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last seen: ${lastFleet}`);
+  });
 
   for (const id of DEVICES) await devices.get(id)!.proc.kill('SIGTERM');
 

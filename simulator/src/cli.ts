@@ -8,13 +8,8 @@ import { EXIT, exitWith, startShell } from '@appliance/runtime';
 import { strategyNames } from '@appliance/trading-core';
 import { renderReport, readUplotAssets } from './report-html.js';
 import { resultsTable } from './results-table.js';
-import {
-  DEFAULT_SEED,
-  SimulationError,
-  planSimulation,
-  runSimulation,
-  type SimulationOptions,
-} from './runner.js';
+import { DEFAULT_SEED, SimulationError, planSimulation, type SimulationOptions } from './plan.js';
+import { runSimulation } from './runner.js';
 
 /**
  * `npm run simulate -- --data FILE... --out DIR`: backtests every strategy over 1m, 3m, 6m and

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { number, percent, verdict } from './results-table.js';
-import type { EligibilityRecord, RunRecord, SimulationResults } from './runner.js';
+import type { EligibilityRecord, RunRecord, SimulationResults } from './results.js';
 
 /**
  * The results as one self-contained HTML file: uPlot's code and CSS inlined, so it opens from a

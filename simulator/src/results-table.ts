@@ -1,4 +1,4 @@
-import type { EligibilityRecord, RunRecord, SimulationResults } from './runner.js';
+import type { EligibilityRecord, RunRecord, SimulationResults } from './results.js';
 
 /**
  * The results as a plain-text table for a terminal: one row per run of a stream at its own

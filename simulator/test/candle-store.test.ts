@@ -7,7 +7,9 @@ import t from 'tap';
 import pino from 'pino';
 import { rejectionOf } from '@appliance/test-kit';
 import type { Candle } from '@appliance/trading-core';
-import { CandleStore, encodeRecord, seriesPath } from '../src/node/candle-store.js';
+import { encodeRecord } from '../src/node/candle-record.js';
+import { seriesPath } from '../src/node/candle-series.js';
+import { CandleStore } from '../src/node/candle-store.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2024, 0, 1);

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import type { SimulationResults } from '../src/runner.js';
+import type { SimulationResults } from '../src/results.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const DATA = '/work/shared/data/ohlcv';

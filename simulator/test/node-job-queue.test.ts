@@ -2,7 +2,8 @@ import t from 'tap';
 import pino from 'pino';
 import { EmbeddedBus, KeyRing, TOPICS, exportPublicKey, generateSigner } from '@appliance/protocol';
 import { waitFor } from '@appliance/test-kit';
-import { ResultCollector, encodeResult } from '../src/node/job-queue.js';
+import { encodeResult } from '../src/node/job-record.js';
+import { ResultCollector } from '../src/node/result-collector.js';
 import type { JobResult } from '../src/worker.js';
 
 const logger = pino({ level: 'silent' });

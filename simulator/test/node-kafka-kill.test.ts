@@ -20,7 +20,7 @@ import {
   type LogLine,
   type RunningProcess,
 } from '@appliance/test-kit';
-import { decodeResult } from '../src/node/job-queue.js';
+import { decodeResult } from '../src/node/job-record.js';
 import { lastCandles, publishCandles, startStubControl } from './fixtures/node-fixtures.js';
 
 const skip = requireTool('kcat', 'kcat') ? false : 'kcat is not installed (apt-get install kcat)';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { escapeHtml, renderReport, scriptJson } from '../src/report-html.js';
-import type { SimulationResults } from '../src/runner.js';
+import type { SimulationResults } from '../src/results.js';
 import { resultsTable } from '../src/results-table.js';
 
 const EVIL = '<img src=x onerror="alert(1)">&\'</script>';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { inSampleRange, planJobs } from '../src/jobs.js';
-import { SimulationError, planSimulation } from '../src/runner.js';
+import { SimulationError, planSimulation } from '../src/plan.js';
 import { windowRange } from '../src/windows.js';
 import { throwsExactly } from './helpers/assert.js';
 

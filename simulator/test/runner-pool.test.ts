@@ -1,6 +1,8 @@
 import { threadId } from 'node:worker_threads';
 import t from 'tap';
-import { aggregate, planSimulation, runJobs } from '../src/runner.js';
+import { aggregate } from '../src/aggregate.js';
+import { planSimulation } from '../src/plan.js';
+import { runJobs } from '../src/pool.js';
 import type { JobResult } from '../src/worker.js';
 
 const DATA = '/work/shared/data/ohlcv';

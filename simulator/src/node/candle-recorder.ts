@@ -9,7 +9,9 @@ import {
   type KeyRing,
   type Subscription,
 } from '@appliance/protocol';
-import { CandleStoreError, type AppendOutcome, type CandleStore } from './candle-store.js';
+import type { AppendOutcome } from './candle-series.js';
+import type { CandleStore } from './candle-store.js';
+import { CandleStoreError } from './candle-store-error.js';
 
 /** A signed candle is about 400 bytes; anything much larger is refused before it is parsed. */
 const MAX_CANDLE_RECORD_BYTES = 4_096;
