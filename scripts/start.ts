@@ -206,6 +206,8 @@ const result = await runFeed({
   strategy: () => new EmaCrossVolumeStrategy(),
   source,
   signal: abort.signal,
+  // Reports on the venue (here the replay) and the house portfolio, for the control server's breaker.
+  reportEveryMs: 5_000,
   onProgress: (s, _symbol, candle) => {
     if (s.candles % 2000 === 0)
       say(

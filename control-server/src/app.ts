@@ -6,6 +6,9 @@ import { ProtocolError, issueDeviceToken, exportPublicKey, type Signer } from '@
 import type { AdminToken } from './admin-auth.js';
 import { hostNameOf, type HostAllowList } from '@appliance/runtime';
 import { originOf } from './audit.js';
+import { BREAKER_API_STATUS, BreakerApiError } from './breaker-overrides.js';
+import { breakerRoutes } from './breaker-routes.js';
+import type { BreakerService } from './breaker-service.js';
 import type { ControlPublisher } from './control-publisher.js';
 import { API_CSP, DASHBOARD_CSP, DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 import { MAX_SIMULATOR_BODY_BYTES, type EligibilityService } from './eligibility.js';
@@ -31,6 +34,8 @@ export interface AppDeps {
   control: ControlPublisher;
   /** Eligibility from the simulator, approvals, pins and blocks. */
   eligibility: EligibilityService;
+  /** The adaptive circuit breaker and the operators' overrides. */
+  breaker: BreakerService;
   /** Signs device tokens; its public key is what gateways pin. */
   tokenSigner: Signer;
   adminToken: AdminToken;
@@ -136,6 +141,8 @@ export function buildApp(deps: AppDeps) {
       return reply.code(STATUS[err.code]).send({ error: err.code, message: err.message });
     if (err instanceof EligibilityError || err instanceof ProtocolError)
       return reply.code(ELIGIBILITY_STATUS[err.code]).send({ error: err.code, message: err.message });
+    if (err instanceof BreakerApiError)
+      return reply.code(BREAKER_API_STATUS[err.code]).send({ error: err.code, message: err.message });
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
       return reply.code(413).send({ error: 'E_TOO_LARGE', message: err.message });
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
@@ -207,7 +214,7 @@ export function buildApp(deps: AppDeps) {
       api.addHook('onRequest', requireAdmin);
 
       api.get('/fleet', async () => ({
-        breaker: deps.control.breaker,
+        breaker: deps.breaker.body(),
         eligibility: deps.control.eligibility,
         devices: deps.fleet.entries(deps.registry.list(), deps.now()),
         telemetry: deps.fleet.stats(),
@@ -360,6 +367,8 @@ export function buildApp(deps: AppDeps) {
         deps.logger.warn({ ...done, from: originOf(req) }, 'eligibility override');
         return { ...done, eligibility: deps.eligibility.inForce()[done.stream] ?? null };
       });
+
+      await api.register(breakerRoutes(deps.breaker));
 
       api.get('/admin-token', async () => deps.adminToken.status());
 

@@ -44,8 +44,16 @@ const LOG_EVERY = 1_000;
 export interface CandleIntakeOptions {
   /** The datafeeds' public keys: only candles they signed are taken. */
   keys: KeyRing;
-  /** Receives each verified, newer candle; false if it was ignored as old. May throw PaperExchangeError. */
-  sink: (symbol: string, candle: Candle) => boolean;
+  /**
+   * The paper exchange, when one runs here: receives each verified, newer candle; false if it was
+   * ignored as old. May throw PaperExchangeError.
+   */
+  sink?: (symbol: string, candle: Candle) => boolean;
+  /**
+   * The breaker: sees each verified, newer candle before the sink, with the time it was published
+   * on the bus, whatever the sink makes of it (a peg pair the exchange does not list included).
+   */
+  observe?: (candle: CandleMessage, publishedAt: number) => void;
   logger: Logger;
 }
 
@@ -55,8 +63,8 @@ export interface CandleIntakeStats {
 }
 
 /**
- * The one way candles from the bus reach anything that acts on them (the paper exchange today,
- * the breaker and simulator next): size, JSON, schema, pinned key, signature and id
+ * The one way candles from the bus reach anything in the control server that acts on them (the
+ * paper exchange and the breaker): size, JSON, schema, pinned key, signature and id
  * (`verifyCandle`), then order (`CandleSequence`). Whatever fails is dropped, logged with its
  * reason and counted; nothing unverified touches a price.
  */
@@ -76,7 +84,9 @@ export class CandleIntake {
   }
 
   /** Handles one record of the candles topic; returns what became of it. */
-  onMessage(m: Pick<BusMessage, 'partition' | 'offset' | 'value'>): 'accepted' | CandleDropReason {
+  onMessage(
+    m: Pick<BusMessage, 'partition' | 'offset' | 'value' | 'timestamp'>,
+  ): 'accepted' | CandleDropReason {
     const where = { partition: m.partition, offset: m.offset };
     if (m.value.length > MAX_CANDLE_RECORD_BYTES)
       return this.#drop('too-large', { ...where, bytes: m.value.length });
@@ -101,9 +111,10 @@ export class CandleIntake {
     // Recorded only once taken: a genuine bar the exchange refuses must not shadow a later one.
     const order = this.#sequence.order(candle);
     if (order !== 'new') return this.#drop(order, about);
+    this.#o.observe?.(candle, m.timestamp);
     const { time, open, high, low, close, volume } = candle;
     try {
-      if (!this.#o.sink(candle.symbol, { time, open, high, low, close, volume }))
+      if (this.#o.sink && !this.#o.sink(candle.symbol, { time, open, high, low, close, volume }))
         return this.#drop('stale', about);
     } catch (err) {
       if (!(err instanceof PaperExchangeError)) throw err;

@@ -1,12 +1,6 @@
 import type { Logger } from 'pino';
-import {
-  TOPICS,
-  createControl,
-  type Bus,
-  type BreakerLevel,
-  type Control,
-  type Signer,
-} from '@appliance/protocol';
+import { TOPICS, createControl, type Bus, type Control, type Signer } from '@appliance/protocol';
+import type { BreakerBody } from './breaker-service.js';
 
 export interface ControlPublisherOptions {
   bus: Bus;
@@ -20,6 +14,8 @@ export interface ControlPublisherOptions {
   policies: Record<string, Record<string, unknown>>;
   /** Devices whose credentials are withdrawn, at start. */
   revoked?: string[];
+  /** The breaker's state at start (its overrides are known before anything is published). */
+  breaker?: BreakerBody;
   heartbeatIntervalMs: number;
   /** Validity of each control message; heartbeats must arrive well within it. */
   ttlMs: number;
@@ -41,11 +37,7 @@ export const NO_ELIGIBILITY_WARNING =
  * restarts of the control server.
  */
 export class ControlPublisher {
-  #breaker: { level: BreakerLevel; multiplier: number; reason: string } = {
-    level: 'normal',
-    multiplier: 1,
-    reason: 'start-up',
-  };
+  #breaker: BreakerBody = { level: 'normal', multiplier: 1, reason: 'start-up' };
   #timer: NodeJS.Timeout | undefined;
   #lastVersion = 0;
   #revoked: string[] = [];
@@ -53,6 +45,7 @@ export class ControlPublisher {
 
   constructor(private readonly o: ControlPublisherOptions) {
     this.#revoked = [...(o.revoked ?? [])];
+    if (o.breaker) this.#breaker = o.breaker;
     for (const [stream, state] of Object.entries(o.eligibility))
       this.#eligibility.set(stream, Array.isArray(state) ? { symbols: [...state] } : state);
   }
@@ -86,11 +79,8 @@ export class ControlPublisher {
     await this.heartbeat();
   }
 
-  get breaker() {
-    return { ...this.#breaker };
-  }
-
-  async publishBreaker(b: { level: BreakerLevel; multiplier: number; reason: string }): Promise<void> {
+  /** The breaker's whole state, market and assets, in one message (see the protocol's schema). */
+  async publishBreaker(b: BreakerBody): Promise<void> {
     this.#breaker = b;
     await this.#publish('breaker', { kind: 'breaker', body: b });
   }

@@ -1,6 +1,7 @@
 /**
- * The operator's first page: the fleet table, then eligibility (changes waiting for approval,
- * the simulator's latest results, pins and blocks), refreshed every two seconds. The admin token
+ * The operator's first page: the fleet table, the circuit breaker (each scope's level and why,
+ * the overrides, the latest changes), then eligibility (changes waiting for approval, the
+ * simulator's latest results, pins and blocks), refreshed every two seconds. The admin token
  * comes in the URL fragment (#token=...), which browsers never send to the server or log; the
  * page moves it to sessionStorage (this tab only) and takes it out of the address bar.
  *
@@ -36,12 +37,22 @@ export const DASHBOARD_HTML = `<!doctype html>
 </head>
 <body>
 <h1>Fleet</h1>
-<div class="sub">Breaker: <strong id="breaker">…</strong> · updated <span id="updated">never</span></div>
+<div class="sub">Breaker: <strong id="breaker">…</strong> <span id="breaker-reason"></span> · updated <span id="updated">never</span></div>
 <div id="warning" role="alert" hidden></div>
 <div id="error" role="alert"></div>
 <table>
   <thead><tr><th>Device</th><th>Status</th><th>Last seen</th><th class="num">Fills</th><th class="num">Equity</th><th class="num">Spent today</th><th>Last decision</th></tr></thead>
   <tbody id="fleet"><tr><td colspan="7">Loading…</td></tr></tbody>
+</table>
+<h2>Circuit breaker</h2>
+<table>
+  <thead><tr><th>Scope</th><th>Level</th><th>Why</th><th>Override</th></tr></thead>
+  <tbody id="breaker-scopes"><tr><td colspan="4">Loading…</td></tr></tbody>
+</table>
+<h2>Latest breaker changes</h2>
+<table>
+  <thead><tr><th>When</th><th>Scope</th><th>Change</th><th>Why</th></tr></thead>
+  <tbody id="breaker-events"><tr><td colspan="4">Loading…</td></tr></tbody>
 </table>
 <h2>Eligibility changes waiting for approval</h2>
 <table>
@@ -76,6 +87,7 @@ th { font-weight: 600; color: #5b6b7c; font-size: .8rem; text-transform: upperca
 #error { color: #b42318; margin: 1rem 0; }
 #warning { background: #fff4e5; border: 1px solid #f79009; color: #7a2e0e; padding: .6rem .8rem; margin: 1rem 0; font-weight: 600; }
 .decision { color: #5b6b7c; font-size: .85rem; }
+.level-normal { color: #1f9d55; font-weight: 600; } .level-caution { color: #b54708; font-weight: 600; } .level-halt { color: #b42318; font-weight: 600; }
 .device-error { color: #b42318; font-size: .85rem; }
 `;
 
@@ -181,6 +193,39 @@ async function refreshEligibility() {
   document.getElementById('overrides').replaceChildren(...(overrides.length ? overrides : [emptyRow('None.', 6)]));
 }
 
+function scopeRow(scope, level, overrides) {
+  const o = overrides.find((v) => v.scope === scope);
+  const tr = el('tr', '',
+    el('td', '', scope),
+    el('td', 'level-' + String(level.level), String(level.level) + (level.level === 'caution' ? ' (x' + String(level.multiplier) + ')' : '')),
+    el('td', 'decision', String(level.reason)),
+    el('td', 'decision', o ? String(o.level) + ' by ' + String(o.by) + (o.expiresAt ? ' until ' + stamp(o.expiresAt) : ', until cleared') + ': ' + String(o.reason) : '—'),
+  );
+  tr.dataset.scope = scope;
+  return tr;
+}
+
+async function refreshBreaker() {
+  const res = await fetch('/api/breaker', { headers: { authorization: 'Bearer ' + token() }, cache: 'no-store' });
+  if (!res.ok) throw new Error('breaker: HTTP ' + res.status);
+  const body = await res.json();
+  const p = body.published || {};
+  const overrides = Array.isArray(body.overrides) ? body.overrides : [];
+  document.getElementById('breaker-reason').textContent = '— ' + String(p.reason);
+  const rows = [scopeRow('market', p, overrides)];
+  for (const [symbol, level] of Object.entries(p.assets || {})) rows.push(scopeRow(symbol, level, overrides));
+  // An override that does not (yet) change what devices are told still shows.
+  for (const o of overrides) if (!rows.some((r) => r.dataset.scope === String(o.scope))) rows.push(scopeRow(String(o.scope), { level: 'normal', multiplier: 1, reason: 'no level of its own' }, overrides));
+  document.getElementById('breaker-scopes').replaceChildren(...rows);
+  const changes = (Array.isArray(body.events) ? body.events : []).filter((e) => e.type === 'BreakerTripped' || e.type === 'BreakerEased').slice(0, 20);
+  document.getElementById('breaker-events').replaceChildren(...(changes.length ? changes.map((e) => el('tr', '',
+    el('td', '', stamp(e.at)),
+    el('td', '', String(e.scope)),
+    el('td', 'level-' + String(e.to), (e.type === 'BreakerTripped' ? 'tripped to ' : 'eased to ') + String(e.to)),
+    el('td', 'decision', String(e.reason)),
+  )) : [emptyRow('No changes yet.', 4)]));
+}
+
 async function refresh() {
   const error = document.getElementById('error');
   try {
@@ -197,6 +242,7 @@ async function refresh() {
     const empty = el('tr', '', el('td', '', 'No devices yet.'));
     empty.firstChild.colSpan = 7;
     document.getElementById('fleet').replaceChildren(...(rows.length ? rows : [empty]));
+    await refreshBreaker();
     await refreshEligibility();
   } catch (err) {
     error.textContent = String(err.message);

@@ -19,7 +19,9 @@ import {
   kafkaSecurityFromEnv,
   startShell,
 } from '@appliance/runtime';
+import { Breaker, type BreakerConfigInput } from '@appliance/trading-core';
 import { AdminTokenError } from './admin-auth.js';
+import { BreakerOverridesError } from './breaker-overrides.js';
 import { EligibilityHistoryError } from './eligibility-history.js';
 import { RegistryError } from './registry.js';
 import { ListenError, startControlServer } from './server.js';
@@ -64,6 +66,11 @@ const Config = z
       .int()
       .min(1_000)
       .max(7 * 24 * 3_600_000),
+    breakerConfig: z.string(),
+    pegSymbol: z
+      .string()
+      .regex(/^([A-Z0-9]{1,20}\/[A-Z0-9]{1,20})?$/, 'peg symbol: a pair such as USDC/USDT')
+      .optional(),
   })
   .superRefine((c, ctx) => {
     // The paper exchange prices only from candles a pinned datafeed signed: without a key it could not fill.
@@ -105,7 +112,28 @@ function readSimulatorKey(spec: string): KeyObject {
   return key;
 }
 
-const { config, signingKeyPem, kafkaSecurity, simulatorKeys } = startShell(
+/** The breaker's settings file: JSON, any field of trading-core's BreakerConfig, checked whole now. */
+function readBreakerConfig(file: string): BreakerConfigInput | undefined {
+  if (file === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const why =
+      err instanceof SyntaxError
+        ? `not JSON (${err.message})`
+        : `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    throw new Error(`${file}: ${why}`, { cause: err });
+  }
+  try {
+    new Breaker(parsed as BreakerConfigInput);
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return parsed as BreakerConfigInput;
+}
+
+const { config, signingKeyPem, kafkaSecurity, simulatorKeys, breakerConfig } = startShell(
   {
     name: 'control-server',
     description:
@@ -196,8 +224,22 @@ const { config, signingKeyPem, kafkaSecurity, simulatorKeys } = startShell(
         flag: '--feed-key <key...>',
         env: 'CONTROL_FEED_KEYS',
         key: 'feedKeys',
-        description: "datafeeds' public key(s): the paper exchange takes only candles signed by one",
+        description:
+          "datafeeds' public key(s): the paper exchange and the breaker take only candles and feed reports signed by one",
         default: [],
+      },
+      {
+        flag: '--breaker-config <file>',
+        env: 'CONTROL_BREAKER_CONFIG',
+        description:
+          "the circuit breaker's thresholds and windows, a JSON file of BreakerConfig fields (trading-core/README.md); absent: the defaults",
+        default: '',
+      },
+      {
+        flag: '--peg-symbol <pair>',
+        env: 'CONTROL_PEG_SYMBOL',
+        description:
+          "a pair of a second stablecoin against the quote (USDC/USDT): its candles are read as the quote's peg, not traded",
       },
     ],
     helpAfter: 'Kafka TLS and SASL: KAFKA_SSL_* and KAFKA_SASL_* (docs/bus-security.md).',
@@ -207,6 +249,13 @@ const { config, signingKeyPem, kafkaSecurity, simulatorKeys } = startShell(
     signingKeyPem: shell.readSigningKey('signingKeyFile'),
     // TLS and SASL/SCRAM from KAFKA_SSL_* / KAFKA_SASL_* (docs/bus-security.md).
     kafkaSecurity: kafkaSecurityFromEnv(),
+    breakerConfig: (() => {
+      try {
+        return readBreakerConfig(shell.config.breakerConfig);
+      } catch (err) {
+        throw shell.problem('breakerConfig', (err as Error).message);
+      }
+    })(),
     simulatorKeys: shell.config.simulatorKeys.map((spec) => {
       try {
         return readSimulatorKey(spec);
@@ -235,6 +284,7 @@ const exitOnStartError = (err: unknown): never => {
       ? `${err.option}: ${err.message}`
       : err instanceof AdminTokenError ||
           err instanceof EligibilityHistoryError ||
+          err instanceof BreakerOverridesError ||
           (err instanceof RegistryError && err.code === 'E_REGISTRY_CORRUPT')
         ? `dataDir (--data-dir, CONTROL_DATA_DIR): ${config.dataDir}: ${err.message}`
         : undefined;
@@ -256,6 +306,7 @@ const server = await startControlServer({
   simulatorMaxAgeMs: config.simulatorMaxAgeMs,
   paper: config.paper ? {} : false,
   allowedHosts: config.allowedHosts,
+  breaker: { config: breakerConfig, pegSymbol: config.pegSymbol || undefined },
 }).catch(exitOnStartError);
 const url = await server.listen(config.port, config.host, config.paperPort).catch(exitOnStartError);
 logger.info(

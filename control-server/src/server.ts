@@ -3,10 +3,17 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { errorClass } from '@appliance/errors';
 import { KeyRing, TOPICS, type Bus, type Signer, type Subscription } from '@appliance/protocol';
-import { DEFAULT_FAMILY_POLICY, DEFAULT_FILL_COSTS, type FillCosts } from '@appliance/trading-core';
+import {
+  DEFAULT_FAMILY_POLICY,
+  DEFAULT_FILL_COSTS,
+  type BreakerConfigInput,
+  type FillCosts,
+} from '@appliance/trading-core';
 import { ADMIN_TOKEN_FILE, AdminToken } from './admin-auth.js';
 import { HostAllowList } from '@appliance/runtime';
 import { buildApp } from './app.js';
+import { BREAKER_OVERRIDES_FILE } from './breaker-overrides.js';
+import { BreakerService } from './breaker-service.js';
 import { CandleIntake } from './candle-intake.js';
 import { ControlPublisher } from './control-publisher.js';
 import { ELIGIBILITY_HISTORY_FILE } from './eligibility-history.js';
@@ -54,6 +61,11 @@ export interface ControlServerOptions {
    * candles they signed. None: every candle is dropped (with a warning at start).
    */
   feedKeys?: KeyRing;
+  /**
+   * The adaptive circuit breaker: its thresholds and windows (trading-core's BreakerConfig, any
+   * field left out keeps its default), the peg pair, and how often time is checked.
+   */
+  breaker?: { config?: BreakerConfigInput; pegSymbol?: string; tickMs?: number };
   /** Run the paper exchange in this process, fed by the bus's candles. */
   paper?: { costs?: FillCosts; startingBalances?: Record<string, number>; candleIntervalMs?: number } | false;
 }
@@ -104,10 +116,11 @@ export interface ControlServer {
   paperUrl?: string;
   paper?: PaperExchange;
   /** What became of the candles from the bus: accepted, and dropped by reason. */
-  candles?: CandleIntake;
+  candles: CandleIntake;
   registry: DeviceRegistry;
   control: ControlPublisher;
   eligibility: EligibilityService;
+  breaker: BreakerService;
   close(): Promise<void>;
 }
 
@@ -132,6 +145,21 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   const fleet = new FleetView({ onlineWindowMs: o.onlineWindowMs, isKnown: (id) => registry.has(id) });
   let rejectedSinceLog = 0;
   let lastRejectedLog = -Infinity;
+  const feedKeys = o.feedKeys ?? new KeyRing();
+  // Set below: the breaker publishes through the control publisher, which starts with its state.
+  let publishBreaker: (
+    body: Parameters<ControlPublisher['publishBreaker']>[0],
+  ) => Promise<void> = async () => {};
+  const breaker = await BreakerService.open({
+    overridesPath: o.dataDir ? join(o.dataDir, BREAKER_OVERRIDES_FILE) : undefined,
+    config: o.breaker?.config,
+    pegSymbol: o.breaker?.pegSymbol,
+    tickMs: o.breaker?.tickMs,
+    feedKeys,
+    publish: (body) => publishBreaker(body),
+    logger: o.logger.child({ component: 'breaker' }),
+    now,
+  });
   const control = new ControlPublisher({
     bus: o.bus,
     signer: o.signer,
@@ -142,10 +170,12 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     eligibility: eligibility.inForce(),
     policies: o.policies ?? { family: DEFAULT_FAMILY_POLICY },
     revoked: registry.revokedIds(),
+    breaker: breaker.body(),
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? DEFAULT_CONTROL_OPTIONS.heartbeatIntervalMs,
     ttlMs: o.controlTtlMs ?? DEFAULT_CONTROL_OPTIONS.controlTtlMs,
   });
   eligibility.onChange = (stream, state) => control.publishEligibility(stream, state.symbols, state);
+  publishBreaker = (body) => control.publishBreaker(body);
   const subs: Subscription[] = [];
   subs.push(
     await o.bus.subscribe({
@@ -177,8 +207,15 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     }),
   );
 
+  subs.push(
+    await o.bus.subscribe({
+      topic: TOPICS.feedReports,
+      from: 'latest',
+      onMessage: (m) => void breaker.onFeedReport(m),
+    }),
+  );
+
   let paper: PaperExchange | undefined;
-  let candles: CandleIntake | undefined;
   let createPaperAccount: ((deviceId: string) => { apiKey: string; secret: string }) | undefined;
   if (o.paper !== false) {
     const balances = o.paper?.startingBalances ?? DEFAULT_CONTROL_OPTIONS.startingBalances;
@@ -192,20 +229,6 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       logger: o.logger.child({ component: 'paper-exchange' }),
     });
     const exchange = paper;
-    // Prices move only with candles a pinned datafeed signed: see candle-intake.ts.
-    const intake = new CandleIntake({
-      keys: o.feedKeys ?? new KeyRing(),
-      sink: (symbol, candle) => exchange.onCandle(symbol, candle),
-      logger: o.logger.child({ component: 'candle-intake' }),
-    });
-    candles = intake;
-    subs.push(
-      await o.bus.subscribe({
-        topic: TOPICS.candles,
-        from: 'earliest',
-        onMessage: (m) => void intake.onMessage(m),
-      }),
-    );
     createPaperAccount = (deviceId: string) => {
       const account = {
         apiKey: randomBytes(24).toString('base64url'),
@@ -215,8 +238,25 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       return account;
     };
   }
+  // Prices and the breaker move only with candles a pinned datafeed signed: see candle-intake.ts.
+  // From the earliest retained: the exchange rebuilds its prices, the breaker its baselines.
+  const exchange = paper;
+  const candles = new CandleIntake({
+    keys: feedKeys,
+    sink: exchange && ((symbol, candle) => exchange.onCandle(symbol, candle)),
+    observe: (candle, publishedAt) => breaker.onCandle(candle, publishedAt),
+    logger: o.logger.child({ component: 'candle-intake' }),
+  });
+  subs.push(
+    await o.bus.subscribe({
+      topic: TOPICS.candles,
+      from: 'earliest',
+      onMessage: (m) => void candles.onMessage(m),
+    }),
+  );
   await Promise.all(subs.map((s) => s.ready));
   await control.start();
+  await breaker.start();
   const { warning } = control.eligibility;
   if (warning) o.logger.warn({ eligibility: control.eligibility.streams }, `NO ELIGIBILITY: ${warning}`);
 
@@ -225,6 +265,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     fleet,
     control,
     eligibility,
+    breaker,
     tokenSigner: o.signer,
     adminToken,
     allowedHosts,
@@ -238,6 +279,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     registry,
     control,
     eligibility,
+    breaker,
     paper,
     candles,
     async listen(port = 0, host = '127.0.0.1', paperPort = 0) {
@@ -251,6 +293,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       return listenOn('port', port, host, () => app.listen({ port, host }));
     },
     async close() {
+      breaker.stop();
       control.stop();
       for (const s of subs) await s.close();
       await app.close();

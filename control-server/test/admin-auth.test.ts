@@ -7,6 +7,7 @@ import { EmbeddedBus, KeyRing, generateSigner } from '@appliance/protocol';
 import { AdminToken } from '../src/admin-auth.js';
 import { HostAllowList } from '@appliance/runtime';
 import { buildApp, routeTable } from '../src/app.js';
+import { BreakerService } from '../src/breaker-service.js';
 import { EligibilityService } from '../src/eligibility.js';
 import { ControlPublisher, DeviceRegistry, FleetView } from '../src/index.js';
 import { ADMIN, logger, rawRequest, setup } from './helpers.js';
@@ -23,6 +24,13 @@ const API_CALLS: { method: string; path: string; body?: unknown }[] = [
   { method: 'GET', path: '/api/admin-token' },
   { method: 'POST', path: '/api/admin-token/rotate' },
   { method: 'GET', path: '/api/eligibility' },
+  { method: 'GET', path: '/api/breaker' },
+  {
+    method: 'POST',
+    path: '/api/breaker/overrides',
+    body: { scope: 'market', level: 'normal', reason: 'attacker lifts a halt' },
+  },
+  { method: 'POST', path: '/api/breaker/overrides/clear', body: { scope: 'market' } },
   { method: 'GET', path: '/api/eligibility/history' },
   {
     method: 'POST',
@@ -146,6 +154,12 @@ function buildTestApp() {
         policies: {},
         heartbeatIntervalMs: 60_000,
         ttlMs: 60_000,
+      }),
+      breaker: await BreakerService.open({
+        feedKeys: new KeyRing(),
+        publish: async () => {},
+        logger,
+        now: Date.now,
       }),
       tokenSigner: signer,
       adminToken: await AdminToken.open(ADMIN),

@@ -188,6 +188,7 @@ t.test(
     const record = (v: unknown, offset = '0') => ({
       partition: 0,
       offset,
+      timestamp: 0,
       value: Buffer.from(JSON.stringify(v)),
     });
     t.equal(intake.onMessage(record(createCandle(draft(0, 100), feed))), 'accepted');

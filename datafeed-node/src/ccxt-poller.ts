@@ -4,6 +4,7 @@ import { Backoff, type BackoffPolicy } from '@appliance/protocol';
 import type { Candle } from '@appliance/trading-core';
 import { feedCandleProblem } from './candle-check.js';
 import { FeedError } from './errors.js';
+import type { VenueMeter } from './venue-meter.js';
 
 /**
  * Waits after a failed fetchOHLCV, instead of the poll interval: 1 s doubling to 60 s, equal
@@ -34,6 +35,8 @@ export interface PollOptions {
   logger?: Pick<Logger, 'warn'>;
   /** Counters, updated as the poller goes (pass one object to read them). */
   stats?: PollStats;
+  /** Counts each fetchOHLCV call, its failures and latency, for the feed report. */
+  venue?: Pick<VenueMeter, 'measure'>;
 }
 
 export interface PollStats {
@@ -58,7 +61,8 @@ export async function* pollCandles(o: PollOptions): AsyncGenerator<Candle> {
   while (!o.signal?.aborted) {
     try {
       const since = last === undefined ? undefined : last + 1;
-      const rows = await o.exchange.fetchOHLCV(o.symbol, o.timeframe, since, 500);
+      const fetch = () => o.exchange.fetchOHLCV(o.symbol, o.timeframe, since, 500);
+      const rows = await (o.venue ? o.venue.measure(fetch) : fetch());
       retry.reset();
       const closed = rows
         .map(([time, open, high, low, close, volume]) => ({ time, open, high, low, close, volume }) as Candle)

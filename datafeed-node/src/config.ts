@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_FEED_REPORT_PERIOD_MS } from '@appliance/protocol';
 
 /**
  * The datafeed's options as its process shell hands them over (flag > variable > file >
@@ -54,6 +55,8 @@ export const Config = z
     ccxtUrl: z.string().url().optional(),
     seed: z.coerce.number().positive(),
     ttlMs: z.coerce.number().int().positive(),
+    // 0: no feed reports. At most a day, the longest period a report may cover.
+    reportEveryMs: z.coerce.number().int().nonnegative().max(MAX_FEED_REPORT_PERIOD_MS),
     // Empty: eligibility is not followed (today's behaviour, warned about at start).
     controlKeys: z.array(
       z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'control key: base64url Ed25519 public key'),

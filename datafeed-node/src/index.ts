@@ -31,3 +31,19 @@ export {
   type EligibilityOptions,
   type EligibilityOutcome,
 } from './eligibility.js';
+export {
+  FeedReportBuilder,
+  FeedReporter,
+  DEFAULT_REPORT_EVERY_MS,
+  reportTtlMs,
+  type FeedReporterOptions,
+  type TakenReport,
+} from './feed-reporter.js';
+export {
+  VenueMeter,
+  DEFAULT_MAX_LATENCY_SAMPLES,
+  p99,
+  shortError,
+  type VenueMeterOptions,
+  type VenueWindow,
+} from './venue-meter.js';

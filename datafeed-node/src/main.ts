@@ -5,6 +5,7 @@ import { DEFAULT_FILL_COSTS } from '@appliance/trading-core';
 import { EXIT, createLogger, handleShutdown, kafkaSecurityFromEnv, startShell } from '@appliance/runtime';
 import { runFeed } from './run-feed.js';
 import { DEFAULT_SIGNAL_TTL_MS } from './datafeed.js';
+import { DEFAULT_REPORT_EVERY_MS } from './feed-reporter.js';
 import { Eligibility } from './eligibility.js';
 import { resolveReplayFiles } from './csv-candles.js';
 import { FeedError } from './errors.js';
@@ -124,6 +125,13 @@ const started = startShell(
         default: String(DEFAULT_SIGNAL_TTL_MS),
       },
       {
+        flag: '--report-every-ms <ms>',
+        env: 'DATAFEED_REPORT_EVERY_MS',
+        description:
+          'publish a signed feed report (venue calls, errors, p99 latency, newest candles, house equity) on feed-reports this often; 0: never',
+        default: String(DEFAULT_REPORT_EVERY_MS),
+      },
+      {
         flag: '--control-key <key...>',
         env: 'DATAFEED_CONTROL_KEYS',
         key: 'controlKeys',
@@ -173,7 +181,9 @@ const bus = createKafkaBus({
 });
 const abort = new AbortController();
 let eligibility: Eligibility | undefined;
-handleShutdown(logger, [() => abort.abort(), () => eligibility?.stop(), () => bus.close()]);
+// Closers run last to first: the feed is aborted before the bus closes, so no feed report is
+// begun on a closing bus (runFeed stops its reports on abort and waits for one in flight).
+handleShutdown(logger, [() => eligibility?.stop(), () => bus.close(), () => abort.abort()]);
 const signer = signerFromPem(signingKeyPem);
 // Which key this node signs with, so an operator can match it to the pins (`npm run keygen -- --public FILE`).
 logger.info(
@@ -205,6 +215,7 @@ const result = await runFeed({
   origin: config.origin,
   seed: config.seed,
   ttlMs: config.ttlMs,
+  reportEveryMs: config.reportEveryMs,
   costs: DEFAULT_FILL_COSTS,
   eligibility,
   signal: abort.signal,

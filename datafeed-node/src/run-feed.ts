@@ -7,6 +7,8 @@ import { gapMessage, resolveReplayFiles } from './csv-candles.js';
 import { Datafeed, type DatafeedStats } from './datafeed.js';
 import type { EligibilityGate } from './eligibility.js';
 import { FeedError } from './errors.js';
+import { FeedReportBuilder, FeedReporter } from './feed-reporter.js';
+import { VenueMeter } from './venue-meter.js';
 import { replayCandles } from './replay.js';
 import { streamsOf, type StreamChoice } from './streams.js';
 import { syntheticCandles } from './synthetic.js';
@@ -49,6 +51,12 @@ export interface RunFeedOptions extends StreamChoice {
   eligibility?: EligibilityGate;
   /** Called with each candle handled, for progress output. */
   onProgress?: (stats: DatafeedStats, symbol: string, candle: Candle) => void;
+  /**
+   * Publish a signed feed report (venue calls, newest candles, house equity) on `feed-reports`
+   * this often, in ms; 0 or none: no reports. The venue is the ccxt exchange's id when live,
+   * else `replay` or `synthetic` (no calls).
+   */
+  reportEveryMs?: number;
 }
 
 export interface FeedResult extends DatafeedStats {
@@ -62,9 +70,10 @@ export interface FeedResult extends DatafeedStats {
 /** Wires a market data source to a Datafeed and runs it until the source ends or is aborted. */
 export async function runFeed(o: RunFeedOptions): Promise<FeedResult> {
   const counts: PollStats = { gaps: 0, refused: 0 };
+  const meter = new VenueMeter(o.source.kind === 'live' ? venueName(o.source.exchange.id) : o.source.kind);
   let opened: ReturnType<typeof openSource>;
   try {
-    opened = openSource(o.source, o.signal, o.logger, counts);
+    opened = openSource(o.source, o.signal, o.logger, counts, meter);
   } catch (err) {
     if (err instanceof FeedError) {
       o.logger.error({ code: err.code }, err.message);
@@ -100,11 +109,31 @@ export async function runFeed(o: RunFeedOptions): Promise<FeedResult> {
     }
     throw err;
   }
+  const now = o.now ?? Date.now;
+  const report = new FeedReportBuilder({ venue: meter, now });
+  report.house(feed.stats().equity);
+  const reporter = o.reportEveryMs
+    ? new FeedReporter({
+        bus: o.bus,
+        signer: o.signer,
+        logger: o.logger,
+        origin: o.origin,
+        everyMs: o.reportEveryMs,
+        builder: report,
+      })
+    : undefined;
+  // Aborted (SIGTERM): no report from here on, even before the source notices.
+  const stopReports = () => void reporter?.stop();
+  o.signal?.addEventListener('abort', stopReports, { once: true });
+  if (!o.signal?.aborted) reporter?.start();
   let lastProgress = 0;
   try {
     for await (const { symbol, candle } of candles) {
+      const receivedAt = now();
       await feed.onCandle(symbol, candle);
       const s = feed.stats();
+      report.candle(symbol, timeframe, candle.time, receivedAt);
+      report.house(s.equity);
       o.onProgress?.(s, symbol, candle);
       if (s.candles - lastProgress >= 1000) {
         lastProgress = s.candles;
@@ -118,7 +147,16 @@ export async function runFeed(o: RunFeedOptions): Promise<FeedResult> {
       return { ...feed.stats(), ...counts, error: `${err.code}: ${err.message}` };
     }
     throw err;
+  } finally {
+    o.signal?.removeEventListener('abort', stopReports);
+    await reporter?.stop();
   }
+}
+
+/** The ccxt exchange id as a report names the venue (ccxt's ids are lowercase already). */
+function venueName(id: unknown): string {
+  const name = String(id).toLowerCase();
+  return /^[a-z0-9][a-z0-9._-]{0,63}$/.test(name) ? name : 'unknown';
 }
 
 function emptyStats(seed: number): DatafeedStats {
@@ -130,6 +168,7 @@ function openSource(
   signal: AbortSignal | undefined,
   logger: Logger,
   counts: PollStats,
+  meter: VenueMeter,
 ): { symbols: string[]; timeframe: string; candles: AsyncIterable<{ symbol: string; candle: Candle }> } {
   if (source.kind === 'replay') {
     const files = resolveReplayFiles(source.files, { symbol: source.symbol, timeframe: source.timeframe });
@@ -163,7 +202,7 @@ function openSource(
     return {
       symbols: source.symbols,
       timeframe: source.timeframe,
-      candles: mergeLive(source, signal, logger, counts),
+      candles: mergeLive(source, signal, logger, counts, meter),
     };
   }
   return { symbols: source.symbols, timeframe: '1h', candles: synthetic(source, signal) };
@@ -174,6 +213,7 @@ async function* mergeLive(
   signal: AbortSignal | undefined,
   logger: Logger,
   counts: PollStats,
+  meter: VenueMeter,
 ) {
   // One poller per symbol, interleaved round-robin; each poller only yields closed candles.
   const pollers = source.symbols.map((symbol) => ({
@@ -186,6 +226,7 @@ async function* mergeLive(
       signal,
       logger,
       stats: counts,
+      venue: meter,
     }),
   }));
   const pending = new Map(pollers.map((p) => [p.symbol, p.it.next().then((r) => ({ p, r }))]));

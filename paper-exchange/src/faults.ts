@@ -25,6 +25,17 @@ export interface Faults {
    * device then places no buy, and still sells). Default false.
    */
   tickerUnavailable: boolean;
+  /**
+   * While true, the candles (GET /api/v3/klines, ccxt fetchOHLCV) answer 503, as during an
+   * outage of the market-data side: a datafeed gets no new candle (its feed report shows every
+   * call failed). Default false.
+   */
+  candlesUnavailable: boolean;
+  /**
+   * Every response (answers, errors and 503s alike) is delayed by this many ms, as from an
+   * overloaded venue. A finite number >= 0; default 0. A lost response is lost at once.
+   */
+  latencyMs: number;
 }
 
 export const DEFAULT_FAULTS: Readonly<Faults> = {
@@ -32,6 +43,8 @@ export const DEFAULT_FAULTS: Readonly<Faults> = {
   notFoundAfterCreateMs: 0,
   lookupsUnavailable: false,
   tickerUnavailable: false,
+  candlesUnavailable: false,
+  latencyMs: 0,
 };
 
 /** Whether to lose this response; draws from `random` only while the fault is on. */

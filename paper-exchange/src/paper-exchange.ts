@@ -12,6 +12,9 @@ import { registerRoutes } from './routes.js';
 /** Seed of the default random source, so that a run without one is still repeatable. */
 export const DEFAULT_RANDOM_SEED = 0x5eed;
 
+/** Longest delay `faults.latencyMs` may add to each response: 10 minutes. */
+const MAX_LATENCY_MS = 600_000;
+
 export interface PaperExchangeOptions {
   /** Markets to list. Required, at least one. */
   markets: MarketConfig[];
@@ -99,6 +102,9 @@ function checkOptions(o: PaperExchangeOptions): void {
     } else if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
       throw bad(`faults.${name} must be a finite number >= 0, got ${value}`);
   }
+  // A timer longer than 2^31 - 1 ms fires at once: refuse it rather than answer without delay.
+  if ((o.faults?.latencyMs ?? 0) > MAX_LATENCY_MS)
+    throw bad(`faults.latencyMs must be at most ${MAX_LATENCY_MS} (10 minutes), got ${o.faults?.latencyMs}`);
 }
 
 function orderSnapshot(o: PaperOrder): OrderSnapshot {

@@ -29,6 +29,10 @@ export interface RouteDeps {
 }
 
 const DEFAULT_LIMIT = 500;
+
+/** An outage as a load balancer in front of the venue answers it (ccxt: ExchangeNotAvailable). */
+const unavailable = (reply: FastifyReply) =>
+  reply.code(503).type('text/html').send('<html><body>503 Service Unavailable</body></html>');
 const MAX_LIMIT = 1_000;
 
 function rawQuery(req: FastifyRequest): string {
@@ -83,6 +87,12 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     return reply.code(e.httpStatus).send(e.toJSON());
   });
 
+  // An overloaded venue: every answer (errors and 503s too) waits `faults.latencyMs`, read per
+  // request so a test can turn it on and off while the exchange runs.
+  app.addHook('onSend', async () => {
+    if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
+  });
+
   app.get('/api/v3/ping', async () => ({}));
   app.get('/api/v3/time', async () => ({ serverTime: deps.now() }));
 
@@ -97,7 +107,8 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     };
   });
 
-  app.get('/api/v3/klines', async (req) => {
+  app.get('/api/v3/klines', async (req, reply: FastifyReply) => {
+    if (faults.candlesUnavailable) return unavailable(reply);
     const params = publicParams(req);
     const market = markets.byWireId(param(params, 'symbol'));
     const interval = param(params, 'interval');
@@ -120,19 +131,16 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       .map(klineToWire);
   });
 
-  const tickerDown = (reply: FastifyReply) =>
-    reply.code(503).type('text/html').send('<html><body>503 Service Unavailable</body></html>');
-
   // The tickers a device asks before each buy: the latest close (0 before any candle).
   app.get('/api/v3/ticker/24hr', async (req, reply: FastifyReply) => {
-    if (faults.tickerUnavailable) return tickerDown(reply);
+    if (faults.tickerUnavailable) return unavailable(reply);
     const one = optionalMarket(publicParams(req));
     const ticker = (m: Market) => ticker24hToWire(m, candles.lastDay(m.id), candles.intervalMs);
     return one ? ticker(one) : markets.all().map(ticker);
   });
 
   app.get('/api/v3/ticker/price', async (req, reply: FastifyReply) => {
-    if (faults.tickerUnavailable) return tickerDown(reply);
+    if (faults.tickerUnavailable) return unavailable(reply);
     const one = optionalMarket(publicParams(req));
     const ticker = (m: Market) => ({ symbol: m.id, price: (candles.latest(m.id)?.close ?? 0).toFixed(8) });
     return one ? ticker(one) : markets.all().map(ticker);
@@ -203,8 +211,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   });
 
   app.get('/api/v3/order', async (req, reply: FastifyReply) => {
-    if (faults.lookupsUnavailable)
-      return reply.code(503).type('text/html').send('<html><body>503 Service Unavailable</body></html>');
+    if (faults.lookupsUnavailable) return unavailable(reply);
     const { account, params } = signed(req);
     const market = markets.byWireId(param(params, 'symbol'));
     const order = orders.find(account, market, parseOrderRef(params));

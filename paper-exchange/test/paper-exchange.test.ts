@@ -840,6 +840,57 @@ t.test(
   },
 );
 
+t.test(
+  'candles unavailable: klines answer 503 and ccxt fetchOHLCV fails, the rest still answers',
+  async (t) => {
+    const h = await start(t);
+    h.px.onCandle('BTC/USDT', bar(0, 50_000));
+    t.equal((await h.alice.fetchOHLCV('BTC/USDT', '1m')).length, 1);
+    h.px.faults.candlesUnavailable = true;
+    const down = await h.alice.fetchOHLCV('BTC/USDT', '1m').catch((err: unknown) => err);
+    t.ok(down instanceof NetworkError, 'a candle outage is a network error to ccxt');
+    t.match(String(down), /503 Service Unavailable/);
+    const raw = await fetch(`${h.url}/api/v3/klines?symbol=BTCUSDT&interval=1m`);
+    t.equal(raw.status, 503);
+    t.equal((await h.alice.fetchTicker('BTC/USDT')).last, 50_000, 'the tickers still answer');
+    h.px.faults.candlesUnavailable = false;
+    t.same(
+      (await h.alice.fetchOHLCV('BTC/USDT', '1m')).map((k) => k[4]),
+      [50_000],
+      'and the candles are back',
+    );
+  },
+);
+
+t.test('latency: every response, refusals and 503s too, waits latencyMs', async (t) => {
+  const h = await start(t, { faults: { latencyMs: 150 } });
+  h.px.onCandle('BTC/USDT', bar(0, 50_000));
+  const timed = async (url: string) => {
+    const started = performance.now();
+    const res = await fetch(`${h.url}${url}`);
+    await res.arrayBuffer();
+    return { status: res.status, ms: performance.now() - started };
+  };
+  const ok = await timed('/api/v3/klines?symbol=BTCUSDT&interval=1m');
+  t.equal(ok.status, 200);
+  t.ok(ok.ms >= 145, `an answer waited ${ok.ms.toFixed(0)} ms`);
+  const refused = await timed('/api/v3/klines?symbol=NOPEUSDT&interval=1m');
+  t.equal(refused.status, 400);
+  t.ok(refused.ms >= 145, `a refusal waited ${refused.ms.toFixed(0)} ms`);
+  h.px.faults.candlesUnavailable = true;
+  const outage = await timed('/api/v3/klines?symbol=BTCUSDT&interval=1m');
+  t.equal(outage.status, 503);
+  t.ok(outage.ms >= 145, `a 503 waited ${outage.ms.toFixed(0)} ms`);
+  h.px.faults.candlesUnavailable = false;
+  h.px.faults.latencyMs = 0;
+  const fast = await timed('/api/v3/klines?symbol=BTCUSDT&interval=1m');
+  t.ok(fast.ms < 145, `with latencyMs 0 it answers at once (${fast.ms.toFixed(0)} ms)`);
+  h.px.faults.latencyMs = 120;
+  const started = performance.now();
+  t.equal((await h.alice.fetchOHLCV('BTC/USDT', '1m')).length, 1, 'ccxt still gets its answer');
+  t.ok(performance.now() - started >= 115, 'only later');
+});
+
 t.test('options are checked and name what is wrong', async (t) => {
   const base = { markets: MARKETS, costs: { slippageBps: 5, feeBps: 10 } };
   t.throws(() => createPaperExchange({ ...base, markets: [] }), {
@@ -859,6 +910,19 @@ t.test('options are checked and name what is wrong', async (t) => {
     () => createPaperExchange({ ...base, accounts: [{ apiKey: 'has space', secret: 's', balances: {} }] }),
     { message: 'accounts[].apiKey must be 1 to 128 printable ASCII characters without spaces' },
   );
+  t.throws(() => createPaperExchange({ ...base, faults: { candlesUnavailable: 1 as unknown as boolean } }), {
+    code: 'PAPER_ERR_INVALID_OPTION',
+    message: 'faults.candlesUnavailable must be true or false, got 1',
+  });
+  t.throws(() => createPaperExchange({ ...base, faults: { latencyMs: -1 } }), {
+    message: 'faults.latencyMs must be a finite number >= 0, got -1',
+  });
+  t.throws(() => createPaperExchange({ ...base, faults: { latencyMs: Number.POSITIVE_INFINITY } }), {
+    message: 'faults.latencyMs must be a finite number >= 0, got Infinity',
+  });
+  t.throws(() => createPaperExchange({ ...base, faults: { latencyMs: 600_001 } }), {
+    message: 'faults.latencyMs must be at most 600000 (10 minutes), got 600001',
+  });
   t.throws(
     () => createPaperExchange({ ...base, accounts: [{ apiKey: 'k', secret: 's', balances: { USDT: -1 } }] }),
     {

@@ -66,13 +66,37 @@ const controlCommon = {
   kid,
 };
 
+/** Longest reason a breaker level may carry, market-wide or for one asset. */
+export const MAX_BREAKER_REASON_CHARS = 500;
+/** Most assets one breaker message may name with their own level. */
+export const MAX_BREAKER_ASSETS = 500;
+
+/** One scope's level: the market's, or one asset's. */
+const breakerScopeLevel = z.strictObject({
+  level: BreakerLevel,
+  /** 0..1; scales buy sizes while the level is `caution` (1 at `normal`, 0 at `halt`). */
+  multiplier: z.number().min(0).max(1),
+  /** Why, for people ("BTC/USDT fell 9.8 % in 2 h, 4.1 σ"): shown and logged, never acted on. */
+  reason: z.string().max(MAX_BREAKER_REASON_CHARS),
+});
+
+/**
+ * The circuit breaker, the whole of it in one message so a device never holds half an update:
+ * the market-wide level, and the assets that have a level of their own. An asset not named has
+ * none (the market's applies); for one that is named, the stricter of its level and the
+ * market's applies, and the smaller multiplier. `assets` is absent from control servers before
+ * the per-asset breaker, so devices must not need it.
+ */
 const breakerControl = z.strictObject({
   ...controlCommon,
   kind: z.literal('breaker'),
-  body: z.strictObject({
-    level: BreakerLevel,
-    multiplier: z.number().min(0).max(1),
-    reason: z.string().max(500),
+  body: breakerScopeLevel.extend({
+    assets: z
+      .record(symbol, breakerScopeLevel)
+      .refine((a) => Object.keys(a).length <= MAX_BREAKER_ASSETS, {
+        message: `at most ${MAX_BREAKER_ASSETS} assets`,
+      })
+      .optional(),
   }),
 });
 /** Most symbols one eligibility message may name as eligible. */
@@ -369,3 +393,72 @@ export const SimulatorResult = z
   .strictObject({ ...simulatorResultShape, sig })
   .superRefine(checkSimulatorResult);
 export type SimulatorResult = z.infer<typeof SimulatorResult>;
+
+// ---- datafeed -> breaker: feed reports -------------------------------------------------
+
+/** Most symbols one feed report may name with their newest candle. */
+export const MAX_FEED_REPORT_CANDLES = 1000;
+/** Longest venue error message a feed report may carry. */
+export const MAX_FEED_REPORT_ERROR_CHARS = 200;
+/** Longest period one feed report may cover, and its highest latency: a day. */
+export const MAX_FEED_REPORT_PERIOD_MS = 24 * 60 * 60 * 1000;
+
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const money = z.number().finite().nonnegative();
+
+/** How the venue answered the datafeed's calls over the period (ccxt calls, one venue). */
+const feedVenue = z
+  .strictObject({
+    /** The ccxt exchange id (`binance`), or `replay` when the feed reads files and calls nothing. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'venue: lowercase letters, digits, . _ -'),
+    /** Calls made in the period (fetchOHLCV, fetchTicker, loadMarkets, ...). */
+    requests: count,
+    /** Those of them that threw. */
+    errors: count,
+    /** 99th percentile latency of the calls that succeeded; null when none did. */
+    latencyP99Ms: z.number().nonnegative().max(MAX_FEED_REPORT_PERIOD_MS).nullable(),
+    /** The message of the period's last failed call, shortened, without URLs. */
+    lastError: z.string().max(MAX_FEED_REPORT_ERROR_CHARS).optional(),
+  })
+  .refine((v) => v.errors <= v.requests, { path: ['errors'], message: 'more errors than requests' });
+
+/** The newest closed candle the datafeed has of a symbol, and when it received it. */
+const feedCandle = z.strictObject({
+  timeframe: z.string().regex(/^\d{1,4}[mhd]$/),
+  /** The bar's open time. */
+  time: epochMs,
+  /** When the datafeed received it (its clock). */
+  receivedAt: epochMs,
+});
+
+/** The house virtual portfolio, summed over the datafeed's streams. */
+const feedHouse = z
+  .strictObject({ equity: money, peak: money })
+  .refine((h) => h.peak >= h.equity, { path: ['peak'], message: 'peak is below equity' });
+
+/**
+ * What a datafeed saw over one period, for the circuit breaker: its venue's health, the freshness
+ * of its candles and its house portfolio. Signed with the key that signs its candles (domain
+ * `feed-report`), and valid only within `ts + ttlMs` like a control message, so a report held
+ * back on the bus cannot mask an outage that came after it. See `protocol/src/feed-report.ts`.
+ */
+export const UnsignedFeedReport = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  /** Derived from (origin, ts): see `feedReportId`. */
+  id: z.string().regex(/^[0-9a-f]{32}$/),
+  origin: z.string().min(1).max(64),
+  /** When the datafeed signed it (its clock). */
+  ts: epochMs,
+  ttlMs: z.number().int().positive().max(MAX_TTL_MS),
+  /** The length of the period the counts cover, ending at `ts`. */
+  periodMs: z.number().int().positive().max(MAX_FEED_REPORT_PERIOD_MS),
+  venue: feedVenue,
+  candles: z.record(symbol, feedCandle).refine((c) => Object.keys(c).length <= MAX_FEED_REPORT_CANDLES, {
+    message: `at most ${MAX_FEED_REPORT_CANDLES} candles`,
+  }),
+  house: feedHouse.optional(),
+  kid,
+});
+export type UnsignedFeedReport = z.infer<typeof UnsignedFeedReport>;
+export const FeedReport = UnsignedFeedReport.extend({ sig });
+export type FeedReport = z.infer<typeof FeedReport>;

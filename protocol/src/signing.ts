@@ -9,7 +9,8 @@ import type { KeyRing, Signer } from './keys.js';
  * the canonical JSON of the message without `sig`, so a signature made for one kind of
  * message can never verify as another.
  */
-export type SignDomain = 'signal' | 'control' | 'device-token' | 'candle' | 'simulator-result';
+export type SignDomain =
+  'signal' | 'control' | 'device-token' | 'candle' | 'simulator-result' | 'feed-report';
 
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 5_000;
 

@@ -12,6 +12,11 @@ export const TOPICS = {
   simulatorJobs: 'simulator-jobs',
   /** Each job's result, keyed by runId, read by the run's coordinator. */
   simulatorResults: 'simulator-results',
+  /**
+   * Each datafeed's signed report on its venue, candles and house portfolio every period
+   * (`createFeedReport`), keyed by origin; read by the control server's circuit breaker.
+   */
+  feedReports: 'feed-reports',
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
@@ -25,4 +30,5 @@ export const TOPIC_PARTITIONS: Record<TopicName, number> = {
   // More partitions than nodes, so a group of simulator nodes can share a run's jobs.
   'simulator-jobs': 12,
   'simulator-results': 3,
+  'feed-reports': 3,
 };

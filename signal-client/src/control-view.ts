@@ -18,7 +18,7 @@ export function controlView(controls: ReadonlyMap<string, Control>, profile: str
   let policy: ReceivedPolicy | null = null;
   let lastHeartbeatAt: number | null = null;
   for (const c of controls.values()) {
-    if (c.kind === 'breaker') breaker = { level: c.body.level, multiplier: c.body.multiplier };
+    if (c.kind === 'breaker') breaker = breakerState(c.body);
     else if (c.kind === 'eligibility') (eligibility ??= {})[c.body.stream] = c.body.symbols;
     else if (c.kind === 'heartbeat') lastHeartbeatAt = c.ts;
     else if (c.kind === 'policy' && c.body.profile === profile) {
@@ -27,6 +27,28 @@ export function controlView(controls: ReadonlyMap<string, Control>, profile: str
     }
   }
   return { breaker, eligibility, policy, lastHeartbeatAt };
+}
+
+type BreakerBody = Extract<Control, { kind: 'breaker' }>['body'];
+
+/**
+ * The breaker as `decide` takes it: the market's level and reason, and the assets with a level
+ * of their own (none from control servers before the per-asset breaker: the market's applies).
+ */
+function breakerState(body: BreakerBody): BreakerState {
+  const { level, multiplier, reason, assets } = body;
+  if (assets === undefined) return { level, multiplier, reason };
+  return {
+    level,
+    multiplier,
+    reason,
+    assets: Object.fromEntries(
+      Object.entries(assets).map(([symbol, a]) => [
+        symbol,
+        { level: a.level, multiplier: a.multiplier, reason: a.reason },
+      ]),
+    ),
+  };
 }
 
 /**

@@ -234,7 +234,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       return {
         connected: connection.connected,
         gatewayProblem: connection.lastFailure ?? null,
-        breaker: controls.view().breaker?.level ?? null,
+        breaker: controls.view().breaker,
         marks: Object.fromEntries(holdings.marks),
       };
     },

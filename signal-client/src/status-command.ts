@@ -4,7 +4,7 @@ import { renderStatusText, statusView, type StatusView } from './status.js';
 
 /**
  * `signal-client status`: asks the running client's local page first (it knows whether it is
- * connected and the breaker level); when nothing answers, reads the state file itself.
+ * connected and what the breaker says); when nothing answers, reads the state file itself.
  */
 export async function readStatus(config: ClientConfig, now = Date.now()): Promise<StatusView> {
   if (config.statusPort > 0) {

@@ -1,6 +1,30 @@
 import type { DecisionRecord } from '@appliance/protocol';
-import { CAPITAL_ACCOUNT, Ledger } from '@appliance/trading-core';
+import { CAPITAL_ACCOUNT, Ledger, breakerFor, excerpt, type BreakerState } from '@appliance/trading-core';
 import type { ClientState } from './state.js';
+
+type BreakerLevel = BreakerState['level'];
+
+/** One level of the circuit breaker as shown: the market's, or one asset's own. */
+export interface BreakerLevelView {
+  level: BreakerLevel;
+  /** 0..1; scales buys at `caution`. */
+  multiplier: number;
+  /** Why, in the control server's words, on one line and cut to 200 characters ('' if none). */
+  reason: string;
+}
+
+/** An asset the breaker names, with its own level and what applies to buying it. */
+export interface AssetBreakerView extends BreakerLevelView {
+  symbol: string;
+  /** What applies to a buy of it: the stricter of its level and the market's, the smaller multiplier. */
+  applies: { level: BreakerLevel; multiplier: number; scope: 'market' | 'asset' | 'both' };
+}
+
+/** The circuit breaker as the person at home is shown it; null in `StatusView` while unknown. */
+export interface BreakerView extends BreakerLevelView {
+  /** Assets with a level of their own: halted first, then at caution, then normal; by symbol. */
+  assets: AssetBreakerView[];
+}
 
 /** What the person at home is shown: by `signal-client status` and the local status page. */
 export interface StatusView {
@@ -9,7 +33,8 @@ export interface StatusView {
   connected: boolean;
   /** While not connected: why the last attempts failed (e.g. the gateway's certificate is not trusted). */
   gatewayProblem: string | null;
-  breaker: string;
+  /** The breaker as last heard from the control server; null while unknown (no buying then). */
+  breaker: BreakerView | null;
   quote: string;
   holdings: { asset: string; amount: number; value: number | null }[];
   cash: number | null;
@@ -23,7 +48,8 @@ export interface StatusView {
 export interface RuntimeView {
   connected: boolean;
   gatewayProblem?: string | null;
-  breaker: string | null;
+  /** The verified breaker control's body, as `decide` takes it; null if none yet. */
+  breaker: BreakerState | null;
   marks: Record<string, number>;
 }
 
@@ -55,7 +81,7 @@ export function statusView(
     running: runtime !== null,
     connected: runtime?.connected ?? false,
     gatewayProblem: runtime?.gatewayProblem ?? null,
-    breaker: runtime?.breaker ?? 'unknown',
+    breaker: runtime?.breaker ? breakerView(runtime.breaker) : null,
     quote,
     holdings,
     cash: books ? books.cash() : null,
@@ -69,6 +95,27 @@ export function statusView(
   };
 }
 
+const RANK: Readonly<Record<BreakerLevel, number>> = { normal: 0, caution: 1, halt: 2 };
+
+/** The breaker, its reasons made safe to show (one line, 200 characters at most). */
+function breakerView(b: BreakerState): BreakerView {
+  const assets = Object.entries(b.assets ?? {})
+    .map(([symbol, a]): AssetBreakerView => {
+      const { level, multiplier, scope } = breakerFor(b, symbol);
+      return {
+        symbol,
+        level: a.level,
+        multiplier: a.multiplier,
+        reason: excerpt(a.reason ?? ''),
+        applies: { level, multiplier, scope },
+      };
+    })
+    .sort(
+      (x, y) => RANK[y.level] - RANK[x.level] || (x.symbol < y.symbol ? -1 : x.symbol > y.symbol ? 1 : 0),
+    );
+  return { level: b.level, multiplier: b.multiplier, reason: excerpt(b.reason ?? ''), assets };
+}
+
 function localDay(ms: number, timeZone: string): string {
   return new Intl.DateTimeFormat('en-CA', {
     timeZone,
@@ -76,6 +123,39 @@ function localDay(ms: number, timeZone: string): string {
     month: '2-digit',
     day: '2-digit',
   }).format(ms);
+}
+
+/** Most assets listed one per line in the text; the rest are counted (all are in the JSON). */
+const MAX_ASSET_LINES = 20;
+
+/** What a level means for buying: 'no buying', 'buys at half size', 'buying as usual'. */
+function effect(level: BreakerLevel, multiplier: number): string {
+  if (level === 'normal') return 'buying as usual';
+  if (level === 'halt' || !(multiplier > 0)) return 'no buying';
+  if (multiplier >= 1) return 'buys at full size';
+  if (multiplier === 0.5) return 'buys at half size';
+  return `buys at ${Number((multiplier * 100).toFixed(1))} % of the size`;
+}
+
+const because = (reason: string) => (reason ? ` — ${reason}` : '');
+
+/**
+ * 'Circuit breaker: caution (buys at half size) — 6 of 7 assets down together', then one line
+ * per asset with a level of its own: '  DOGE/USDT: halt (no buying) — DOGE/USDT fell 31.0 % ...'.
+ */
+function breakerLines(b: BreakerView | null): string[] {
+  if (b === null) return ['Circuit breaker: unknown (no buying until the control server is heard)'];
+  const lines = [`Circuit breaker: ${b.level} (${effect(b.level, b.multiplier)})${because(b.reason)}`];
+  for (const a of b.assets.slice(0, MAX_ASSET_LINES)) {
+    const applies =
+      a.applies.scope === 'market'
+        ? `${effect(a.applies.level, a.applies.multiplier)}: the whole market's level applies`
+        : effect(a.applies.level, a.applies.multiplier);
+    lines.push(`  ${a.symbol}: ${a.level} (${applies})${because(a.reason)}`);
+  }
+  const more = b.assets.length - MAX_ASSET_LINES;
+  if (more > 0) lines.push(`  and ${more} more asset${more === 1 ? '' : 's'} with a level of their own`);
+  return lines;
 }
 
 const money = (n: number | null, quote: string) => (n === null ? 'unknown' : `${n.toFixed(2)} ${quote}`);
@@ -87,7 +167,7 @@ export function renderStatusText(v: StatusView, timeZone = 'UTC'): string {
   const lines = [
     `Device ${v.deviceId}: ${v.running ? (v.connected ? 'running, connected' : 'running, NOT connected (reconnecting)') : 'not running'}`,
     ...(v.running && !v.connected && v.gatewayProblem ? [`Gateway problem: ${v.gatewayProblem}`] : []),
-    `Circuit breaker: ${v.breaker}`,
+    ...breakerLines(v.breaker),
     `Cash: ${money(v.cash, v.quote)}   Equity: ${money(v.equity, v.quote)}   P&L: ${v.pnl ? money(v.pnl.total, v.quote) : 'unknown'} (realised ${v.pnl ? money(v.pnl.realised, v.quote) : 'unknown'})`,
     `Holdings: ${v.holdings.length ? v.holdings.map((h) => `${h.amount} ${h.asset}`).join(', ') : 'none'}`,
     `Orders filled: ${v.fills}${v.pendingOrders ? `   Orders being checked with the exchange: ${v.pendingOrders}` : ''}`,

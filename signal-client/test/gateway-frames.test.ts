@@ -109,6 +109,6 @@ t.test(
     gw.send({ type: 'ack', seq });
     await waitFor(() => dev.store.data.outbox.reports.length === 0, 'the ack');
     await dev.client.idle();
-    t.equal(dev.client.runtime().breaker, 'halt');
+    t.equal(dev.client.runtime().breaker?.level, 'halt');
   },
 );

@@ -3,7 +3,7 @@ import t from 'tap';
 import { ClientConfig, emptyState } from '../src/index.js';
 import { readStatus } from '../src/status-command.js';
 import { startStatusServer } from '../src/status-server.js';
-import { renderStatusText, statusView } from '../src/status.js';
+import { renderStatusHtml, renderStatusText, statusView } from '../src/status.js';
 import { startStack } from './stack.js';
 
 t.test(
@@ -15,7 +15,13 @@ t.test(
     await stack.signal('sell', 40_000, { ts: Date.now() - 120_000 });
     await dev.until(2);
     const view = statusView(dev.store.data, dev.client.runtime(), 'USDT', Date.now());
-    t.match(view, { running: true, connected: true, breaker: 'normal', fills: 1, pendingOrders: 0 });
+    t.match(view, {
+      running: true,
+      connected: true,
+      breaker: { level: 'normal', assets: [] },
+      fills: 1,
+      pendingOrders: 0,
+    });
     t.equal(view.holdings.length, 1);
     // 100 USDT by quoteOrderQty at 40,020 (the fill with slippage): 0.00249 BTC on the lot step.
     t.match(view.holdings[0], { asset: 'BTC', amount: 0.00249 });
@@ -25,7 +31,7 @@ t.test(
     );
     const text = renderStatusText(view);
     t.match(text, /^Device dev-1: running, connected\n/);
-    t.match(text, /Circuit breaker: normal/);
+    t.match(text, /\nCircuit breaker: normal \(buying as usual\)/);
     t.match(text, /Holdings: 0\.00249 BTC/);
     t.match(
       text,
@@ -41,7 +47,7 @@ t.test(
     t.teardown(() => void page.server.close());
     t.match(page.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     const html = await (await fetch(page.url + '/')).text();
-    t.match(html, /Circuit breaker: normal/);
+    t.match(html, /Circuit breaker: normal \(buying as usual\)/);
     t.equal(
       (await fetch(page.url + '/status.json', { method: 'POST' })).status,
       405,
@@ -54,12 +60,16 @@ t.test(
       ...(await stack.deviceConfig('dev-1', dev.stateFile)),
       statusPort: port,
     });
-    t.match(await readStatus(config), { running: true, connected: true, breaker: 'normal' });
+    t.match(await readStatus(config), { running: true, connected: true, breaker: { level: 'normal' } });
     await dev.client.stop();
     page.server.close();
     const offline = await readStatus(config);
-    t.match(offline, { running: false, connected: false, breaker: 'unknown', fills: 1 });
-    t.match(renderStatusText(offline), /^Device dev-1: not running\n/);
+    t.match(offline, { running: false, connected: false, fills: 1 });
+    t.equal(offline.breaker, null, 'not running: the breaker is not known');
+    t.match(
+      renderStatusText(offline),
+      /^Device dev-1: not running\nCircuit breaker: unknown \(no buying until the control server is heard\)\n/,
+    );
   },
 );
 
@@ -128,4 +138,28 @@ t.test('the status page answers only to its own host names, so DNS rebinding can
     ),
     ['statusAllowedHosts.0: a host name, IPv4 address or [IPv6] address, without a port'],
   );
+});
+
+t.test('the breaker per asset: one line each, at most 20, reasons escaped on the page', async (t) => {
+  const assets = Object.fromEntries(
+    Array.from({ length: 23 }, (_, i) => [
+      `A${String(i).padStart(2, '0')}/USDT`,
+      { level: 'caution' as const, multiplier: 0.5, reason: `<script>alert(${i})</script>` },
+    ]),
+  );
+  const runtime = {
+    connected: true,
+    breaker: { level: 'normal' as const, multiplier: 1, reason: '', assets },
+    marks: {},
+  };
+  const view = statusView(emptyState('dev-1'), runtime, 'USDT', Date.now());
+  t.equal(view.breaker?.assets.length, 23, 'the JSON has them all');
+  const lines = renderStatusText(view).split('\n');
+  t.equal(lines[1], 'Circuit breaker: normal (buying as usual)', 'no reason, no dash');
+  t.equal(lines[2], '  A00/USDT: caution (buys at half size) — <script>alert(0)</script>');
+  t.equal(lines[21], '  A19/USDT: caution (buys at half size) — <script>alert(19)</script>');
+  t.equal(lines[22], '  and 3 more assets with a level of their own');
+  const html = renderStatusHtml(view);
+  t.notMatch(html, /<script>/);
+  t.match(html, '  A00/USDT: caution (buys at half size) — &#60;script&#62;alert(0)&#60;/script&#62;');
 });

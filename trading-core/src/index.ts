@@ -21,3 +21,4 @@ export * from './virtual-trader.js';
 export * from './backtest.js';
 export * from './decide/index.js';
 export * from './seeded-random.js';
+export * from './breaker/index.js';

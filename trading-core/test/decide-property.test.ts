@@ -9,6 +9,7 @@ import {
   effectiveLimits,
   type Decision,
   type DecisionSignal,
+  type BreakerState,
   type DecisionState,
   type Schedule,
   type ScheduleWindow,
@@ -93,6 +94,34 @@ const priceArb = fc
   .tuple(fc.constantFrom(0.05, 2, 30, 400, 3_000, 60_000), fc.double({ min: 0.5, max: 2, noNaN: true }))
   .map(([level, f]) => level * f);
 
+const assetLevelArb = fc.oneof(
+  { weight: 2, arbitrary: fc.constant({ level: 'normal' as const, multiplier: 1, reason: 'calm' }) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .double({ min: 0, max: 1, noNaN: true })
+      .map((m) => ({ level: 'caution' as const, multiplier: m, reason: 'down with the market' })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constant({ level: 'halt' as const, multiplier: 0, reason: 'fell 31 % in 2 h' }),
+  },
+);
+
+const RANK = { normal: 0, caution: 1, halt: 2 } as const;
+type Level = keyof typeof RANK;
+/** The level that applies to `symbol`, and its multiplier, computed apart from breaker-scope.ts. */
+function effectiveBreaker(b: BreakerState, symbol: string): { level: Level; multiplier: number } {
+  const applied = (x: { level: Level; multiplier: number }) =>
+    x.level === 'halt' ? 0 : x.level === 'caution' ? x.multiplier : 1;
+  const own = b.assets && Object.hasOwn(b.assets, symbol) ? b.assets[symbol] : undefined;
+  if (!own) return { level: b.level, multiplier: applied(b) };
+  return {
+    level: RANK[own.level] > RANK[b.level] ? own.level : b.level,
+    multiplier: Math.min(applied(b), applied(own)),
+  };
+}
+
 const inputArb = fc
   .record({
     /** Most runs trip no fail-safe switch, so the limits and sizing get exercised too. */
@@ -147,6 +176,11 @@ const inputArb = fc
           .map((m) => ({ level: 'caution' as const, multiplier: m })),
       },
     ),
+    /** Levels of single assets, sometimes none at all (control servers before the per-asset breaker). */
+    assets: fc.option(
+      fc.record(Object.fromEntries(ASSETS.map((a) => [`${a}/USDT`, assetLevelArb])), { requiredKeys: [] }),
+      { nil: undefined, freq: 3 },
+    ),
     eligible: fc.oneof(
       { weight: 9, arbitrary: fc.constant(true) },
       { weight: 1, arbitrary: fc.constant(false) },
@@ -182,8 +216,8 @@ const inputArb = fc
       ttlMs: 60_000,
       authenticity: 'verified',
     };
-    const present = (o: Record<string, number | undefined>) =>
-      Object.entries(o).filter((e): e is [string, number] => e[1] !== undefined);
+    const present = <T>(o: Record<string, T | undefined>) =>
+      Object.entries(o).filter((e): e is [string, T] => e[1] !== undefined);
     const holdings = Object.fromEntries(present(g.holdings));
     const marks = Object.fromEntries(present(g.marks).map(([a, p]) => [`${a}/USDT`, p]));
     const marketPrice = g.marketFactor === null ? null : g.price * g.marketFactor;
@@ -200,7 +234,10 @@ const inputArb = fc
       dayStartEquity: Math.max(1, equity * g.dayStartFactor),
       spends: g.spends.map((s) => ({ ts: g.now + s.dt, quote: s.quote })),
       lastHeartbeatAt: g.heartbeatAge === null ? null : g.now - g.heartbeatAge,
-      breaker: g.breaker,
+      breaker:
+        g.breaker === null
+          ? null
+          : { ...g.breaker, ...(g.assets ? { assets: Object.fromEntries(present(g.assets)) } : {}) },
       eligibility: { ema: g.eligible ? [symbol] : [] },
       market: {
         amountStep: g.market.amountStep,
@@ -249,7 +286,10 @@ t.test('an accepted buy never exceeds an effective limit nor goes below the mark
       buys++;
       const L = effectiveLimits(policy, settings);
       // fail-safe conditions
-      if (settings.paused || state.breaker === null || state.breaker.level === 'halt') return false;
+      if (settings.paused || state.breaker === null) return false;
+      // no buy of a symbol whose effective level (the market's, or the stricter with its own) is halt
+      const breaker = effectiveBreaker(state.breaker, signal.symbol);
+      if (breaker.level === 'halt') return false;
       if (state.lastHeartbeatAt === null || now - state.lastHeartbeatAt > L.heartbeatTimeoutMs) return false;
       if (!state.eligibility?.ema?.includes(signal.symbol)) return false;
       // the signal's price agrees with the exchange's
@@ -267,7 +307,8 @@ t.test('an accepted buy never exceeds an effective limit nor goes below the mark
       if (equity < state.seedEquity * (1 - L.maxDrawdownPct)) return false;
       if (equity < state.dayStartEquity * (1 - L.dailyLossLimitPct)) return false;
       // size limits
-      const mult = state.breaker.level === 'caution' ? state.breaker.multiplier : 1;
+      // at caution never more than the (smaller) multiplier x the normal size
+      const mult = breaker.level === 'caution' ? breaker.multiplier : 1;
       if (!le(d.quote, Math.min(L.orderQuote, L.maxOrderQuote) * mult)) return false;
       const nowL = local(now, offset);
       const spends = state.spends.filter((s) => s.ts > now - 50 * HOUR);
@@ -306,6 +347,50 @@ t.test('an accepted buy never exceeds an effective limit nor goes below the mark
   t.comment(JSON.stringify(Object.fromEntries([...codes].sort((a, b) => b[1] - a[1]))));
   t.ok(buys > 100, `${buys} accepted buys checked`);
   t.ok(sells > 100, `${sells} accepted sells checked`);
+});
+
+t.test('the breaker per asset: halted symbols never buy, sells never listen to the breaker', async (t) => {
+  let assetHalts = 0;
+  let marketHalts = 0;
+  let sells = 0;
+  const before = new Set(['R_PAUSED', 'R_NO_POLICY', 'R_POLICY_VERSION', 'R_BAD_INPUT', 'R_NOT_FOLLOWED']);
+  fc.assert(
+    fc.property(inputArb, ({ signal, state, policy, settings, now }) => {
+      const d = decide(signal, state, policy, settings, now);
+      if (signal.side === 'sell') {
+        sells++;
+        // the same decision with no breaker, or with everything halted
+        const everyHalt: BreakerState = {
+          level: 'halt',
+          multiplier: 0,
+          assets: { [signal.symbol]: { level: 'halt', multiplier: 0 } },
+        };
+        return [null, everyHalt].every((breaker) =>
+          isDeepStrictEqual(decide(signal, { ...state, breaker }, policy, settings, now), d),
+        );
+      }
+      if (state.breaker === null || effectiveBreaker(state.breaker, signal.symbol).level !== 'halt')
+        return true;
+      if (d.accept) return false;
+      if (d.code !== 'R_HALT') return before.has(d.code);
+      const sym = signal.symbol;
+      const ownHalt = state.breaker.assets?.[sym]?.level === 'halt';
+      if (state.breaker.level !== 'halt') {
+        assetHalts++;
+        return d.reason.startsWith(`Buying ${sym} is halted by the circuit breaker: `);
+      }
+      marketHalts++;
+      return d.reason.startsWith(
+        ownHalt
+          ? `Buying ${sym} is halted by the circuit breaker (whole market and ${sym} itself)`
+          : 'Buying is halted by the circuit breaker (whole market)',
+      );
+    }),
+    { numRuns: 10_000, seed: 20260611 },
+  );
+  t.ok(assetHalts > 100, `${assetHalts} buys refused for their asset's halt`);
+  t.ok(marketHalts > 20, `${marketHalts} buys refused for the market's halt`);
+  t.ok(sells > 100, `${sells} sells decided the same under any breaker`);
 });
 
 t.test(

@@ -298,7 +298,15 @@ const CASES: Case[] = [
   {
     name: 'a breaker at halt stops buying',
     state: { breaker: { level: 'halt', multiplier: 0 } },
-    expect: no('R_HALT', 'Buying is halted by the central circuit breaker'),
+    expect: no('R_HALT', 'Buying is halted by the circuit breaker (whole market)'),
+  },
+  {
+    name: 'a breaker at halt says why in its reason',
+    state: { breaker: { level: 'halt', multiplier: 0, reason: '6 of 7 assets down together' } },
+    expect: no(
+      'R_HALT',
+      'Buying is halted by the circuit breaker (whole market): 6 of 7 assets down together',
+    ),
   },
   {
     name: 'a breaker at halt still lets the device sell',

@@ -11,7 +11,7 @@ export const REJECT_CODES = {
   R_NO_POLICY: 'no spending policy from the control server is known',
   R_POLICY_VERSION: 'the spending policy is in a format this device does not understand',
   R_BREAKER_UNKNOWN: 'the state of the central circuit breaker is not known',
-  R_HALT: 'the central circuit breaker halts buying',
+  R_HALT: "the central circuit breaker halts buying, for the whole market or for the signal's asset",
   R_NO_HEARTBEAT: 'the control server has not been heard from in time (dead-man switch)',
   R_NO_MARKET_PRICE:
     "the exchange's current price for the symbol is not known, so the signal's price cannot be checked",

@@ -1,4 +1,7 @@
-/** How numbers read in reasons and notes: the same everywhere, so tests can assert exact text. */
+/**
+ * How numbers, and texts others wrote, read in reasons and notes: the same everywhere, so tests
+ * can assert exact text.
+ */
 
 /** A quote amount: two decimals and the currency, `'12.50 USDT'`. */
 export function money(x: number, currency: string): string {
@@ -46,3 +49,24 @@ export function duration(ms: number): string {
 }
 
 export const DAY_NAMES = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+
+/** Longest excerpt of a text from elsewhere (a breaker's reason, up to 500 characters) in a reason. */
+const EXCERPT_CHARS = 200;
+
+/** Control characters (line breaks included) and direction overrides. */
+// eslint-disable-next-line no-control-regex
+const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]+/g;
+
+/**
+ * A text from elsewhere as one short line: control characters (line breaks included) and
+ * direction overrides become spaces, and beyond `max` characters it is cut, ending in '…'.
+ */
+export function excerpt(text: string, max = EXCERPT_CHARS): string {
+  const line = text.replace(UNSHOWABLE, ' ').trim();
+  const chars = Array.from(line); // by code point, so a cut never splits a surrogate pair
+  if (chars.length <= max) return line;
+  return `${chars
+    .slice(0, max - 1)
+    .join('')
+    .trimEnd()}…`;
+}

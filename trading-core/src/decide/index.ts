@@ -1,5 +1,6 @@
 export { decide } from './decide.js';
 export type {
+  AssetBreakerState,
   Authenticity,
   BreakerState,
   Decision,
@@ -41,3 +42,5 @@ export {
   type ScheduleOwner,
 } from './effective-limits.js';
 export { isKnownTimeZone, localTime, type LocalTime } from './local-time.js';
+export { breakerFor, type EffectiveBreaker } from './breaker-scope.js';
+export { excerpt } from './format.js';

@@ -40,11 +40,29 @@ export interface Spend {
   quote: number;
 }
 
-/** The central circuit breaker as last received (the control message's body). */
+/** One asset's own level in the circuit breaker (see `BreakerState.assets`). */
+export interface AssetBreakerState {
+  level: 'normal' | 'caution' | 'halt';
+  /** 0..1; scales buys of the asset while its level is `caution` (ignored at `normal` and `halt`). */
+  multiplier: number;
+  /** Why, for people ("DOGE/USDT fell 31.0 % in 2 h, 6.2 σ"): shown, never acted on. */
+  reason?: string;
+}
+
+/**
+ * The central circuit breaker as last received (the control message's body): the market-wide
+ * level, and the assets with a level of their own. For a named asset the stricter of its level
+ * and the market's applies, with the smaller multiplier; an asset not named has the market's
+ * (see `breakerFor` in breaker-scope.ts). `assets` is absent from older control servers.
+ */
 export interface BreakerState {
   level: 'normal' | 'caution' | 'halt';
   /** 0..1; scales buy sizes while the level is `caution` (ignored at `normal` and `halt`). */
   multiplier: number;
+  /** Why, for people ("6 of 7 assets down together"): shown in reasons, never acted on. */
+  reason?: string;
+  /** Levels of single assets, by unified symbol (`'DOGE/USDT'`). */
+  assets?: Record<string, AssetBreakerState>;
 }
 
 /**

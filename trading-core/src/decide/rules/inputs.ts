@@ -4,6 +4,7 @@
  * settings or a broken policy can never trap the user in a position.
  */
 import { MAX_HELD, MAX_PRICE, MAX_QUOTE } from '../bounds.js';
+import { excerpt } from '../format.js';
 import { isTimestamp, isKnownTimeZone } from '../local-time.js';
 import { UserSettings } from '../settings.js';
 import { ALLOW, badInput, type Denial, type RuleResult } from '../rule.js';
@@ -50,6 +51,25 @@ export function signalInputRule(signal: DecisionSignal, state: DecisionState, no
 
 function tooLarge(what: string, x: number, max: number): string {
   return `${what} ${String(x)} is above the largest accepted (${String(max)})`;
+}
+
+/** One scope's breaker level: a known level, a multiplier in 0..1, a text reason if any. */
+function isBreakerLevel(x: unknown): boolean {
+  const b = x as { level?: unknown; multiplier?: unknown; reason?: unknown } | null;
+  return (
+    typeof b === 'object' &&
+    b !== null &&
+    ['normal', 'caution', 'halt'].includes(b.level as string) &&
+    isNum(b.multiplier) &&
+    b.multiplier >= 0 &&
+    b.multiplier <= 1 &&
+    (b.reason === undefined || typeof b.reason === 'string')
+  );
+}
+
+/** Part of a bad value for a reason: JSON, cut short (a breaker may carry 500 assets). */
+function brief(x: unknown): string {
+  return excerpt(JSON.stringify(x) ?? String(x), 120);
 }
 
 /** The exchange's price as a sell reads it: a usable number, or null (unknown or unusable). */
@@ -119,12 +139,17 @@ export function stateInputRule(state: DecisionState): RuleResult {
     );
   }
   const b = state.breaker;
-  if (
-    b !== null &&
-    (!['normal', 'caution', 'halt'].includes(b?.level) ||
-      !(isNum(b.multiplier) && b.multiplier >= 0 && b.multiplier <= 1))
-  ) {
-    return badInput(`the circuit breaker state is invalid (${JSON.stringify(b)})`);
+  if (b !== null) {
+    if (!isBreakerLevel(b)) return badInput(`the circuit breaker state is invalid (${brief(b)})`);
+    const assets: unknown = b.assets;
+    if (assets !== undefined && (typeof assets !== 'object' || assets === null || Array.isArray(assets))) {
+      return badInput("the circuit breaker's assets are not a list by symbol");
+    }
+    for (const [symbol, level] of Object.entries(assets ?? {})) {
+      if (!isBreakerLevel(level)) {
+        return badInput(`the circuit breaker state of ${brief(symbol)} is invalid (${brief(level)})`);
+      }
+    }
   }
   const e = state.eligibility;
   if (e !== null && (typeof e !== 'object' || Object.values(e).some((l) => !Array.isArray(l)))) {

@@ -1,4 +1,5 @@
 /** Where a buy starts: the policy's order size, within the per-order limit, scaled at caution. */
+import { breakerFor } from '../breaker-scope.js';
 import type { SizingContext } from '../context.js';
 import { money } from '../format.js';
 import { belowMinimum, type Size } from './size.js';
@@ -27,18 +28,24 @@ export function startSize(ctx: SizingContext): Size {
   };
 }
 
-/** At `caution` the breaker's multiplier scales every buy (at `normal` it is not applied). */
+/**
+ * At `caution` the breaker's multiplier scales every buy (at `normal` it is not applied): the
+ * market's, or for an asset with a level of its own the smaller of the two (see breaker-scope.ts).
+ */
 export function cautionRule(ctx: SizingContext, size: Size): Size {
-  const b = ctx.state.breaker;
-  if (b?.level !== 'caution' || !(b.multiplier < 1)) return size;
+  const breaker = ctx.state.breaker;
+  if (breaker === null) return size;
+  const b = breakerFor(breaker, ctx.signal.symbol);
+  if (b.level !== 'caution' || !(b.multiplier < 1)) return size;
   const m = b.multiplier;
+  const where = b.scope === 'market' ? '' : ` for ${ctx.signal.symbol}`;
   return {
     quote: size.quote * m,
     bound: {
       code: 'R_CAUTION',
       explain: (quote, min) =>
-        `The circuit breaker is at caution and cut the order to ${money(quote, ctx.state.quote)} (size x${m}), ${belowMinimum(ctx, min)}`,
+        `The circuit breaker is at caution${where} and cut the order to ${money(quote, ctx.state.quote)} (size x${m}), ${belowMinimum(ctx, min)}`,
     },
-    notes: [...size.notes, `caution: size x${m}`],
+    notes: [...size.notes, `caution${where}: size x${m}`],
   };
 }
