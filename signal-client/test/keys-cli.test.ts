@@ -8,6 +8,7 @@ import { DEFAULT_MARKETS, createPaperExchange } from '@appliance/paper-exchange'
 import { EXIT } from '@appliance/runtime';
 import { REPO_ROOT, requireTool, spawnNode } from '@appliance/test-kit';
 import { DEFAULT_FILL_COSTS } from '@appliance/trading-core';
+import { buildNotifyAddon } from '../src/systemd/native/build.js';
 
 const MAIN = 'signal-client/src/main.ts';
 const TRADER = { apiKey: 'trader-key-0123456789abcdef', secret: 'trader-secret-0123456789abcdef' };
@@ -23,6 +24,9 @@ function skipReason(): string | false {
   return 'systemd-creds needs root to use the host key';
 }
 const skip = skipReason();
+// `run` disables core dumps through the sd_notify addon and warns on stdout without it: a test of
+// what `run` prints must not depend on another test having built it first.
+if (!skip) buildNotifyAddon();
 
 interface Run {
   code: number | null;

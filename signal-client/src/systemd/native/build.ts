@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -61,10 +61,15 @@ export function buildNotifyAddon(options: BuildNotifyAddonOptions = {}): string 
     return outFile;
   }
   mkdirSync(dirname(outFile), { recursive: true });
-  const args = [...CFLAGS, '-I', nodeIncludeDir(), '-o', outFile, NOTIFY_ADDON_SOURCE];
+  // Built beside it, then renamed over it: a process loading the addon while tests build it in
+  // parallel sees the old file or the new one, never half of one.
+  const tmp = `${outFile}.${process.pid}.tmp`;
+  const args = [...CFLAGS, '-I', nodeIncludeDir(), '-o', tmp, NOTIFY_ADDON_SOURCE];
   try {
     execFileSync('cc', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    renameSync(tmp, outFile);
   } catch (err) {
+    rmSync(tmp, { force: true });
     const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
     if (e.code === 'ENOENT') throw new Error('cc not found: apt-get install gcc', { cause: err });
     throw new Error(`building ${outFile} failed:\n${e.stderr?.toString() ?? e.message}`, { cause: err });
