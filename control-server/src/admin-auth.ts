@@ -1,12 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { z } from 'zod';
 import { errorClass } from '@appliance/errors';
-import { readFileIfExists, writeFileDurable } from '@appliance/runtime';
 import { RequestOrigin } from './audit.js';
+import type { Db, Store } from './store/database.js';
 
-/** Where a rotated admin token's hash is kept, in the data folder. */
+/** Where a rotated admin token's hash was kept before the database, in the data folder: imported once. */
 export const ADMIN_TOKEN_FILE = 'admin-token.json';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
@@ -21,13 +19,53 @@ const AdminTokenFile = z.strictObject({
   /** SHA-256 of CONTROL_ADMIN_TOKEN when the token was rotated: setting another one takes over again. */
   envSha256: hex64,
 });
-type AdminTokenFile = z.infer<typeof AdminTokenFile>;
+export type AdminTokenFile = z.infer<typeof AdminTokenFile>;
 
 export class AdminTokenError extends errorClass('AdminTokenError', {
-  E_ADMIN_TOKEN_CORRUPT: 'the admin token file cannot be read or parsed',
+  E_ADMIN_TOKEN_CORRUPT: 'the admin token file (or its row) cannot be read or parsed',
 }) {
   constructor(message: string, options?: { cause?: unknown }) {
     super('E_ADMIN_TOKEN_CORRUPT', message, options);
+  }
+}
+
+/** Today's `admin-token.json`, as the import reads it (a corrupt file: the same error as ever). */
+export function parseAdminTokenFile(text: string, path: string): AdminTokenFile {
+  try {
+    return AdminTokenFile.parse(JSON.parse(text));
+  } catch (err) {
+    throw new AdminTokenError(
+      `admin token file ${path} is unreadable (remove it to use CONTROL_ADMIN_TOKEN): ${(err as Error).message.slice(0, 200)}`,
+    );
+  }
+}
+
+/** Writes the rotation (the one row of `admin_token`), inside the caller's transaction if any. */
+export function writeAdminTokenRow(db: Db, file: AdminTokenFile): void {
+  db.prepare(
+    `INSERT INTO admin_token (id, sha256, rotated_at, rotated_from, env_sha256) VALUES (1, ?, ?, ?, ?)
+     ON CONFLICT (id) DO UPDATE SET sha256 = excluded.sha256, rotated_at = excluded.rotated_at,
+       rotated_from = excluded.rotated_from, env_sha256 = excluded.env_sha256`,
+  ).run(file.sha256, file.rotatedAt, JSON.stringify(file.rotatedFrom), file.envSha256);
+}
+
+function readAdminTokenRow(store: Store): AdminTokenFile | undefined {
+  const row = store.db.prepare('SELECT * FROM admin_token WHERE id = 1').get() as
+    { sha256: string; rotated_at: number; rotated_from: string; env_sha256: string } | undefined;
+  if (!row) return undefined;
+  try {
+    return AdminTokenFile.parse({
+      v: 1,
+      sha256: row.sha256,
+      rotatedAt: row.rotated_at,
+      rotatedFrom: JSON.parse(row.rotated_from),
+      envSha256: row.env_sha256,
+    });
+  } catch (err) {
+    throw new AdminTokenError(
+      `admin token in ${store.path} is unreadable (restore a backup: control-server/README.md, Storage): ${(err as Error).message.slice(0, 200)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -39,9 +77,9 @@ function bearerMatchesHash(header: string | undefined, expected: Buffer): boolea
 
 /**
  * The admin token: CONTROL_ADMIN_TOKEN until it is rotated through the API, then the rotated
- * one, whose hash is kept in `DATA_DIR/admin-token.json` so a restart does not bring the old
+ * one, whose hash is kept in the database (`admin_token`) so a restart does not bring the old
  * token back. Setting CONTROL_ADMIN_TOKEN to a value other than the one in force at the
- * rotation (or removing the file) makes the environment's token the admin token again.
+ * rotation makes the environment's token the admin token again.
  */
 export class AdminToken {
   #hash: Buffer;
@@ -49,7 +87,7 @@ export class AdminToken {
   #rotating: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    readonly path: string | undefined,
+    readonly store: Store,
     readonly envHash: Buffer,
     file: AdminTokenFile | undefined,
   ) {
@@ -57,22 +95,12 @@ export class AdminToken {
     this.#rotation = file && { rotatedAt: file.rotatedAt, rotatedFrom: file.rotatedFrom };
   }
 
-  /** `path`: the rotation file; without one a rotation lasts until the process stops. */
-  static async open(envToken: string, path?: string): Promise<AdminToken> {
+  /** With a `:memory:` store a rotation lasts until the process stops. */
+  static async open(envToken: string, store: Store): Promise<AdminToken> {
     const envHash = sha256(envToken);
-    const text = path ? await readFileIfExists(path) : undefined;
-    let file: AdminTokenFile | undefined;
-    if (text !== undefined) {
-      try {
-        file = AdminTokenFile.parse(JSON.parse(text));
-      } catch (err) {
-        throw new AdminTokenError(
-          `admin token file ${path} is unreadable (remove it to use CONTROL_ADMIN_TOKEN): ${(err as Error).message.slice(0, 200)}`,
-        );
-      }
-      if (file.envSha256 !== envHash.toString('hex')) file = undefined; // a new CONTROL_ADMIN_TOKEN wins
-    }
-    return new AdminToken(path, envHash, file);
+    let file = readAdminTokenRow(store);
+    if (file && file.envSha256 !== envHash.toString('hex')) file = undefined; // a new CONTROL_ADMIN_TOKEN wins
+    return new AdminToken(store, envHash, file);
   }
 
   matches(authorization: string | undefined): boolean {
@@ -99,10 +127,8 @@ export class AdminToken {
         rotatedFrom: from,
         envSha256: this.envHash.toString('hex'),
       };
-      if (this.path) {
-        await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-        await writeFileDurable(this.path, JSON.stringify(file, null, 2));
-      }
+      const { db } = this.store;
+      db.transaction(() => writeAdminTokenRow(db, file))();
       this.#hash = hash;
       this.#rotation = { rotatedAt: now, rotatedFrom: from };
       return { token, rotatedAt: now };

@@ -8,12 +8,17 @@ import { hostNameOf, type HostAllowList } from '@appliance/runtime';
 import { originOf } from './audit.js';
 import { BREAKER_API_STATUS, BreakerApiError } from './breaker-overrides.js';
 import { breakerRoutes } from './breaker-routes.js';
+import { eligibilityRoutes } from './eligibility-routes.js';
 import type { BreakerService } from './breaker-service.js';
+import { commandRoutes } from './command-routes.js';
+import { COMMAND_API_STATUS, CommandApiError, type CommandService } from './command-service.js';
 import type { ControlPublisher } from './control-publisher.js';
 import { API_CSP, DASHBOARD_CSP, DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
-import { MAX_SIMULATOR_BODY_BYTES, type EligibilityService } from './eligibility.js';
+import type { EligibilityService } from './eligibility.js';
 import { ELIGIBILITY_STATUS, EligibilityError } from './eligibility-error.js';
 import type { FleetView } from './fleet.js';
+import { policyRoutes } from './policy-routes.js';
+import { POLICY_API_STATUS, PolicyApiError, type PolicyService } from './policy-service.js';
 import { RegistryError, type Device, type DeviceRegistry } from './registry.js';
 
 declare module 'fastify' {
@@ -36,6 +41,10 @@ export interface AppDeps {
   eligibility: EligibilityService;
   /** The adaptive circuit breaker and the operators' overrides. */
   breaker: BreakerService;
+  /** Spending policy versions per profile. */
+  policies: PolicyService;
+  /** Fleet commands (halt, resume, flat) and their acknowledgements. */
+  commands: CommandService;
   /** Signs device tokens; its public key is what gateways pin. */
   tokenSigner: Signer;
   adminToken: AdminToken;
@@ -143,6 +152,10 @@ export function buildApp(deps: AppDeps) {
       return reply.code(ELIGIBILITY_STATUS[err.code]).send({ error: err.code, message: err.message });
     if (err instanceof BreakerApiError)
       return reply.code(BREAKER_API_STATUS[err.code]).send({ error: err.code, message: err.message });
+    if (err instanceof PolicyApiError)
+      return reply.code(POLICY_API_STATUS[err.code]).send({ error: err.code, message: err.message });
+    if (err instanceof CommandApiError)
+      return reply.code(COMMAND_API_STATUS[err.code]).send({ error: err.code, message: err.message });
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
       return reply.code(413).send({ error: 'E_TOO_LARGE', message: err.message });
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
@@ -216,7 +229,7 @@ export function buildApp(deps: AppDeps) {
       api.get('/fleet', async () => ({
         breaker: deps.breaker.body(),
         eligibility: deps.control.eligibility,
-        devices: deps.fleet.entries(deps.registry.list(), deps.now()),
+        devices: deps.fleet.entries(deps.registry.list(), deps.now(), deps.policies.latestVersions()),
         telemetry: deps.fleet.stats(),
       }));
 
@@ -318,57 +331,10 @@ export function buildApp(deps: AppDeps) {
         return reply.code(201).send(account);
       });
 
-      // ---- eligibility (docs: control-server/README.md) ----
-      api.post<{ Body: unknown }>(
-        '/simulator/results',
-        { config: { signed: true }, bodyLimit: MAX_SIMULATOR_BODY_BYTES },
-        async (req, reply) => {
-          try {
-            const result = await deps.eligibility.submit(req.body);
-            deps.logger.info({ ...result, remote: req.ip }, 'simulator results taken');
-            return reply.code(201).send(result);
-          } catch (err) {
-            // Each refusal is logged: a stream of them is someone probing with a key they lack.
-            if (err instanceof EligibilityError || err instanceof ProtocolError)
-              deps.logger.warn(
-                { code: err.code, reason: err.message, remote: req.ip },
-                'simulator results refused',
-              );
-            throw err;
-          }
-        },
-      );
-
-      api.get('/eligibility', async () => deps.eligibility.view());
-
-      api.get<{ Querystring: { limit?: string } }>('/eligibility/history', async (req, reply) => {
-        const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 5000)
-          return reply
-            .code(400)
-            .send({ error: 'E_INVALID', message: 'limit: a whole number from 1 to 5000' });
-        return { entries: deps.eligibility.history(limit) };
-      });
-
-      api.post<{ Params: { id: string }; Body: unknown }>('/eligibility/pending/:id/approve', async (req) => {
-        const change = await deps.eligibility.approve(req.params.id, req.body, originOf(req));
-        deps.logger.warn({ change: change.changeId, from: originOf(req) }, 'eligibility change approved');
-        return { approved: change.changeId, eligibility: deps.eligibility.inForce()[change.stream] };
-      });
-
-      api.post<{ Params: { id: string }; Body: unknown }>('/eligibility/pending/:id/reject', async (req) => {
-        const change = await deps.eligibility.reject(req.params.id, req.body, originOf(req));
-        deps.logger.warn({ change: change.changeId, from: originOf(req) }, 'eligibility change rejected');
-        return { rejected: change.changeId };
-      });
-
-      api.post<{ Body: unknown }>('/eligibility/overrides', async (req) => {
-        const done = await deps.eligibility.override(req.body, originOf(req));
-        deps.logger.warn({ ...done, from: originOf(req) }, 'eligibility override');
-        return { ...done, eligibility: deps.eligibility.inForce()[done.stream] ?? null };
-      });
-
+      await api.register(eligibilityRoutes(deps.eligibility, deps.logger));
       await api.register(breakerRoutes(deps.breaker));
+      await api.register(policyRoutes(deps.policies));
+      await api.register(commandRoutes(deps.commands));
 
       api.get('/admin-token', async () => deps.adminToken.status());
 

@@ -1,10 +1,8 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { z } from 'zod';
 import { errorClass } from '@appliance/errors';
-import { readFileIfExists, writeFileDurable } from '@appliance/runtime';
+import type { Db, Store } from './store/database.js';
 
-/** Where the operators' breaker overrides are kept, in the data folder. */
+/** Where the operators' breaker overrides were kept before the database: imported once. */
 export const BREAKER_OVERRIDES_FILE = 'breaker-overrides.json';
 
 /** `market`, or a symbol in unified ccxt form. */
@@ -27,41 +25,76 @@ export type StoredOverride = z.infer<typeof StoredOverride>;
 const OverridesFile = z.strictObject({ v: z.literal(1), overrides: z.array(StoredOverride).max(10_000) });
 
 export class BreakerOverridesError extends errorClass('BreakerOverridesError', {
-  E_BREAKER_OVERRIDES_CORRUPT: 'the breaker overrides file cannot be read or parsed',
+  E_BREAKER_OVERRIDES_CORRUPT: 'the breaker overrides (file or rows) cannot be read or parsed',
 }) {
   constructor(message: string, options?: { cause?: unknown }) {
     super('E_BREAKER_OVERRIDES_CORRUPT', message, options);
   }
 }
 
-/**
- * The overrides in force, one file written whole and durably before an override takes effect,
- * so a restart keeps every override an operator set (and none they cleared). In memory only
- * without a path.
- */
-export class BreakerOverrideFile {
-  private constructor(readonly path: string | undefined) {}
+/** Today's `breaker-overrides.json`, as the import reads it (a corrupt file: the same error as ever). */
+export function parseOverridesFile(text: string, path: string): StoredOverride[] {
+  try {
+    return OverridesFile.parse(JSON.parse(text)).overrides;
+  } catch (err) {
+    throw new BreakerOverridesError(
+      `breaker overrides ${path} are unreadable: ${(err as Error).message.slice(0, 200)}`,
+      { cause: err },
+    );
+  }
+}
 
-  static async read(
-    path: string | undefined,
-  ): Promise<{ file: BreakerOverrideFile; overrides: StoredOverride[] }> {
-    const file = new BreakerOverrideFile(path);
-    const text = path ? await readFileIfExists(path) : undefined;
-    if (text === undefined) return { file, overrides: [] };
-    try {
-      return { file, overrides: OverridesFile.parse(JSON.parse(text)).overrides };
-    } catch (err) {
-      throw new BreakerOverridesError(
-        `breaker overrides ${path} are unreadable: ${(err as Error).message.slice(0, 200)}`,
-        { cause: err },
-      );
-    }
+interface OverrideRow {
+  scope: string;
+  level: string;
+  reason: string;
+  set_by: string;
+  set_at: number;
+  expires_at: number | null;
+}
+
+/** Replaces the overrides in force with `overrides` (inside the caller's transaction, if any). */
+export function writeOverrideRows(db: Db, overrides: readonly StoredOverride[]): void {
+  db.prepare('DELETE FROM breaker_overrides').run();
+  const insert = db.prepare(
+    'INSERT INTO breaker_overrides (scope, position, level, reason, set_by, set_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  overrides.forEach((v, i) => insert.run(v.scope, i, v.level, v.reason, v.by, v.setAt, v.expiresAt));
+}
+
+/**
+ * The overrides in force, in the `breaker_overrides` table, replaced whole in one transaction
+ * (committed with synchronous=FULL) before an override takes effect, so a restart keeps every
+ * override an operator set (and none they cleared). In memory with a `:memory:` store.
+ */
+export class BreakerOverrideTable {
+  private constructor(readonly store: Store) {}
+
+  /** Reads the overrides back, each checked as it was written; a bad row is E_BREAKER_OVERRIDES_CORRUPT. */
+  static async read(store: Store): Promise<{ file: BreakerOverrideTable; overrides: StoredOverride[] }> {
+    const rows = store.db.prepare('SELECT * FROM breaker_overrides ORDER BY position').all() as OverrideRow[];
+    const overrides = rows.map((r) => {
+      const parsed = StoredOverride.safeParse({
+        scope: r.scope,
+        level: r.level,
+        reason: r.reason,
+        by: r.set_by,
+        setAt: r.set_at,
+        expiresAt: r.expires_at,
+      });
+      if (!parsed.success)
+        throw new BreakerOverridesError(
+          `breaker overrides in ${store.path}: the row of ${r.scope} is unreadable: ${parsed.error.message.slice(0, 200)}`,
+          { cause: parsed.error },
+        );
+      return parsed.data;
+    });
+    return { file: new BreakerOverrideTable(store), overrides };
   }
 
   async write(overrides: StoredOverride[]): Promise<void> {
-    if (!this.path) return;
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    await writeFileDurable(this.path, `${JSON.stringify({ v: 1, overrides }, null, 2)}\n`);
+    const { db } = this.store;
+    db.transaction(() => writeOverrideRows(db, overrides))();
   }
 }
 

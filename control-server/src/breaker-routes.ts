@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { originOf } from './audit.js';
+import { BreakerScopeName } from './breaker-overrides.js';
 import type { BreakerService } from './breaker-service.js';
 
 /**
@@ -10,6 +11,18 @@ import type { BreakerService } from './breaker-service.js';
 export function breakerRoutes(breaker: BreakerService) {
   return async (api: FastifyInstance) => {
     api.get('/breaker', async () => breaker.view());
+
+    api.get<{ Querystring: { limit?: string; scope?: string } }>('/breaker/history', async (req, reply) => {
+      const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 5000)
+        return reply.code(400).send({ error: 'E_INVALID', message: 'limit: a whole number from 1 to 5000' });
+      const scope = req.query.scope;
+      if (scope !== undefined && !BreakerScopeName.safeParse(scope).success)
+        return reply
+          .code(400)
+          .send({ error: 'E_INVALID', message: 'scope: market, or a symbol such as BTC/USDT' });
+      return { events: breaker.history(limit, scope) };
+    });
 
     api.post<{ Body: unknown }>('/breaker/overrides', async (req, reply) => {
       const override = await breaker.setOverride(req.body, originOf(req));

@@ -18,9 +18,10 @@ import {
   type ScopeLevel,
 } from '@appliance/trading-core';
 import type { RequestOrigin } from './audit.js';
+import type { Store } from './store/database.js';
 import {
   BreakerApiError,
-  BreakerOverrideFile,
+  BreakerOverrideTable,
   BreakerScopeName,
   type StoredOverride,
 } from './breaker-overrides.js';
@@ -43,8 +44,8 @@ const DEFAULT_BREAKER_TICK_MS = 5_000;
 export type FeedReportDrop = 'too-large' | 'malformed' | 'refused' | 'old';
 
 export interface BreakerServiceOptions {
-  /** Where overrides are kept (the data folder's breaker-overrides.json); in memory when absent. */
-  overridesPath?: string;
+  /** Where overrides are kept (the `breaker_overrides` table); `Store.open(':memory:')` in tests. */
+  store: Store;
   /** The breaker's thresholds and windows (trading-core's BreakerConfig); defaults when absent. */
   config?: BreakerConfigInput;
   /**
@@ -92,7 +93,7 @@ const ClearRequest = z.strictObject({
 export class BreakerService {
   readonly #o: BreakerServiceOptions;
   readonly #breaker: Breaker;
-  readonly #file: BreakerOverrideFile;
+  readonly #file: BreakerOverrideTable;
   #overrides: StoredOverride[];
   readonly #events: (BreakerEvent & { rebuilt?: boolean })[] = [];
   /** The machine's clock: never goes back, whatever order the inputs arrive in. */
@@ -106,7 +107,7 @@ export class BreakerService {
   #publishing: Promise<void> = Promise.resolve();
   #live = false;
 
-  private constructor(o: BreakerServiceOptions, file: BreakerOverrideFile, overrides: StoredOverride[]) {
+  private constructor(o: BreakerServiceOptions, file: BreakerOverrideTable, overrides: StoredOverride[]) {
     this.#o = o;
     this.#breaker = new Breaker(o.config);
     this.#file = file;
@@ -114,7 +115,7 @@ export class BreakerService {
   }
 
   static async open(o: BreakerServiceOptions): Promise<BreakerService> {
-    const { file, overrides } = await BreakerOverrideFile.read(o.overridesPath);
+    const { file, overrides } = await BreakerOverrideTable.read(o.store);
     const now = o.now();
     const live = overrides.filter((v) => v.expiresAt === null || v.expiresAt > now);
     const service = new BreakerService(o, file, live);
@@ -273,8 +274,24 @@ export class BreakerService {
     };
   }
 
+  /** The live events, newest first, from the `breaker_events` table (kept across restarts). */
+  history(limit: number, scope?: string): (BreakerEvent & { seq: number })[] {
+    const rows = (
+      scope === undefined
+        ? this.#o.store.db
+            .prepare('SELECT seq, event FROM breaker_events ORDER BY seq DESC LIMIT ?')
+            .all(limit)
+        : this.#o.store.db
+            .prepare('SELECT seq, event FROM breaker_events WHERE scope = ? ORDER BY seq DESC LIMIT ?')
+            .all(scope, limit)
+    ) as { seq: number; event: string }[];
+    return rows.map((r) => ({ ...(JSON.parse(r.event) as BreakerEvent), seq: r.seq }));
+  }
+
   #apply(events: BreakerEvent[]): void {
     if (events.length === 0) return;
+    // Written as they happen; events rebuilt from retained candles at start were written then.
+    if (this.#live) this.#record(events);
     let changed = false;
     for (const e of events) {
       this.#events.push(this.#live ? e : { ...e, rebuilt: true });
@@ -297,6 +314,20 @@ export class BreakerService {
         this.#flush = undefined;
         void this.#publishNow();
       }, PUBLISH_COALESCE_MS);
+  }
+
+  #record(events: BreakerEvent[]): void {
+    const insert = this.#o.store.db.prepare(
+      'INSERT INTO breaker_events (at, type, scope, event) VALUES (?, ?, ?, ?)',
+    );
+    try {
+      this.#o.store.db.transaction(() => {
+        for (const e of events) insert.run(e.at, e.type, e.scope, JSON.stringify(e));
+      })();
+    } catch (err) {
+      // The history is for people; a failed write must not stop the breaker from acting.
+      this.#o.logger.error({ err }, 'breaker: the history could not be written');
+    }
   }
 
   #publishNow(): Promise<void> {

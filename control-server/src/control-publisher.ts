@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { TOPICS, createControl, type Bus, type Control, type Signer } from '@appliance/protocol';
 import type { BreakerBody } from './breaker-service.js';
+import type { FleetBody } from './command-service.js';
+import type { PolicyInForce } from './policy-service.js';
 
 export interface ControlPublisherOptions {
   bus: Bus;
@@ -10,8 +12,18 @@ export interface ControlPublisherOptions {
   origin: string;
   /** Streams and the symbols eligible on each (with why, and the simulator run, when known). */
   eligibility: Record<string, string[] | EligibilityState>;
-  /** Spending policy per profile (`family`, `mandate:<name>`), as trading-core's CentralPolicy. */
-  policies: Record<string, Record<string, unknown>>;
+  /**
+   * Spending policy per profile (`family`, `beta`, `mandate:<id>`, `house`): the version in force
+   * and its content (trading-core's CentralPolicy), published with `version`. A bare policy (no
+   * version) is published without one, as control servers before versioned policies did.
+   */
+  policies: Record<string, PolicyInForce | Record<string, unknown>>;
+  /**
+   * Every fleet target's message as of now (the command service's `fleetBodies`), re-issued with
+   * each heartbeat so a device that reconnects gets its targets' unexpired commands. None: no
+   * fleet messages.
+   */
+  fleet?: () => FleetBody[];
   /** Devices whose credentials are withdrawn, at start. */
   revoked?: string[];
   /** The breaker's state at start (its overrides are known before anything is published). */
@@ -32,8 +44,8 @@ export const NO_ELIGIBILITY_WARNING =
   'no asset is eligible: every device refuses every buy (sells still go through). Give the control server --eligibility STREAM=SYMBOL,... (CONTROL_ELIGIBILITY) until the simulator provides eligibility.';
 
 /**
- * Publishes the signed control state: breaker level, eligibility per stream, and heartbeats
- * (the dead-man switch). Versions are the issue time in ms, so they only grow, even across
+ * Publishes the signed control state: breaker level, eligibility per stream, spending policies,
+ * fleet commands, revocations and heartbeats (the dead-man switch). Versions are the issue time in ms, so they only grow, even across
  * restarts of the control server.
  */
 export class ControlPublisher {
@@ -42,9 +54,12 @@ export class ControlPublisher {
   #lastVersion = 0;
   #revoked: string[] = [];
   #eligibility = new Map<string, EligibilityState>();
+  #policies = new Map<string, { version?: number; policy: Record<string, unknown> }>();
 
   constructor(private readonly o: ControlPublisherOptions) {
     this.#revoked = [...(o.revoked ?? [])];
+    for (const [profile, p] of Object.entries(o.policies))
+      this.#policies.set(profile, isInForce(p) ? { version: p.version, policy: p.policy } : { policy: p });
     if (o.breaker) this.#breaker = o.breaker;
     for (const [stream, state] of Object.entries(o.eligibility))
       this.#eligibility.set(stream, Array.isArray(state) ? { symbols: [...state] } : state);
@@ -73,10 +88,26 @@ export class ControlPublisher {
     for (const [stream, state] of this.#eligibility)
       await this.publishEligibility(stream, state.symbols, state);
     await this.#publish('revocation', { kind: 'revocation', body: { devices: this.#revoked } });
-    for (const [profile, policy] of Object.entries(this.o.policies)) {
-      await this.#publish(`policy:${profile}`, { kind: 'policy', body: { profile, policy } });
-    }
+    for (const [profile, p] of this.#policies) await this.#publishPolicy(profile, p);
+    await this.publishFleet();
     await this.heartbeat();
+  }
+
+  /** Publishes a profile's policy version now in force; kept, so every refresh re-issues it. */
+  async publishPolicy(profile: string, p: PolicyInForce): Promise<void> {
+    this.#policies.set(profile, { version: p.version, policy: p.policy });
+    await this.#publishPolicy(profile, p);
+  }
+
+  async #publishPolicy(profile: string, p: { version?: number; policy: Record<string, unknown> }) {
+    const body = { profile, policy: p.policy, ...(p.version !== undefined && { version: p.version }) };
+    await this.#publish(`policy:${profile}`, { kind: 'policy', body });
+  }
+
+  /** Publishes every fleet target's message (key `fleet:<target>`) as the command service has it now. */
+  async publishFleet(): Promise<void> {
+    for (const body of this.o.fleet?.() ?? [])
+      await this.#publish(`fleet:${body.target}`, { kind: 'fleet', body });
   }
 
   /** The breaker's whole state, market and assets, in one message (see the protocol's schema). */
@@ -141,4 +172,8 @@ export class ControlPublisher {
   stop(): void {
     clearInterval(this.#timer);
   }
+}
+
+function isInForce(p: PolicyInForce | Record<string, unknown>): p is PolicyInForce {
+  return typeof p.version === 'number' && typeof p.policy === 'object' && p.policy !== null;
 }

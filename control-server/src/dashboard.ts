@@ -1,5 +1,6 @@
 /**
- * The operator's first page: the fleet table, the circuit breaker (each scope's level and why,
+ * The operator's first page: the fleet table (with each device's policy version and whether it
+ * lags), the latest fleet commands and their device counts, the circuit breaker (each scope's level and why,
  * the overrides, the latest changes), then eligibility (changes waiting for approval, the
  * simulator's latest results, pins and blocks), refreshed every two seconds. The admin token
  * comes in the URL fragment (#token=...), which browsers never send to the server or log; the
@@ -41,8 +42,13 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div id="warning" role="alert" hidden></div>
 <div id="error" role="alert"></div>
 <table>
-  <thead><tr><th>Device</th><th>Status</th><th>Last seen</th><th class="num">Fills</th><th class="num">Equity</th><th class="num">Spent today</th><th>Last decision</th></tr></thead>
-  <tbody id="fleet"><tr><td colspan="7">Loading…</td></tr></tbody>
+  <thead><tr><th>Device</th><th>Status</th><th>Last seen</th><th class="num">Fills</th><th class="num">Equity</th><th class="num">Spent today</th><th>Policy</th><th>Last decision</th></tr></thead>
+  <tbody id="fleet"><tr><td colspan="8">Loading…</td></tr></tbody>
+</table>
+<h2>Fleet commands</h2>
+<table>
+  <thead><tr><th>Command</th><th>Issued</th><th>Action</th><th>Target</th><th>State</th><th>Devices</th><th>Why</th></tr></thead>
+  <tbody id="commands"><tr><td colspan="7">Loading…</td></tr></tbody>
 </table>
 <h2>Circuit breaker</h2>
 <table>
@@ -125,6 +131,8 @@ function row(d) {
     el('td', 'num fills', String(d.fills)),
     el('td', 'num', fmt(d.equity)),
     el('td', 'num', fmt(d.spendToday)),
+    el('td', d.policyLagging === true ? 'no' : '', typeof d.policyVersion === 'number' ? 'v' + String(d.policyVersion) : '—',
+      d.policyLagging === true ? el('div', 'decision', 'behind v' + String(d.policyLatest)) : null),
     el('td', 'decision',
       last ? String(last.outcome) + ' ' + String(last.side) + ' ' + String(last.symbol) + ': ' + String(last.reason) : '—',
       errors.length ? el('div', 'device-error', String(errors[errors.length - 1])) : null),
@@ -226,6 +234,29 @@ async function refreshBreaker() {
   )) : [emptyRow('No changes yet.', 4)]));
 }
 
+function commandRow(c) {
+  const counts = Object.entries(c.counts || {}).filter(([, n]) => n > 0).map(([s, n]) => String(n) + ' ' + s).join(', ');
+  const tr = el('tr', '',
+    el('td', '', String(c.id)),
+    el('td', '', stamp(c.createdAt), el('div', 'decision', 'by ' + String(c.by))),
+    el('td', c.action === 'resume' ? 'yes' : 'no', String(c.action)),
+    el('td', '', String(c.target)),
+    el('td', '', String(c.state)),
+    el('td', 'decision', counts || '—'),
+    el('td', 'decision', String(c.reason)),
+  );
+  tr.dataset.command = String(c.id);
+  return tr;
+}
+
+async function refreshCommands() {
+  const res = await fetch('/api/commands', { headers: { authorization: 'Bearer ' + token() }, cache: 'no-store' });
+  if (!res.ok) throw new Error('commands: HTTP ' + res.status);
+  const body = await res.json();
+  const rows = Array.isArray(body.commands) ? body.commands.slice(0, 20).map(commandRow) : [];
+  document.getElementById('commands').replaceChildren(...(rows.length ? rows : [emptyRow('No commands.', 7)]));
+}
+
 async function refresh() {
   const error = document.getElementById('error');
   try {
@@ -240,8 +271,9 @@ async function refresh() {
     document.getElementById('updated').textContent = new Date().toLocaleTimeString();
     const rows = body.devices.map(row);
     const empty = el('tr', '', el('td', '', 'No devices yet.'));
-    empty.firstChild.colSpan = 7;
+    empty.firstChild.colSpan = 8;
     document.getElementById('fleet').replaceChildren(...(rows.length ? rows : [empty]));
+    await refreshCommands();
     await refreshBreaker();
     await refreshEligibility();
   } catch (err) {

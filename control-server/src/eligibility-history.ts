@@ -1,12 +1,10 @@
-import { mkdir, open, truncate } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { z } from 'zod';
 import { errorClass } from '@appliance/errors';
 import { SimulatorDecision } from '@appliance/protocol';
-import { readFileIfExists } from '@appliance/runtime';
 import { RequestOrigin } from './audit.js';
+import type { Db, Store } from './store/database.js';
 
-/** Where the eligibility history is kept, in the data folder, next to devices.json. */
+/** Where the eligibility history was kept before the database, in the data folder: imported once. */
 export const ELIGIBILITY_HISTORY_FILE = 'eligibility-history.jsonl';
 
 const epochMs = z.number().int().nonnegative();
@@ -84,7 +82,7 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export type HistoryDraft = DistributiveOmit<HistoryEntry, 'seq'>;
 
 export class EligibilityHistoryError extends errorClass('EligibilityHistoryError', {
-  E_ELIGIBILITY_HISTORY_CORRUPT: 'the eligibility history file cannot be read or parsed',
+  E_ELIGIBILITY_HISTORY_CORRUPT: 'the eligibility history (file or rows) cannot be read or parsed',
 }) {
   constructor(message: string, options?: { cause?: unknown }) {
     super('E_ELIGIBILITY_HISTORY_CORRUPT', message, options);
@@ -92,46 +90,63 @@ export class EligibilityHistoryError extends errorClass('EligibilityHistoryError
 }
 
 /**
- * Every submission, approval, rejection, pin and block, one JSON line each, appended and fsynced
- * before it takes effect: a change the file does not hold never happened. In memory only
- * without a path (tests, and a control server without a data folder).
+ * Today's `eligibility-history.jsonl`, as the import reads it. A last line cut short (a crash
+ * mid-append: no newline after it) is dropped with a warning, as the file's reader did; any other
+ * bad line is corruption, with the same error as ever.
+ */
+export function parseHistoryFile(text: string, path: string, warn: (msg: string) => void): HistoryEntry[] {
+  const complete = text.lastIndexOf('\n') + 1;
+  if (complete < text.length)
+    warn(`${path}: dropping an incomplete last line (${text.length - complete} bytes): a crash mid-write`);
+  const lines = text.slice(0, complete).split('\n').slice(0, -1);
+  return lines.map((line, i) => {
+    try {
+      return HistoryEntry.parse(JSON.parse(line));
+    } catch (err) {
+      throw new EligibilityHistoryError(
+        `eligibility history ${path} line ${i + 1} is unreadable: ${(err as Error).message.slice(0, 200)}`,
+      );
+    }
+  });
+}
+
+/** Appends entries as rows (inside the caller's transaction, if any). */
+export function insertHistoryRows(db: Db, entries: readonly HistoryEntry[]): void {
+  const insert = db.prepare('INSERT INTO eligibility_history (seq, type, at, entry) VALUES (?, ?, ?, ?)');
+  for (const e of entries) insert.run(e.seq, e.type, e.at, JSON.stringify(e));
+}
+
+/**
+ * Every submission, approval, rejection, pin and block, one row each in `eligibility_history`,
+ * committed (synchronous=FULL) before it takes effect: a change the database does not hold never
+ * happened. In memory only with a `:memory:` store (tests, and a control server without a data
+ * folder).
  */
 export class EligibilityHistory {
   readonly #entries: HistoryEntry[] = [];
-  #created: boolean;
 
-  private constructor(
-    readonly path: string | undefined,
-    exists: boolean,
-  ) {
-    this.#created = exists;
-  }
+  private constructor(readonly store: Store) {}
 
-  /**
-   * Reads the file. A last line cut short (a crash mid-append: no newline after it) is dropped and
-   * cut from the file, so the next append starts a clean line; any other bad line is corruption.
-   */
-  static async open(path: string | undefined, warn: (msg: string) => void): Promise<EligibilityHistory> {
-    const text = path ? await readFileIfExists(path) : undefined;
-    const history = new EligibilityHistory(path, text !== undefined);
-    if (text === undefined || !path) return history;
-    const complete = text.lastIndexOf('\n') + 1;
-    if (complete < text.length) {
-      warn(`${path}: dropping an incomplete last line (${text.length - complete} bytes): a crash mid-write`);
-      await truncate(path, Buffer.byteLength(text.slice(0, complete)));
-    }
-    const lines = text.slice(0, complete).split('\n').slice(0, -1);
-    lines.forEach((line, i) => {
+  /** Reads the rows back in order, each checked against HistoryEntry (and its seq against the row's). */
+  static async open(store: Store): Promise<EligibilityHistory> {
+    const history = new EligibilityHistory(store);
+    const rows = store.db.prepare('SELECT seq, entry FROM eligibility_history ORDER BY seq').all() as {
+      seq: number;
+      entry: string;
+    }[];
+    for (const row of rows) {
       let entry: HistoryEntry;
       try {
-        entry = HistoryEntry.parse(JSON.parse(line));
+        entry = HistoryEntry.parse(JSON.parse(row.entry));
+        if (entry.seq !== row.seq) throw new Error(`its seq is ${entry.seq}, its row's ${row.seq}`);
       } catch (err) {
         throw new EligibilityHistoryError(
-          `eligibility history ${path} line ${i + 1} is unreadable: ${(err as Error).message.slice(0, 200)}`,
+          `eligibility history in ${store.path} entry ${row.seq} is unreadable: ${(err as Error).message.slice(0, 200)}`,
+          { cause: err },
         );
       }
       history.#entries.push(entry);
-    });
+    }
     return history;
   }
 
@@ -139,35 +154,12 @@ export class EligibilityHistory {
     return this.#entries;
   }
 
-  /** Writes the entries (numbered on) durably; only then are they part of the history. */
+  /** Writes the entries (numbered on) in one transaction; only then are they part of the history. */
   async append(drafts: HistoryDraft[]): Promise<HistoryEntry[]> {
     let seq = this.#entries.at(-1)?.seq ?? 0;
     const entries = drafts.map((d) => HistoryEntry.parse({ ...d, seq: ++seq }));
-    if (this.path) {
-      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      const fh = await open(this.path, 'a', 0o600);
-      const size = (await fh.stat()).size;
-      try {
-        await fh.writeFile(entries.map((e) => JSON.stringify(e) + '\n').join(''));
-        await fh.sync();
-      } catch (err) {
-        // A half-written line would corrupt every later one: cut it off (if we still can).
-        await fh.truncate(size).catch(() => undefined);
-        throw err;
-      } finally {
-        await fh.close();
-      }
-      // A new file's name lives in the folder: sync it once, or a power cut can lose the file.
-      if (!this.#created) {
-        const dh = await open(dirname(this.path), 'r');
-        try {
-          await dh.sync();
-        } finally {
-          await dh.close();
-        }
-        this.#created = true;
-      }
-    }
+    const { db } = this.store;
+    db.transaction(() => insertHistoryRows(db, entries))();
     this.#entries.push(...entries);
     return entries;
   }

@@ -9,6 +9,7 @@ import {
   type SimulatorResult,
 } from '@appliance/protocol';
 import type { RequestOrigin } from './audit.js';
+import type { Store } from './store/database.js';
 import type { EligibilityState } from './control-publisher.js';
 import { EligibilityBook, changeIdOf, type PendingChange } from './eligibility-book.js';
 import { EligibilityError } from './eligibility-error.js';
@@ -30,8 +31,8 @@ const MAX_ELIGIBILITY_STREAMS = 1000;
 export const MAX_SIMULATOR_BODY_BYTES = 1024 * 1024;
 
 export interface EligibilityServiceOptions {
-  /** The history file; in memory when absent. */
-  path?: string;
+  /** Where the history is kept (`eligibility_history`); `Store.open(':memory:')` in tests. */
+  store: Store;
   /** `--eligibility`: in force for streams the simulator has not decided on. */
   seed: Record<string, string[]>;
   /** Per stream, and `*` for every other stream; `auto` when neither is given. */
@@ -65,7 +66,7 @@ export class EligibilityService {
   }
 
   static async open(o: EligibilityServiceOptions): Promise<EligibilityService> {
-    const history = await EligibilityHistory.open(o.path, (msg) => o.logger.warn(msg));
+    const history = await EligibilityHistory.open(o.store);
     const service = new EligibilityService(o, history);
     if (o.simulatorKeys.size === 0)
       o.logger.info('no simulator keys are configured: simulator results are refused (give --simulator-key)');

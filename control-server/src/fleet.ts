@@ -1,12 +1,19 @@
 import { z } from 'zod';
-import { DecisionBusRecord, Telemetry, type DecisionRecord } from '@appliance/protocol';
+import {
+  CommandAckBusRecord,
+  DecisionBusRecord,
+  PROFILE_PATTERN,
+  Telemetry,
+  type CommandAck,
+  type DecisionRecord,
+} from '@appliance/protocol';
 
 /**
  * What the gateway stamps on every device frame it writes to the telemetry topic. Checked like
  * the rest: anyone who can write the topic can write anything there.
  */
 const GatewayStamp = {
-  scope: z.string().regex(/^(family|mandate:[a-z0-9-]{1,32})$/),
+  scope: z.string().regex(PROFILE_PATTERN),
   gateway: z.string().regex(/^[a-z0-9-]{1,32}$/),
   /** The device's address as the gateway saw it (its tunnel address behind HAProxy), or `unknown`. */
   remote: z.string().regex(/^[0-9A-Za-z.:%_-]{1,64}$/),
@@ -15,8 +22,13 @@ const GatewayStamp = {
 
 const TelemetryBusRecord = Telemetry.extend(GatewayStamp);
 const DecisionBusRecordStamped = DecisionBusRecord.extend(GatewayStamp);
+const CommandAckBusRecordStamped = CommandAckBusRecord.extend(GatewayStamp);
 /** Every record the fleet view folds; anything else on the topic is counted and dropped. */
-export const FleetBusRecord = z.discriminatedUnion('type', [TelemetryBusRecord, DecisionBusRecordStamped]);
+export const FleetBusRecord = z.discriminatedUnion('type', [
+  TelemetryBusRecord,
+  DecisionBusRecordStamped,
+  CommandAckBusRecordStamped,
+]);
 export type FleetBusRecord = z.infer<typeof FleetBusRecord>;
 
 export interface FleetEntry {
@@ -32,6 +44,12 @@ export interface FleetEntry {
   positions: Record<string, number>;
   lastDecisions: DecisionRecord[];
   errors: string[];
+  /** The policy version the device reports in force (null: none reported, or its built-in one). */
+  policyVersion: number | null;
+  /** The latest version of the device's profile here (null: the profile has no policy). */
+  policyLatest: number | null;
+  /** True when the device runs an older version than the latest of its profile (or none). */
+  policyLagging: boolean;
 }
 
 /** What happened to the records offered to `apply`, since start. */
@@ -71,6 +89,8 @@ export interface FleetViewOptions {
   onlineWindowMs?: number;
   /** Only devices this says are registered are folded (so the topic cannot grow memory). Default: all. */
   isKnown?: (deviceId: string) => boolean;
+  /** A device's command acknowledgement (the gateway stamped its id), for the command service. */
+  onCommandAck?: (deviceId: string, ack: CommandAck) => void;
 }
 
 /** What the operator sees of each device, built only from what devices report (never keys). */
@@ -79,10 +99,12 @@ export class FleetView {
   readonly #stats: FleetStats = { applied: 0, rejected: 0, unknownDevice: 0, duplicates: 0 };
   readonly onlineWindowMs: number;
   readonly #isKnown: (deviceId: string) => boolean;
+  readonly #onCommandAck: (deviceId: string, ack: CommandAck) => void;
 
   constructor(options: FleetViewOptions = {}) {
     this.onlineWindowMs = options.onlineWindowMs ?? DEFAULT_ONLINE_WINDOW_MS;
     this.#isKnown = options.isKnown ?? (() => true);
+    this.#onCommandAck = options.onCommandAck ?? (() => {});
   }
 
   /** Checks one record from the telemetry topic against its schema and folds it if it is valid. */
@@ -119,6 +141,9 @@ export class FleetView {
     if (r.type === 'telemetry') {
       const { scope: _s, gateway: _g, remote: _r, receivedAt: _at, ...telemetry } = r;
       seen.telemetry = telemetry;
+    } else if (r.type === 'command-ack') {
+      // Folded by the command service, which keeps each device's latest status per command.
+      this.#onCommandAck(r.deviceId, r.ack);
     } else {
       seen.decisions.push(r.decision);
       if (seen.decisions.length > MAX_DECISIONS_KEPT) seen.decisions.shift();
@@ -132,15 +157,31 @@ export class FleetView {
     return { ...this.#stats };
   }
 
-  entries(devices: { id: string; scope: string; label: string }[], now: number): FleetEntry[] {
+  /** Whether the device reported within the online window. */
+  isOnline(deviceId: string, now: number): boolean {
+    const s = this.#seen.get(deviceId);
+    return !!s && now - s.lastSeen <= this.onlineWindowMs;
+  }
+
+  /**
+   * One entry per device; `latestPolicies` (the latest version per profile) says which devices
+   * run an older policy version than their profile's latest.
+   */
+  entries(
+    devices: { id: string; scope: string; label: string }[],
+    now: number,
+    latestPolicies: Record<string, number> = {},
+  ): FleetEntry[] {
     return devices.map((d) => {
       const s = this.#seen.get(d.id);
       const t = s?.telemetry;
+      const reported = t?.policy?.profile === d.scope ? t.policy.version : null;
+      const latest = latestPolicies[d.scope] ?? null;
       return {
         id: d.id,
         scope: d.scope,
         label: d.label,
-        online: !!s && now - s.lastSeen <= this.onlineWindowMs,
+        online: this.isOnline(d.id, now),
         lastSeen: s?.lastSeen ?? null,
         gateway: s?.gateway ?? null,
         fills: t?.fills ?? 0,
@@ -149,6 +190,9 @@ export class FleetView {
         positions: t?.positions ?? {},
         lastDecisions: (s?.decisions.length ? s.decisions : (t?.lastDecisions ?? [])).slice(-10),
         errors: t?.errors ?? [],
+        policyVersion: reported,
+        policyLatest: latest,
+        policyLagging: latest !== null && (reported === null || reported < latest),
       };
     });
   }

@@ -25,6 +25,7 @@ import { BreakerOverridesError } from './breaker-overrides.js';
 import { EligibilityHistoryError } from './eligibility-history.js';
 import { RegistryError } from './registry.js';
 import { ListenError, startControlServer } from './server.js';
+import { StoreError } from './store/database.js';
 
 const Config = z
   .object({
@@ -176,7 +177,7 @@ const { config, signingKeyPem, kafkaSecurity, simulatorKeys, breakerConfig } = s
       {
         flag: '--data-dir <dir>',
         env: 'CONTROL_DATA_DIR',
-        description: 'where the device registry and the eligibility history are kept',
+        description: 'where the database (control.sqlite: registry, eligibility history, overrides) is kept',
         default: '.data/control',
       },
       {
@@ -277,12 +278,16 @@ const bus = createKafkaBus({
 const eligibility = Object.fromEntries(
   config.eligibility.map((e) => [e.split('=')[0]!, e.split('=')[1]!.split(',')]),
 );
-/** A port in use or an unreadable data file: one line naming the option, exit 2, no stack. */
+/**
+ * A port in use, an unreadable data file or a database that cannot be opened or migrated: one
+ * line naming the option, exit 2, no stack.
+ */
 const exitOnStartError = (err: unknown): never => {
   const issue =
     err instanceof ListenError
       ? `${err.option}: ${err.message}`
-      : err instanceof AdminTokenError ||
+      : err instanceof StoreError ||
+          err instanceof AdminTokenError ||
           err instanceof EligibilityHistoryError ||
           err instanceof BreakerOverridesError ||
           (err instanceof RegistryError && err.code === 'E_REGISTRY_CORRUPT')

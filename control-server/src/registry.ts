@@ -1,9 +1,10 @@
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { z } from 'zod';
 import { errorClass } from '@appliance/errors';
-import { readFileIfExists, writeFileDurable } from '@appliance/runtime';
 import { RequestOrigin } from './audit.js';
+import type { Db, Store } from './store/database.js';
+
+/** Where the registry was kept before the database, in the data folder: imported once. */
+export const REGISTRY_FILE = 'devices.json';
 
 const epochMs = z.number().int().nonnegative();
 
@@ -31,7 +32,7 @@ export type PaperAccountIssue = z.infer<typeof PaperAccountIssue>;
 
 export const Device = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]{2,63}$/, 'device id: 3-64 lowercase letters, digits and -'),
-  scope: z.string().regex(/^(family|mandate:[a-z0-9-]{1,32})$/, 'scope: family or mandate:<name>'),
+  scope: z.string().regex(/^(family|beta|mandate:[a-z0-9-]{1,32})$/, 'scope: family, beta or mandate:<name>'),
   label: z.string().max(100).default(''),
   createdAt: epochMs,
   /** Absent for devices registered before the registry kept it. */
@@ -51,34 +52,134 @@ const REGISTRY_ERROR_CODES = {
   E_DEVICE_EXISTS: 'a device with this id exists',
   E_DEVICE_UNKNOWN: 'no device has this id',
   E_INVALID: 'the device does not match its schema',
-  E_REGISTRY_CORRUPT: 'the registry file cannot be read or parsed',
+  E_REGISTRY_CORRUPT: 'the registry (file or rows) cannot be read or parsed',
 } as const;
 
 export class RegistryError extends errorClass('RegistryError', REGISTRY_ERROR_CODES) {}
 
-/** The devices this control plane knows, in a JSON file written durably on every change. */
+/** Today's `devices.json`, as the import reads it (a corrupt file: the same error as ever). */
+export function parseRegistryFile(text: string, path: string): Device[] {
+  try {
+    return RegistryFile.parse(JSON.parse(text)).devices;
+  } catch (err) {
+    throw new RegistryError(
+      'E_REGISTRY_CORRUPT',
+      `device registry ${path} is unreadable: ${(err as Error).message.slice(0, 200)}`,
+    );
+  }
+}
+
+const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+const unjson = (s: string | null): unknown => (s === null ? undefined : JSON.parse(s));
+
+/**
+ * Writes each device whole: its row, its revocation (once: never un-revoked), its tokens and paper
+ * accounts (replaced, so the history's trim is kept). Inside the caller's transaction, if any.
+ */
+export function writeDeviceRows(db: Db, devices: readonly Device[]): void {
+  const upsert = db.prepare(
+    `INSERT INTO devices (id, scope, label, created_at, created_from) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, label = excluded.label,
+       created_at = excluded.created_at, created_from = excluded.created_from`,
+  );
+  const revoke = db.prepare(
+    'INSERT OR IGNORE INTO device_revocations (device_id, revoked_at, revoked_from) VALUES (?, ?, ?)',
+  );
+  const dropTokens = db.prepare('DELETE FROM device_tokens WHERE device_id = ?');
+  const token = db.prepare(
+    'INSERT INTO device_tokens (device_id, seq, issued_at, expires_at, fingerprint, issued_from) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const dropAccounts = db.prepare('DELETE FROM device_paper_accounts WHERE device_id = ?');
+  const account = db.prepare(
+    'INSERT INTO device_paper_accounts (device_id, seq, created_at, api_key_prefix, created_from) VALUES (?, ?, ?, ?, ?)',
+  );
+  for (const d of devices) {
+    upsert.run(d.id, d.scope, d.label, d.createdAt, json(d.createdFrom));
+    if (d.revokedAt !== undefined) revoke.run(d.id, d.revokedAt, json(d.revokedFrom));
+    dropTokens.run(d.id);
+    d.tokens.forEach((t, i) => token.run(d.id, i, t.issuedAt, t.expiresAt, t.fingerprint, json(t.from)));
+    dropAccounts.run(d.id);
+    d.paperAccounts.forEach((a, i) => account.run(d.id, i, a.createdAt, a.apiKeyPrefix, json(a.from)));
+  }
+}
+
+interface DeviceRow {
+  id: string;
+  scope: string;
+  label: string;
+  created_at: number;
+  created_from: string | null;
+  revoked_at: number | null;
+  revoked_from: string | null;
+}
+
+/** Every device, assembled from its rows and checked against `Device`; a bad one is E_REGISTRY_CORRUPT. */
+function readDevices(store: Store): Device[] {
+  const { db } = store;
+  const rows = db
+    .prepare(
+      `SELECT d.*, r.revoked_at, r.revoked_from FROM devices d
+       LEFT JOIN device_revocations r ON r.device_id = d.id ORDER BY d.id`,
+    )
+    .all() as DeviceRow[];
+  const tokens = db.prepare('SELECT * FROM device_tokens WHERE device_id = ? ORDER BY seq');
+  const accounts = db.prepare('SELECT * FROM device_paper_accounts WHERE device_id = ? ORDER BY seq');
+  return rows.map((r) => {
+    try {
+      return Device.parse({
+        id: r.id,
+        scope: r.scope,
+        label: r.label,
+        createdAt: r.created_at,
+        ...(r.created_from !== null && { createdFrom: unjson(r.created_from) }),
+        ...(r.revoked_at !== null && { revokedAt: r.revoked_at }),
+        ...(r.revoked_from !== null && { revokedFrom: unjson(r.revoked_from) }),
+        tokens: (
+          tokens.all(r.id) as {
+            issued_at: number;
+            expires_at: number;
+            fingerprint: string;
+            issued_from: string;
+          }[]
+        ).map((t) => ({
+          issuedAt: t.issued_at,
+          expiresAt: t.expires_at,
+          fingerprint: t.fingerprint,
+          from: unjson(t.issued_from),
+        })),
+        paperAccounts: (
+          accounts.all(r.id) as { created_at: number; api_key_prefix: string; created_from: string }[]
+        ).map((a) => ({
+          createdAt: a.created_at,
+          apiKeyPrefix: a.api_key_prefix,
+          from: unjson(a.created_from),
+        })),
+      });
+    } catch (err) {
+      throw new RegistryError(
+        'E_REGISTRY_CORRUPT',
+        `device registry in ${store.path}: device ${r.id} is unreadable: ${(err as Error).message.slice(0, 200)}`,
+        { cause: err },
+      );
+    }
+  });
+}
+
+/**
+ * The devices this control plane knows, in the database's `devices`, `device_tokens`,
+ * `device_paper_accounts` and `device_revocations` tables; each change is committed
+ * (synchronous=FULL) before it takes effect. Kept in memory too, for the synchronous reads.
+ */
 export class DeviceRegistry {
   readonly #devices = new Map<string, Device>();
-  /** Changes are applied and saved one at a time: two requests never write the file at once. */
+  /** Changes are applied and saved one at a time, in the order they were asked for. */
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(readonly path: string | undefined) {}
+  private constructor(readonly store: Store) {}
 
-  static async open(path?: string): Promise<DeviceRegistry> {
-    const reg = new DeviceRegistry(path);
-    const text = path ? await readFileIfExists(path) : undefined;
-    if (text !== undefined) {
-      let parsed;
-      try {
-        parsed = RegistryFile.parse(JSON.parse(text));
-      } catch (err) {
-        throw new RegistryError(
-          'E_REGISTRY_CORRUPT',
-          `device registry ${path} is unreadable: ${(err as Error).message.slice(0, 200)}`,
-        );
-      }
-      for (const d of parsed.devices) reg.#devices.set(d.id, d);
-    }
+  static async open(store: Store): Promise<DeviceRegistry> {
+    const reg = new DeviceRegistry(store);
+    for (const d of readDevices(store)) reg.#devices.set(d.id, d);
     return reg;
   }
 
@@ -172,33 +273,19 @@ export class DeviceRegistry {
   }
 
   /**
-   * Applies the devices `change` returns (computed when its turn comes) and saves; if the save
-   * fails, nothing changed.
+   * Commits the devices `change` returns (computed when its turn comes), then applies them; if
+   * the commit fails, nothing changed.
    */
   #change(change: () => Device[]): Promise<Device[]> {
-    const run = this.#queue.then(async () => {
+    const run = this.#queue.then(() => {
       const next = change();
       if (next.length === 0) return next;
-      const before = next.map((d) => [d.id, this.#devices.get(d.id)] as const);
+      const { db } = this.store;
+      db.transaction(() => writeDeviceRows(db, next))();
       for (const d of next) this.#devices.set(d.id, d);
-      try {
-        await this.#save();
-      } catch (err) {
-        for (const [id, old] of before) {
-          if (old) this.#devices.set(id, old);
-          else this.#devices.delete(id);
-        }
-        throw err;
-      }
       return next;
     });
     this.#queue = run.catch(() => undefined);
     return run;
-  }
-
-  async #save(): Promise<void> {
-    if (!this.path) return;
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    await writeFileDurable(this.path, JSON.stringify({ v: 1, devices: this.list() }, null, 2));
   }
 }

@@ -9,18 +9,20 @@ import {
   type BreakerConfigInput,
   type FillCosts,
 } from '@appliance/trading-core';
-import { ADMIN_TOKEN_FILE, AdminToken } from './admin-auth.js';
+import { AdminToken } from './admin-auth.js';
 import { HostAllowList } from '@appliance/runtime';
 import { buildApp } from './app.js';
-import { BREAKER_OVERRIDES_FILE } from './breaker-overrides.js';
 import { BreakerService } from './breaker-service.js';
 import { CandleIntake } from './candle-intake.js';
+import { CommandService } from './command-service.js';
 import { ControlPublisher } from './control-publisher.js';
-import { ELIGIBILITY_HISTORY_FILE } from './eligibility-history.js';
 import { EligibilityService, type ApprovalMode } from './eligibility.js';
 import { FleetView } from './fleet.js';
 import { createPaperExchange, DEFAULT_MARKETS, type PaperExchange } from '@appliance/paper-exchange';
+import { PolicyService } from './policy-service.js';
 import { DeviceRegistry } from './registry.js';
+import { DATABASE_FILE, Store } from './store/database.js';
+import { importDataFiles } from './store/import-files.js';
 
 export interface ControlServerOptions {
   bus: Bus;
@@ -31,7 +33,10 @@ export interface ControlServerOptions {
    */
   adminToken: string;
   logger: Logger;
-  /** Where the device registry lives; in memory when absent. */
+  /**
+   * The data folder: the database (`control.sqlite`) lives there, and the files kept there before
+   * it are imported on the first start. In memory when absent.
+   */
   dataDir?: string;
   now?: () => number;
   /**
@@ -45,7 +50,11 @@ export interface ControlServerOptions {
   eligibilityApproval?: Record<string, ApprovalMode>;
   /** Oldest a simulator submission may be when it arrives (default: an hour). */
   simulatorMaxAgeMs?: number;
-  /** Spending policy per profile; default: DEFAULT_FAMILY_POLICY for `family`. */
+  /**
+   * Spending policy per profile, stored as version 1 of each profile that has none yet (later
+   * versions, through the API, are kept in the database); `family` defaults to
+   * DEFAULT_FAMILY_POLICY.
+   */
   policies?: Record<string, Record<string, unknown>>;
   heartbeatIntervalMs?: number;
   controlTtlMs?: number;
@@ -118,21 +127,36 @@ export interface ControlServer {
   /** What became of the candles from the bus: accepted, and dropped by reason. */
   candles: CandleIntake;
   registry: DeviceRegistry;
+  /** The database: `control.sqlite` in the data folder, or in memory. */
+  store: Store;
   control: ControlPublisher;
   eligibility: EligibilityService;
   breaker: BreakerService;
+  policies: PolicyService;
+  commands: CommandService;
   close(): Promise<void>;
 }
 
 export async function startControlServer(o: ControlServerOptions): Promise<ControlServer> {
+  const store = Store.open(o.dataDir ? join(o.dataDir, DATABASE_FILE) : ':memory:');
+  try {
+    return await startOn(store, o);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}
+
+async function startOn(store: Store, o: ControlServerOptions): Promise<ControlServer> {
   const now = o.now ?? Date.now;
-  const registry = await DeviceRegistry.open(o.dataDir ? join(o.dataDir, 'devices.json') : undefined);
-  const adminToken = await AdminToken.open(
-    o.adminToken,
-    o.dataDir ? join(o.dataDir, ADMIN_TOKEN_FILE) : undefined,
-  );
+  if (o.dataDir) {
+    const imported = await importDataFiles(store, o.dataDir, (msg) => o.logger.warn(msg));
+    for (const i of imported) o.logger.info(i, `imported ${i.file} into ${store.path}`);
+  }
+  const registry = await DeviceRegistry.open(store);
+  const adminToken = await AdminToken.open(o.adminToken, store);
   const eligibility = await EligibilityService.open({
-    path: o.dataDir ? join(o.dataDir, ELIGIBILITY_HISTORY_FILE) : undefined,
+    store,
     seed: o.eligibility ?? {},
     approval: o.eligibilityApproval ?? {},
     simulatorKeys: o.simulatorKeys ?? new KeyRing(),
@@ -141,8 +165,27 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     logger: o.logger.child({ component: 'eligibility' }),
   });
   const allowedHosts = new HostAllowList(o.allowedHosts ?? []);
+  // -- issue 14, engineer C: spending policy versions and fleet commands, kept in the store --
+  const policies = new PolicyService({
+    store,
+    seed: { family: DEFAULT_FAMILY_POLICY, ...o.policies },
+    now,
+    logger: o.logger.child({ component: 'policies' }),
+  });
+  const commands = new CommandService({
+    store,
+    devices: () => registry.list(),
+    isOnline: (id) => fleet.isOnline(id, now()),
+    now,
+    logger: o.logger.child({ component: 'commands' }),
+  });
+  // -- end issue 14, engineer C --
   // Only registered devices are folded: the topic cannot make the view grow.
-  const fleet = new FleetView({ onlineWindowMs: o.onlineWindowMs, isKnown: (id) => registry.has(id) });
+  const fleet = new FleetView({
+    onlineWindowMs: o.onlineWindowMs,
+    isKnown: (id) => registry.has(id),
+    onCommandAck: (id, ack) => void commands.onAck(id, ack),
+  });
   let rejectedSinceLog = 0;
   let lastRejectedLog = -Infinity;
   const feedKeys = o.feedKeys ?? new KeyRing();
@@ -151,7 +194,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     body: Parameters<ControlPublisher['publishBreaker']>[0],
   ) => Promise<void> = async () => {};
   const breaker = await BreakerService.open({
-    overridesPath: o.dataDir ? join(o.dataDir, BREAKER_OVERRIDES_FILE) : undefined,
+    store,
     config: o.breaker?.config,
     pegSymbol: o.breaker?.pegSymbol,
     tickMs: o.breaker?.tickMs,
@@ -168,7 +211,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     origin: 'control',
     // What the history says is in force (the seed for streams the simulator has not decided on).
     eligibility: eligibility.inForce(),
-    policies: o.policies ?? { family: DEFAULT_FAMILY_POLICY },
+    policies: policies.inForce(),
+    fleet: () => commands.fleetBodies(),
     revoked: registry.revokedIds(),
     breaker: breaker.body(),
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? DEFAULT_CONTROL_OPTIONS.heartbeatIntervalMs,
@@ -176,6 +220,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   });
   eligibility.onChange = (stream, state) => control.publishEligibility(stream, state.symbols, state);
   publishBreaker = (body) => control.publishBreaker(body);
+  policies.onChange = (profile, p) => control.publishPolicy(profile, p);
+  commands.onChange = () => control.publishFleet();
   const subs: Subscription[] = [];
   subs.push(
     await o.bus.subscribe({
@@ -266,6 +312,8 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     control,
     eligibility,
     breaker,
+    policies,
+    commands,
     tokenSigner: o.signer,
     adminToken,
     allowedHosts,
@@ -277,9 +325,12 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
 
   const server: ControlServer = {
     registry,
+    store,
     control,
     eligibility,
     breaker,
+    policies,
+    commands,
     paper,
     candles,
     async listen(port = 0, host = '127.0.0.1', paperPort = 0) {
@@ -298,6 +349,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       for (const s of subs) await s.close();
       await app.close();
       await paper?.close();
+      store.close();
     },
   };
   return server;

@@ -8,8 +8,11 @@ import { AdminToken } from '../src/admin-auth.js';
 import { HostAllowList } from '@appliance/runtime';
 import { buildApp, routeTable } from '../src/app.js';
 import { BreakerService } from '../src/breaker-service.js';
+import { CommandService } from '../src/command-service.js';
 import { EligibilityService } from '../src/eligibility.js';
+import { PolicyService } from '../src/policy-service.js';
 import { ControlPublisher, DeviceRegistry, FleetView } from '../src/index.js';
+import { Store } from '../src/store/database.js';
 import { ADMIN, logger, rawRequest, setup } from './helpers.js';
 
 /** Every /api route, as an attacker would call it, with a body where it takes one. */
@@ -25,6 +28,7 @@ const API_CALLS: { method: string; path: string; body?: unknown }[] = [
   { method: 'POST', path: '/api/admin-token/rotate' },
   { method: 'GET', path: '/api/eligibility' },
   { method: 'GET', path: '/api/breaker' },
+  { method: 'GET', path: '/api/breaker/history' },
   {
     method: 'POST',
     path: '/api/breaker/overrides',
@@ -39,6 +43,20 @@ const API_CALLS: { method: string; path: string; body?: unknown }[] = [
   },
   { method: 'POST', path: '/api/eligibility/pending/run-1~ema.1h/approve' },
   { method: 'POST', path: '/api/eligibility/pending/run-1~ema.1h/reject', body: { reason: 'x' } },
+  { method: 'GET', path: '/api/policies' },
+  { method: 'GET', path: '/api/policies/family' },
+  { method: 'GET', path: '/api/policies/family/1' },
+  { method: 'GET', path: '/api/policies/family/diff?from=1&to=1' },
+  { method: 'POST', path: '/api/policies/family', body: { policy: { schema: 1 } } },
+  { method: 'POST', path: '/api/policies/family/rollback', body: { to: 1 } },
+  { method: 'GET', path: '/api/commands' },
+  { method: 'GET', path: '/api/commands/cmd-0123456789' },
+  {
+    method: 'POST',
+    path: '/api/commands',
+    body: { action: 'flat', target: 'all', reason: 'attacker sells everything' },
+  },
+  { method: 'POST', path: '/api/commands/cmd-0123456789/confirm' },
 ];
 
 /** Spellings of `/api/<rest>` that a router or a proxy might treat as the same path. */
@@ -110,6 +128,8 @@ t.test('no spelling of an /api path and no method reaches a route without the ad
   }
   t.ok(tried > 1000, `${tried} requests, each refused (400, 401 or 404)`);
   t.equal(JSON.stringify(server.registry.list()), before, 'nothing registered, issued, revoked or created');
+  t.equal(server.policies.versions('family').versions.length, 1, 'no policy version created');
+  t.same(server.commands.list().commands, [], 'no fleet command issued');
   t.equal((await call('GET', '/api/fleet')).status, 200, 'the admin token still works: it was not rotated');
 });
 
@@ -132,12 +152,14 @@ function buildTestApp() {
   const bus = new EmbeddedBus();
   const signer = generateSigner();
   return (async () => {
-    const registry = await DeviceRegistry.open();
+    const store = Store.open(':memory:');
+    const registry = await DeviceRegistry.open(store);
     await registry.create({ id: 'demo-device' }, 1);
     const app = buildApp({
       registry,
       fleet: new FleetView(),
       eligibility: await EligibilityService.open({
+        store,
         seed: {},
         approval: {},
         simulatorKeys: new KeyRing(),
@@ -156,13 +178,22 @@ function buildTestApp() {
         ttlMs: 60_000,
       }),
       breaker: await BreakerService.open({
+        store,
         feedKeys: new KeyRing(),
         publish: async () => {},
         logger,
         now: Date.now,
       }),
+      policies: new PolicyService({ store, seed: {}, now: Date.now, logger }),
+      commands: new CommandService({
+        store,
+        devices: () => registry.list(),
+        isOnline: () => false,
+        now: Date.now,
+        logger,
+      }),
       tokenSigner: signer,
-      adminToken: await AdminToken.open(ADMIN),
+      adminToken: await AdminToken.open(ADMIN, store),
       allowedHosts: new HostAllowList(),
       logger,
       now: Date.now,

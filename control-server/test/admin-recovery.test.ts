@@ -9,6 +9,8 @@ import t from 'tap';
 import { KeyRing, TOPICS, exportPublicKey, verifyControl } from '@appliance/protocol';
 import { waitFor } from '@appliance/test-kit';
 import { AdminTokenError, DeviceRegistry, startControlServer } from '../src/index.js';
+import { DATABASE_FILE, Store } from '../src/store/database.js';
+import { importDataFiles } from '../src/store/import-files.js';
 import { ADMIN, logger, rawRequest, setup } from './helpers.js';
 
 const UA = { 'user-agent': 'incident-test/1.0' };
@@ -65,23 +67,28 @@ t.test('the registry shows when and from where each device, token and paper acco
       },
     ],
   });
+  await server.close();
   t.notMatch(
-    readFileSync(join(dir, 'devices.json'), 'utf8'),
+    readFileSync(join(dir, DATABASE_FILE), 'latin1'),
     created.body.token as string,
     'no token on disk',
   );
-  await server.close();
-  const reopened = await DeviceRegistry.open(join(dir, 'devices.json'));
+  const store = Store.open(join(dir, DATABASE_FILE));
+  t.teardown(() => store.close());
+  const reopened = await DeviceRegistry.open(store);
   t.same(reopened.list(), body.devices, 'kept across a restart');
 });
 
-t.test('a registry written before the audit fields still opens', async (t) => {
+t.test('a registry file written before the audit fields is still imported', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cs-audit-'));
   writeFileSync(
     join(dir, 'devices.json'),
     JSON.stringify({ v: 1, devices: [{ id: 'old-1', scope: 'family', label: 'x', createdAt: 5 }] }),
   );
-  const reg = await DeviceRegistry.open(join(dir, 'devices.json'));
+  const store = Store.open(join(dir, DATABASE_FILE));
+  t.teardown(() => store.close());
+  await importDataFiles(store, dir, () => undefined);
+  const reg = await DeviceRegistry.open(store);
   t.same(reg.list(), [
     { id: 'old-1', scope: 'family', label: 'x', createdAt: 5, tokens: [], paperAccounts: [] },
   ]);
@@ -180,10 +187,13 @@ t.test('a rotated admin token works at once, the old one stops, and a restart ke
     rotatedAt,
     rotatedFrom: { remote: '127.0.0.1', userAgent: 'incident-test/1.0' },
   });
-  const file = readFileSync(join(dir, 'admin-token.json'), 'utf8');
-  t.notMatch(file, token, 'only a hash is kept');
-  t.match(JSON.parse(file), { v: 1, sha256: createHash('sha256').update(token).digest('hex') });
   await first.server.close();
+  t.notMatch(readFileSync(join(dir, DATABASE_FILE), 'latin1'), token, 'only a hash is kept');
+  const store = Store.open(join(dir, DATABASE_FILE));
+  t.match(store.db.prepare('SELECT sha256 FROM admin_token').all(), [
+    { sha256: createHash('sha256').update(token).digest('hex') },
+  ]);
+  store.close();
 
   const restarted = await setup(t, { dataDir: dir });
   t.equal((await restarted.call('GET', '/api/fleet')).status, 401, 'CONTROL_ADMIN_TOKEN does not come back');

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -15,6 +15,7 @@ import {
   type KeyRing as KeyRingType,
 } from '@appliance/protocol';
 import { waitFor } from '@appliance/test-kit';
+import { DATABASE_FILE, Store } from '../src/store/database.js';
 import { setup } from './helpers.js';
 
 const HOUR = 3_600_000;
@@ -133,14 +134,13 @@ t.test(
     t.match(during.published.reason, /exchange incident/);
     await first.server.close();
 
-    const stored = JSON.parse(readFileSync(join(dir, 'breaker-overrides.json'), 'utf8')) as {
-      overrides: { scope: string; by: string }[];
-    };
+    const store = Store.open(join(dir, DATABASE_FILE));
     t.same(
-      stored.overrides.map((o) => [o.scope, o.by]),
-      [['market', 'ana']],
-      'written to the data folder',
+      store.db.prepare('SELECT scope, set_by FROM breaker_overrides').all(),
+      [{ scope: 'market', set_by: 'ana' }],
+      'written to the database in the data folder',
     );
+    store.close();
 
     const second = await setup(t, { dataDir: dir, feedKeys, breaker: { config: CONFIG } });
     const keys = KeyRing.of(exportPublicKey(second.signer.publicKey));
@@ -149,6 +149,18 @@ t.test(
       'halt',
       'the first breaker message after a restart already carries the override',
     );
+    const history = (await second.call('GET', '/api/breaker/history?scope=market')).body as {
+      events: { type: string; scope: string; to?: string }[];
+    };
+    t.same(
+      history.events.map((e) => [e.type, e.to ?? null]).reverse(),
+      [
+        ['OverrideSet', null],
+        ['BreakerTripped', 'halt'],
+      ],
+      "the first run's events are in the history after the restart, and the restart added none",
+    );
+    t.equal((await second.call('GET', '/api/breaker/history?limit=0')).status, 400);
     const cleared = await second.call('POST', '/api/breaker/overrides/clear', {
       scope: 'market',
       operator: 'ana',
@@ -161,7 +173,7 @@ t.test(
   },
 );
 
-t.test('an expired override is gone after a restart', async (t) => {
+t.test('an expired override in an imported overrides file is gone after the start', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'breaker-'));
   writeFileSync(
     join(dir, 'breaker-overrides.json'),

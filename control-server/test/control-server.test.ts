@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -18,6 +18,7 @@ import { waitFor } from '@appliance/test-kit';
 import { CentralPolicy } from '@appliance/trading-core';
 import { startControlServer } from '../src/index.js';
 import { NO_ELIGIBILITY_WARNING } from '../src/control-publisher.js';
+import { DATABASE_FILE } from '../src/store/database.js';
 
 const logger = pino({ level: 'silent' });
 const ADMIN = 'admin-token-0123456789';
@@ -65,7 +66,7 @@ t.test('every API route needs the admin token; health and the dashboard do not',
 
 t.test('a device is registered once and gets a token that verifies with the published key', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cs-'));
-  const { call, signer } = await setup(t, dir);
+  const { call, signer, server } = await setup(t, dir);
   const created = await call('POST', '/api/devices', { id: 'dev-1', label: 'Grandma' });
   t.equal(created.status, 201);
   t.match(created.body, {
@@ -82,11 +83,12 @@ t.test('a device is registered once and gets a token that verifies with the publ
     status: 409,
     body: { error: 'E_DEVICE_EXISTS', message: 'device dev-1 already exists' },
   });
-  t.match(
-    JSON.parse(readFileSync(join(dir, 'devices.json'), 'utf8')),
-    { v: 1, devices: [{ id: 'dev-1' }] },
-    'written to the registry file',
+  t.same(
+    server.store.db.prepare('SELECT id, label FROM devices').all(),
+    [{ id: 'dev-1', label: 'Grandma' }],
+    'written to the database',
   );
+  t.ok(existsSync(join(dir, DATABASE_FILE)), `in ${DATABASE_FILE} in the data folder`);
   const again = await call('POST', '/api/devices/dev-1/token');
   t.equal(again.status, 200);
   t.equal(
@@ -112,7 +114,7 @@ t.test('bad device registrations get a clear 400 and change nothing', async (t) 
   });
   t.same(await call('POST', '/api/devices', { id: 'dev-2', scope: 'everyone' }), {
     status: 400,
-    body: { error: 'E_INVALID', message: 'scope: scope: family or mandate:<name>' },
+    body: { error: 'E_INVALID', message: 'scope: scope: family, beta or mandate:<name>' },
   });
   t.same((await call('GET', '/api/devices')).body, { devices: [] });
 });

@@ -1,6 +1,6 @@
 // Eligibility from the simulator: signed submissions, refusals that change nothing, operator
 // approval, pins and blocks, and the history that survives a restart.
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -20,6 +20,7 @@ import {
 import { waitFor } from '@appliance/test-kit';
 import { startControlServer, type ControlServerOptions } from '../src/index.js';
 import { ELIGIBILITY_HISTORY_FILE } from '../src/eligibility-history.js';
+import { DATABASE_FILE, Store } from '../src/store/database.js';
 import { ADMIN, logger, setup } from './helpers.js';
 
 type EligibilityControl = Extract<Control, { kind: 'eligibility' }>;
@@ -600,53 +601,70 @@ t.test('a restart rebuilds the eligibility in force and keeps the history', asyn
     200,
     'and the waiting change can be approved',
   );
-  const lines = readFileSync(join(dir, ELIGIBILITY_HISTORY_FILE), 'utf8').trim().split('\n');
   t.same(
-    lines.map((l) => (JSON.parse(l) as { type: string }).type),
+    second.server.store.db
+      .prepare('SELECT type FROM eligibility_history ORDER BY seq')
+      .all()
+      .map((r) => (r as { type: string }).type),
     ['submission', 'override', 'submission', 'approved'],
   );
 });
 
-t.test('a history line cut short by a crash is dropped; a corrupt one stops the start', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'cs-elig-'));
-  const first = await start(t, { dataDir: dir });
-  t.equal((await first.submit(run())).status, 201);
-  await first.server.close();
-  const file = join(dir, ELIGIBILITY_HISTORY_FILE);
-  appendFileSync(file, '{"type":"override","seq":2,"at":1,"str');
-  const second = await start(t, { dataDir: dir });
-  t.match((await second.call('GET', '/api/eligibility')).body, {
-    streams: { 'ema.1h': { run: { id: 'run-1' } } },
-  });
-  await second.call('POST', '/api/eligibility/overrides', {
-    stream: 'ema.1h',
-    symbol: 'BTC/USDT',
-    mode: 'block',
-    reason: 'r',
-  });
-  await second.server.close();
-  t.same(
-    readFileSync(file, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => (JSON.parse(l) as { seq: number }).seq),
-    [1, 2],
-    'the next entry starts on a line of its own',
-  );
+t.test(
+  'an old history file: a last line cut short by a crash is dropped; a corrupt line stops the start and imports nothing',
+  async (t) => {
+    // The entry as today's file holds it: one JSON line, taken from a server that wrote it.
+    const first = await start(t);
+    t.equal((await first.submit(run())).status, 201);
+    const line = (
+      first.server.store.db.prepare('SELECT entry FROM eligibility_history').get() as { entry: string }
+    ).entry;
 
-  writeFileSync(file, readFileSync(file, 'utf8').replace('"type":"override"', '"type":"bogus"'));
-  await t.rejects(
-    startControlServer({
-      bus: second.bus,
-      signer: second.signer,
-      adminToken: ADMIN,
-      logger,
-      paper: false,
-      dataDir: dir,
-    }),
-    { code: 'E_ELIGIBILITY_HISTORY_CORRUPT', message: /eligibility-history\.jsonl line 2 is unreadable/ },
-  );
-});
+    const dir = mkdtempSync(join(tmpdir(), 'cs-elig-'));
+    const file = join(dir, ELIGIBILITY_HISTORY_FILE);
+    writeFileSync(file, `${line}\n{"type":"override","seq":2,"at":1,"str`);
+    const second = await start(t, { dataDir: dir });
+    t.match((await second.call('GET', '/api/eligibility')).body, {
+      streams: { 'ema.1h': { run: { id: 'run-1' } } },
+    });
+    await second.call('POST', '/api/eligibility/overrides', {
+      stream: 'ema.1h',
+      symbol: 'BTC/USDT',
+      mode: 'block',
+      reason: 'r',
+    });
+    t.same(
+      second.server.store.db.prepare('SELECT seq FROM eligibility_history ORDER BY seq').all(),
+      [{ seq: 1 }, { seq: 2 }],
+      'the next entry follows the imported one',
+    );
+    t.ok(existsSync(`${file}.migrated`), 'the file is renamed, not deleted');
+    await second.server.close();
+
+    const bad = mkdtempSync(join(tmpdir(), 'cs-elig-'));
+    const badFile = join(bad, ELIGIBILITY_HISTORY_FILE);
+    writeFileSync(badFile, `${line}\n${line.replace('"type":"submission"', '"type":"bogus"')}\n`);
+    await t.rejects(
+      startControlServer({
+        bus: second.bus,
+        signer: second.signer,
+        adminToken: ADMIN,
+        logger,
+        paper: false,
+        dataDir: bad,
+      }),
+      { code: 'E_ELIGIBILITY_HISTORY_CORRUPT', message: /eligibility-history\.jsonl line 2 is unreadable/ },
+    );
+    t.ok(existsSync(badFile), 'the corrupt file stays where it is');
+    const store = Store.open(join(bad, DATABASE_FILE));
+    t.same(
+      store.db.prepare('SELECT count(*) AS n FROM eligibility_history').get(),
+      { n: 0 },
+      'nothing imported',
+    );
+    store.close();
+  },
+);
 
 t.test('a stream with 1,000 symbols and long reasons still fits what gateways relay', async (t) => {
   const { submit, watch } = await start(t);

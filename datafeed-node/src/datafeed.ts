@@ -9,8 +9,10 @@ import {
   type StrategyAction,
 } from '@appliance/trading-core';
 import { feedCandleProblem } from './candle-check.js';
+import { timeframeMs } from './csv-candles.js';
 import type { EligibilityGate } from './eligibility.js';
 import { FeedError } from './errors.js';
+import { checkHouseBuy, type HousePolicySource } from './house-policy.js';
 import { planStreams, streamsOf, type StreamChoice } from './streams.js';
 
 /**
@@ -38,6 +40,12 @@ export interface DatafeedOptions extends StreamChoice {
    * allow on that stream; sells always go through. Signals are unaffected (see Datafeed).
    */
   eligibility?: EligibilityGate;
+  /**
+   * When given, each stream's house portfolio is held to the house policy in force (see
+   * house-policy.ts): a buy it refuses is not made; sells always go through. While none has
+   * arrived the house portfolios buy as without it. Signals are unaffected.
+   */
+  housePolicy?: HousePolicySource;
   now?: () => number;
 }
 
@@ -52,6 +60,8 @@ export interface StreamStats {
   ledgerBalanced: boolean;
   /** Buys the house portfolio did not make because the symbol was not eligible (with a gate only). */
   skippedBuys?: number;
+  /** Buys the house portfolio did not make because the house policy refused them (with one only). */
+  skippedByPolicy?: number;
 }
 
 export interface DatafeedStats {
@@ -64,6 +74,8 @@ export interface DatafeedStats {
   ledgerBalanced: boolean;
   /** Buys the house portfolios skipped as not eligible (with an eligibility gate only). */
   skippedBuys?: number;
+  /** Buys the house portfolios skipped as refused by the house policy (with a house policy only). */
+  skippedByPolicy?: number;
   /** Each stream's own, when the feed runs more than one. */
   streams?: StreamStats[];
 }
@@ -80,13 +92,20 @@ interface StreamRun {
   /** Decides the stream's signals: every buy and sell its algorithm makes, as without a gate. */
   trader: VirtualTrader;
   /**
-   * The house portfolio: the same trader when there is no eligibility gate, else a second one
-   * fed the same actions except buys of symbols not eligible on the stream.
+   * The house portfolio: the same trader when there is no eligibility gate nor house policy,
+   * else a second one fed the same actions except the buys they refuse.
    */
   house: VirtualTrader;
   skippedBuys: number;
   /** Per symbol, the gate revision at which a skip was last logged: once per change. */
   skipLogged: Map<string, number>;
+  skippedByPolicy: number;
+  /** Per refusal code, the UTC day a policy skip was last logged: once per reason per day. */
+  policyLogged: Map<string, number>;
+  /** The house's buys of the last two days, as `decide` counts them against the policy. */
+  spends: { ts: number; quote: number }[];
+  /** Per symbol, the spend of the house's buy waiting for its fill (set to what the fill paid). */
+  pendingSpends: Map<string, { ts: number; quote: number }>;
   lanes: Map<string, Lane>;
   /** Per input symbol, the queues of the strategies that read it. */
   readers: Map<string, InputQueue[]>;
@@ -110,6 +129,10 @@ export class Datafeed {
   readonly #lastTime = new Map<string, number>();
   readonly #o: DatafeedOptions;
   readonly #now: () => number;
+  /** Latest close per asset fed: the house portfolio's marks when the house policy is checked. */
+  readonly #marks: Record<string, number> = {};
+  readonly #timeframeMs: number;
+  #warnedNoPolicy = false;
   #candles = 0;
 
   /** Throws FeedError E_STREAMS when the streams cannot run on the symbols fed (see planStreams). */
@@ -117,6 +140,7 @@ export class Datafeed {
     this.#o = o;
     this.#now = o.now ?? Date.now;
     this.#fed = new Set(o.symbols);
+    this.#timeframeMs = timeframeMs(o.timeframe) ?? 0;
     this.#runs = planStreams(streamsOf(o), o.symbols).map(({ stream, strategies }) => {
       const trader = () =>
         new VirtualTrader({
@@ -129,9 +153,13 @@ export class Datafeed {
       const run: StreamRun = {
         stream,
         trader: signalTrader,
-        house: o.eligibility ? trader() : signalTrader,
+        house: o.eligibility || o.housePolicy ? trader() : signalTrader,
         skippedBuys: 0,
         skipLogged: new Map(),
+        skippedByPolicy: 0,
+        policyLogged: new Map(),
+        spends: [],
+        pendingSpends: new Map(),
         lanes: new Map(),
         readers: new Map(),
         signals: 0,
@@ -175,6 +203,7 @@ export class Datafeed {
       );
     this.#lastTime.set(symbol, candle.time);
     this.#candles++;
+    this.#marks[symbol.split('/')[0]!] = candle.close;
     const { time, open, high, low, close, volume } = candle;
     const signed = createCandle(
       {
@@ -210,8 +239,11 @@ export class Datafeed {
     const step = run.trader.onCandle(symbol, candle, action);
     if (run.house === run.trader) {
       if (step.filled) run.fills++;
-    } else if (run.house.onCandle(symbol, candle, this.#houseAction(run, symbol, candle, action)).filled)
-      run.fills++;
+    } else {
+      const house = run.house.onCandle(symbol, candle, this.#houseAction(run, symbol, candle, action));
+      if (house.filled) run.fills++;
+      if (this.#o.housePolicy) this.#recordSpend(run, symbol, candle, house);
+    }
     if (!step.order) return null;
     const signal = createSignal(
       {
@@ -247,13 +279,15 @@ export class Datafeed {
 
   /**
    * The action the house portfolio takes: the algorithm's, except a buy of a symbol not
-   * eligible on the stream. A sell always passes, so the house can leave a symbol that has
+   * eligible on the stream, or one the house policy refuses. A sell always passes, so the house can leave a symbol that has
    * become ineligible. A buy decided while eligible is filled at the next open even if the
    * symbol became ineligible in between: the decision was made.
    */
   #houseAction(run: StreamRun, symbol: string, candle: Candle, action: StrategyAction | null) {
-    const gate = this.#o.eligibility!;
-    if (action !== 'buy' || gate.allows(run.stream, symbol)) return action;
+    if (action !== 'buy') return action;
+    const gate = this.#o.eligibility;
+    if (!gate || gate.allows(run.stream, symbol))
+      return this.#o.housePolicy ? this.#policyAction(run, symbol, candle) : action;
     run.skippedBuys++;
     const revision = gate.revision(run.stream);
     if (run.skipLogged.get(symbol) !== revision) {
@@ -266,6 +300,94 @@ export class Datafeed {
     return null;
   }
 
+  /**
+   * A buy of the house portfolio under the house policy, checked by `decide` (checkHouseBuy) at
+   * the candle's close with the order the house would place: its allocation of its equity at
+   * the closes, within its cash (an upper bound: cash set aside for other pending buys makes
+   * the real order smaller). No policy yet: the buy goes through, as before there were any.
+   */
+  #policyAction(run: StreamRun, symbol: string, candle: Candle): StrategyAction | null {
+    const held = this.#o.housePolicy!.current();
+    if (!held) {
+      if (!this.#warnedNoPolicy) {
+        this.#warnedNoPolicy = true;
+        this.#o.logger.warn(
+          'no signed house policy received yet: the house portfolios buy without a spending policy until one arrives (logged once)',
+        );
+      }
+      return 'buy';
+    }
+    const house = run.house;
+    const asset = symbol.split('/')[0]!;
+    const pending = house.pending(symbol);
+    // Held and nothing pending: the house places no buy, so there is nothing to check.
+    if (pending === null && house.ledger.quantityAtoms(asset) > 0n) return 'buy';
+    // A pending buy fills at this open, after which the house holds the asset and buys no more.
+    if (pending?.side === 'buy') return null;
+    const now = candle.time + this.#timeframeMs;
+    const holdings = Object.fromEntries(
+      Object.entries(house.ledger.positions()).map(([a, p]) => [a, p.quantity]),
+    );
+    const cash = house.ledger.cash();
+    const equity = house.ledger.equity(this.#marks);
+    // A pending sell fills at this open first, so its proceeds are cash the buy may use.
+    const orderQuote = pending ? house.allocation * equity : Math.min(house.allocation * equity, cash);
+    // Not one atom fits: the house places no buy.
+    if (!(orderQuote > 0)) return 'buy';
+    run.spends = run.spends.filter((s) => s.ts > now - SPEND_LOOKBACK_MS);
+    const verdict = checkHouseBuy(held.policy, {
+      stream: run.stream,
+      symbol,
+      quote: this.#o.quote,
+      price: candle.close,
+      orderQuote,
+      // The house's own sizing keeps its order within its cash: funds are not the policy's matter.
+      cash: Math.max(cash, orderQuote),
+      holdings,
+      marks: this.#marks,
+      spends: run.spends,
+      seed: this.#o.seed,
+      now,
+    });
+    if (verdict.allowed) return 'buy';
+    run.skippedByPolicy++;
+    const day = Math.floor(now / DAY_MS);
+    if (run.policyLogged.get(verdict.code) !== day) {
+      run.policyLogged.set(verdict.code, day);
+      this.#o.logger.info(
+        {
+          stream: run.stream,
+          symbol,
+          candleTime: candle.time,
+          code: verdict.code,
+          reason: verdict.reason,
+          policyVersion: held.policyVersion ?? null,
+        },
+        `house portfolio does not buy ${symbol} on ${run.stream}: the house policy refuses it (${verdict.code}; logged once per reason per day)`,
+      );
+    }
+    return null;
+  }
+
+  /**
+   * Counts the house's buys for the policy's day and window limits: an order when it is placed
+   * (at its value at the close), then what its fill actually paid, or nothing if it did not fill.
+   */
+  #recordSpend(run: StreamRun, symbol: string, candle: Candle, step: ReturnType<VirtualTrader['onCandle']>) {
+    const waiting = run.pendingSpends.get(symbol);
+    if (waiting) {
+      run.pendingSpends.delete(symbol);
+      waiting.quote = step.filled?.side === 'buy' ? step.filled.notional : 0;
+    }
+    if (step.order?.side !== 'buy') return;
+    const spend = {
+      ts: candle.time + this.#timeframeMs,
+      quote: step.order.quantity * step.order.referencePrice,
+    };
+    run.spends.push(spend);
+    run.pendingSpends.set(symbol, spend);
+  }
+
   stats(): DatafeedStats {
     const streams = this.#runs.map((r): StreamStats => ({
       stream: r.stream,
@@ -274,6 +396,7 @@ export class Datafeed {
       equity: r.house.equity(),
       ledgerBalanced: r.house.ledger.isBalanced() && r.trader.ledger.isBalanced(),
       ...(this.#o.eligibility ? { skippedBuys: r.skippedBuys } : {}),
+      ...(this.#o.housePolicy ? { skippedByPolicy: r.skippedByPolicy } : {}),
     }));
     const total = {
       candles: this.#candles,
@@ -282,9 +405,14 @@ export class Datafeed {
       equity: sum(streams.map((s) => s.equity)),
       ledgerBalanced: streams.every((s) => s.ledgerBalanced),
       ...(this.#o.eligibility ? { skippedBuys: sum(streams.map((s) => s.skippedBuys ?? 0)) } : {}),
+      ...(this.#o.housePolicy ? { skippedByPolicy: sum(streams.map((s) => s.skippedByPolicy ?? 0)) } : {}),
     };
     return streams.length > 1 ? { ...total, streams } : total;
   }
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+const DAY_MS = 86_400_000;
+/** No day or window of a policy is longer than this (as `decide` counts), so older spends cannot matter. */
+const SPEND_LOOKBACK_MS = 50 * 3_600_000;

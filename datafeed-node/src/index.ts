@@ -32,6 +32,17 @@ export {
   type EligibilityOutcome,
 } from './eligibility.js';
 export {
+  HousePolicy,
+  HOUSE_PROFILE,
+  checkHouseBuy,
+  type HeldHousePolicy,
+  type HouseBuy,
+  type HousePolicyOptions,
+  type HousePolicyOutcome,
+  type HousePolicySource,
+  type HouseVerdict,
+} from './house-policy.js';
+export {
   FeedReportBuilder,
   FeedReporter,
   DEFAULT_REPORT_EVERY_MS,

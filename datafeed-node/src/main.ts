@@ -7,6 +7,7 @@ import { runFeed } from './run-feed.js';
 import { DEFAULT_SIGNAL_TTL_MS } from './datafeed.js';
 import { DEFAULT_REPORT_EVERY_MS } from './feed-reporter.js';
 import { Eligibility } from './eligibility.js';
+import { HousePolicy } from './house-policy.js';
 import { resolveReplayFiles } from './csv-candles.js';
 import { FeedError } from './errors.js';
 import { DEFAULT_STRATEGY, DEFAULT_STREAM, configuredStreams } from './stream-config.js';
@@ -136,7 +137,7 @@ const started = startShell(
         env: 'DATAFEED_CONTROL_KEYS',
         key: 'controlKeys',
         description:
-          "control server's public key(s): the house portfolios follow its signed eligibility; none: they buy any symbol",
+          "control server's public key(s): the house portfolios follow its signed eligibility and house policy; none: they buy any symbol, without a spending policy",
         default: [],
       },
     ],
@@ -181,9 +182,15 @@ const bus = createKafkaBus({
 });
 const abort = new AbortController();
 let eligibility: Eligibility | undefined;
+let housePolicy: HousePolicy | undefined;
 // Closers run last to first: the feed is aborted before the bus closes, so no feed report is
 // begun on a closing bus (runFeed stops its reports on abort and waits for one in flight).
-handleShutdown(logger, [() => eligibility?.stop(), () => bus.close(), () => abort.abort()]);
+handleShutdown(logger, [
+  () => housePolicy?.stop(),
+  () => eligibility?.stop(),
+  () => bus.close(),
+  () => abort.abort(),
+]);
 const signer = signerFromPem(signingKeyPem);
 // Which key this node signs with, so an operator can match it to the pins (`npm run keygen -- --public FILE`).
 logger.info(
@@ -200,11 +207,13 @@ if (config.controlKeys.length > 0) {
     streams: streams.map((s) => s.stream),
     logger,
   });
-  // Positioned before the first candle, so retained eligibility is read from the topic's start.
+  housePolicy = new HousePolicy({ keys: KeyRing.of(...config.controlKeys), logger });
+  // Positioned before the first candle, so retained eligibility and policy are read from the topic's start.
   await eligibility.start(bus);
+  await housePolicy.start(bus);
 } else {
   logger.warn(
-    'no --control-key: the house portfolios do not follow eligibility and buy any symbol (signals are the same either way)',
+    'no --control-key: the house portfolios do not follow eligibility nor the house policy, and buy any symbol (signals are the same either way)',
   );
 }
 const result = await runFeed({
@@ -218,6 +227,7 @@ const result = await runFeed({
   reportEveryMs: config.reportEveryMs,
   costs: DEFAULT_FILL_COSTS,
   eligibility,
+  housePolicy,
   signal: abort.signal,
   source:
     config.replay.length > 0

@@ -6,6 +6,7 @@ import { pollCandles, type PollStats } from './ccxt-poller.js';
 import { gapMessage, resolveReplayFiles } from './csv-candles.js';
 import { Datafeed, type DatafeedStats } from './datafeed.js';
 import type { EligibilityGate } from './eligibility.js';
+import type { HousePolicySource } from './house-policy.js';
 import { FeedError } from './errors.js';
 import { FeedReportBuilder, FeedReporter } from './feed-reporter.js';
 import { VenueMeter } from './venue-meter.js';
@@ -49,6 +50,8 @@ export interface RunFeedOptions extends StreamChoice {
   now?: () => number;
   /** Keeps each stream's house portfolio to eligible symbols (see DatafeedOptions); none: no limit. */
   eligibility?: EligibilityGate;
+  /** Holds each stream's house portfolio to the house policy (see DatafeedOptions); none: no limit. */
+  housePolicy?: HousePolicySource;
   /** Called with each candle handled, for progress output. */
   onProgress?: (stats: DatafeedStats, symbol: string, candle: Candle) => void;
   /**
@@ -100,6 +103,7 @@ export async function runFeed(o: RunFeedOptions): Promise<FeedResult> {
       quote: 'USDT',
       now: o.now,
       eligibility: o.eligibility,
+      housePolicy: o.housePolicy,
     });
   } catch (err) {
     // Nothing was read yet: the source's generator has not started, so there is nothing to close.

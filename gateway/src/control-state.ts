@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import { controlScope, type BusMessage, type Control, type KeyRing } from '@appliance/protocol';
+import { controlScope, targetCovers, type BusMessage, type Control, type KeyRing } from '@appliance/protocol';
 import { CLOSE } from './close-codes.js';
 import type { GatewayOptions } from './options.js';
 import type { DropRecord } from './record-drops.js';
 import { checkControlRecord, type ControlCheck } from './record-filter.js';
-import type { Sessions } from './session.js';
+import type { Session, Sessions } from './session.js';
 
 export interface ControlStateDeps {
   options: Pick<GatewayOptions, 'maxRecordBytes' | 'maxControlScopes'>;
@@ -18,9 +18,23 @@ export interface ControlStateDeps {
 export type ControlState = ReturnType<typeof createControlState>;
 
 /**
+ * Whether a control message of `scope` is for the device of `session`. Fleet messages
+ * (`fleet:<target>`) go only to the devices their target covers (`all`, `profile:<its scope>`,
+ * `device:<its id>`): a beta device never hears of a family or another device's command, and a
+ * mandate's devices never of another mandate's. Every other scope goes to every device.
+ */
+export function controlIsFor(session: Pick<Session, 'claims'>, scope: string): boolean {
+  if (!scope.startsWith('fleet:')) return true;
+  return targetCovers(scope.slice('fleet:'.length), {
+    deviceId: session.claims.sub,
+    profile: session.claims.scope,
+  });
+}
+
+/**
  * What the control topic says: the newest verified control message per scope (at most
- * `maxControlScopes`), sent to ready devices as it changes and to each at hello, and the devices
- * whose credentials the control server has withdrawn.
+ * `maxControlScopes`), sent to the ready devices it is for (`controlIsFor`) as it changes and to
+ * each at hello, and the devices whose credentials the control server has withdrawn.
  */
 export function createControlState({ options, keys, sessions, logger, drop }: ControlStateDeps) {
   /** Newest control message per scope, as the frame sent to devices. */
@@ -49,7 +63,7 @@ export function createControlState({ options, keys, sessions, logger, drop }: Co
     if (!held && controls.size >= options.maxControlScopes)
       return drop('too-many-control-scopes', m, `${controls.size} scopes held; ${scope} is not taken`);
     controls.set(scope, { version: c.version, frame });
-    for (const s of sessions.all) if (s.ready) sessions.deliver(s, frame);
+    for (const s of sessions.all) if (s.ready && controlIsFor(s, scope)) sessions.deliver(s, frame);
   }
 
   /**

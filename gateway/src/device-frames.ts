@@ -77,6 +77,7 @@ export function createDeviceFrames({
     }
     if (!session.ready && !session.helloing) return refuse(session, CLOSE.POLICY, 'hello must come first');
     if (frame.type === 'decisions') return telemetry.decisions(session, frame);
+    if (frame.type === 'command-acks') return telemetry.commandAcks(session, frame);
     telemetry.forward(session, frame);
   };
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { TOPICS, offsetGreater, type Bus } from '@appliance/protocol';
 import { CLOSE } from './close-codes.js';
-import type { ControlState } from './control-state.js';
+import { controlIsFor, type ControlState } from './control-state.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { GatewayOptions } from './options.js';
 import type { Session, Sessions } from './session.js';
@@ -136,6 +136,7 @@ export function createResume({ bus, options, sessions, streams, controls, metric
     // Control state first, so the device knows breaker and eligibility before any signal.
     const controlsSent = new Map<string, number>();
     for (const [scope, c] of controls.held) {
+      if (!controlIsFor(session, scope)) continue;
       deliver(session, c.frame, true);
       controlsSent.set(scope, c.version);
     }
@@ -182,7 +183,8 @@ export function createResume({ bus, options, sessions, streams, controls, metric
     }
     // From here to `ready` nothing awaits, so no live signal or control can slip in between.
     for (const [scope, c] of controls.held)
-      if (controlsSent.get(scope) !== c.version) deliver(session, c.frame, true);
+      if (controlIsFor(session, scope) && controlsSent.get(scope) !== c.version)
+        deliver(session, c.frame, true);
     session.ready = true;
     // Where this device now stands on every stream: it keeps these as resume points, so even a
     // device that has not yet seen a signal misses nothing published while it is offline.

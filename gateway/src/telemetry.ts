@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import {
   TOPICS,
   type Bus,
+  type CommandAckBatch,
+  type CommandAckBusRecord,
   type DecisionBatch,
   type DecisionBusRecord,
   type DeviceFrame,
@@ -10,8 +12,16 @@ import type { GatewayMetrics } from './metrics.js';
 import type { GatewayOptions } from './options.js';
 import type { Session } from './session.js';
 
+/** What the gateway adds to every record it writes for a device. */
+interface Stamp {
+  scope: string;
+  gateway: string;
+  remote: string;
+  receivedAt: number;
+}
+
 /**
- * `decisions` frames of one connection waiting for the bus. While the bus is down a device's
+ * `decisions` and `command-acks` frames of one connection waiting for the bus. While the bus is down a device's
  * further batches are dropped beyond this (no ack: it sends them again), so memory stays bounded.
  */
 const MAX_PENDING_DECISION_BATCHES = 8;
@@ -34,7 +44,10 @@ export type Telemetry = ReturnType<typeof createTelemetry>;
  */
 export function createTelemetry({ bus, options, metrics, logger, warn, now }: TelemetryDeps) {
   /** A frame other than hello or decisions: published as it came, stamped; no ack. */
-  function forward(session: Session, frame: Exclude<DeviceFrame, { type: 'hello' | 'decisions' }>): void {
+  function forward(
+    session: Session,
+    frame: Exclude<DeviceFrame, { type: 'hello' | 'decisions' | 'command-acks' }>,
+  ): void {
     const record = {
       ...frame,
       scope: session.claims.scope,
@@ -59,6 +72,64 @@ export function createTelemetry({ bus, options, metrics, logger, warn, now }: Te
    * one after another, so acks come in order.
    */
   function decisions(session: Session, batch: DecisionBatch): void {
+    const stamp = stampOf(session);
+    publishBatch(
+      session,
+      batch,
+      (i) => {
+        const record: DecisionBusRecord & Stamp = {
+          type: 'decision',
+          deviceId: batch.deviceId,
+          decision: batch.decisions[i]!,
+          seq: batch.seq + i,
+          ...stamp,
+        };
+        return record;
+      },
+      batch.decisions.length,
+    );
+  }
+
+  /**
+   * Command acknowledgements: one record `{type: 'command-ack', deviceId, seq, ack}` per ack,
+   * stamped, and acknowledged exactly as decision reports are: the device numbers both in one
+   * sequence and keeps both in one outbox, so an `ack` covers whatever it sent up to `seq`.
+   */
+  function commandAcks(session: Session, batch: CommandAckBatch): void {
+    const stamp = stampOf(session);
+    publishBatch(
+      session,
+      batch,
+      (i) => {
+        const record: CommandAckBusRecord & Stamp = {
+          type: 'command-ack',
+          deviceId: batch.deviceId,
+          seq: batch.seq + i,
+          ack: batch.acks[i]!,
+          ...stamp,
+        };
+        return record;
+      },
+      batch.acks.length,
+    );
+  }
+
+  function stampOf(session: Session): Stamp {
+    return {
+      scope: session.claims.scope,
+      gateway: options.gatewayId,
+      remote: session.remote,
+      receivedAt: now(),
+    };
+  }
+
+  /** Publishes `count` records numbered from `batch.seq`, then acks in order (see `decisions`). */
+  function publishBatch(
+    session: Session,
+    batch: { deviceId: string; seq: number },
+    record: (i: number) => object,
+    count: number,
+  ): void {
     const d = session.decisions;
     if (d.queued >= MAX_PENDING_DECISION_BATCHES) {
       metrics.dropped.inc({ reason: 'decisions-backlog' });
@@ -70,26 +141,11 @@ export function createTelemetry({ bus, options, metrics, logger, warn, now }: Te
       return;
     }
     d.stored ??= batch.seq - 1;
-    const receivedAt = now();
-    const records = batch.decisions.map((decision, i) => {
-      const record: DecisionBusRecord & {
-        scope: string;
-        gateway: string;
-        remote: string;
-        receivedAt: number;
-      } = {
-        type: 'decision',
-        deviceId: batch.deviceId,
-        decision,
-        seq: batch.seq + i,
-        scope: session.claims.scope,
-        gateway: options.gatewayId,
-        remote: session.remote,
-        receivedAt,
-      };
-      return { key: batch.deviceId, value: JSON.stringify(record) };
-    });
-    const last = batch.seq + batch.decisions.length - 1;
+    const records = Array.from({ length: count }, (_, i) => ({
+      key: batch.deviceId,
+      value: JSON.stringify(record(i)),
+    }));
+    const last = batch.seq + count - 1;
     d.queued++;
     d.chain = d.chain
       .then(() => bus.publish(TOPICS.telemetry, records))
@@ -112,5 +168,5 @@ export function createTelemetry({ bus, options, metrics, logger, warn, now }: Te
       .finally(() => d.queued--);
   }
 
-  return { forward, decisions };
+  return { forward, decisions, commandAcks };
 }

@@ -47,8 +47,8 @@ export async function startGateway(
   return { bus, gateway, url };
 }
 
-export const token = (sub: string) =>
-  issueDeviceToken({ sub, scope: 'family', iat: Date.now(), ttlMs: 600_000 }, control);
+export const token = (sub: string, scope = 'family') =>
+  issueDeviceToken({ sub, scope, iat: Date.now(), ttlMs: 600_000 }, control);
 
 let candle = 1_700_000_000_000;
 export function signal(
@@ -128,10 +128,15 @@ export interface Frame {
   [k: string]: unknown;
 }
 
-/** A device's connection: a real ws client that records frames and its close. */
-export function connect(url: string, deviceId: string, wsOptions: WebSocket.ClientOptions = {}) {
+/** A device's connection (of profile `scope`): a real ws client that records frames and its close. */
+export function connect(
+  url: string,
+  deviceId: string,
+  wsOptions: WebSocket.ClientOptions = {},
+  scope = 'family',
+) {
   const ws = new WebSocket(url, {
-    headers: { authorization: `Bearer ${token(deviceId)}` },
+    headers: { authorization: `Bearer ${token(deviceId, scope)}` },
     maxPayload: 1024 * 1024, // as the device
     ...wsOptions,
   });

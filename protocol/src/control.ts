@@ -37,6 +37,7 @@ export function verifyControl(input: unknown, keys: KeyRing, opts: VerifyOptions
 export function controlScope(c: Control): string {
   if (c.kind === 'eligibility') return `eligibility:${c.body.stream}`;
   if (c.kind === 'policy') return `policy:${c.body.profile}`;
+  if (c.kind === 'fleet') return `fleet:${c.body.target}`;
   return c.kind;
 }
 

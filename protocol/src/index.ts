@@ -8,6 +8,7 @@ export * from './signal.js';
 export * from './candle.js';
 export * from './feed-report.js';
 export * from './control.js';
+export * from './fleet.js';
 export * from './device-token.js';
 export * from './replay-guard.js';
 export * from './bus.js';

@@ -52,6 +52,25 @@ export type UnsignedSignal = z.infer<typeof UnsignedSignal>;
 export const Signal = UnsignedSignal.extend({ sig });
 export type Signal = z.infer<typeof Signal>;
 
+/**
+ * A device's profile (the `scope` claim of its token): `family`, `beta`, or `mandate:<id>` for a
+ * managed mandate. Checked with this pattern everywhere a scope or profile is read.
+ */
+export const PROFILE_PATTERN = /^(family|beta|mandate:[a-z0-9-]{1,32})$/;
+export const Profile = z.string().regex(PROFILE_PATTERN, 'profile: family, beta or mandate:<id>');
+export type Profile = z.infer<typeof Profile>;
+
+/**
+ * Whom a fleet command is for: every device (`all`), the devices of one profile
+ * (`profile:<profile>`) or one device (`device:<deviceId>`).
+ */
+export const FLEET_TARGET_PATTERN =
+  /^(all|profile:(family|beta|mandate:[a-z0-9-]{1,32})|device:[a-z0-9][a-z0-9-]{2,63})$/;
+export const FleetTarget = z
+  .string()
+  .regex(FLEET_TARGET_PATTERN, 'target: all, profile:<profile> or device:<id>');
+export type FleetTarget = z.infer<typeof FleetTarget>;
+
 export const BreakerLevel = z.enum(['normal', 'caution', 'halt']);
 export type BreakerLevel = z.infer<typeof BreakerLevel>;
 
@@ -142,7 +161,65 @@ const policyControl = z.strictObject({
   body: z.strictObject({
     profile: z.string().regex(/^[a-z0-9][a-z0-9:-]{0,63}$/),
     policy: z.record(z.string(), z.unknown()),
+    /**
+     * The policy's version for its profile (1, 2, 3 …), as the control server numbers them; a
+     * rollback is a new version. Devices report the one in force. Absent from older servers.
+     */
+    version: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   }),
+});
+
+/** Longest reason a fleet message or command may carry. */
+export const MAX_FLEET_REASON_CHARS = 300;
+/** Most commands one fleet message may carry. */
+export const MAX_FLEET_COMMANDS = 100;
+
+export const FleetAction = z.enum(['halt', 'resume', 'flat']);
+export type FleetAction = z.infer<typeof FleetAction>;
+
+/** A fleet command's id, chosen by the control server. */
+export const FleetCommandId = z.string().regex(/^cmd-[a-z0-9]{8,40}$/, 'command id: cmd-<8..40 a-z0-9>');
+
+/**
+ * One operator command, as a fleet message carries it. A device handles each id once, ever; one
+ * that first sees it at or after `expiresAt` ignores it (and acknowledges `expired`).
+ */
+export const FleetCommand = z
+  .strictObject({
+    id: FleetCommandId,
+    action: FleetAction,
+    reason: z.string().min(1).max(MAX_FLEET_REASON_CHARS),
+    /** The operator who confirmed it. */
+    by: z.string().min(1).max(64),
+    /** When it was confirmed. */
+    issuedAt: epochMs,
+    expiresAt: epochMs,
+  })
+  .refine((c) => c.expiresAt > c.issuedAt, {
+    path: ['expiresAt'],
+    message: 'expiresAt is not after issuedAt',
+  });
+export type FleetCommand = z.infer<typeof FleetCommand>;
+
+/**
+ * The operator's word for the devices a target covers (key `fleet:<target>` on the control
+ * topic): whether buying is halted there, why, and the target's unexpired commands, oldest first.
+ * A device applies `halted` as the OR over the messages of every target that covers it.
+ */
+const fleetControl = z.strictObject({
+  ...controlCommon,
+  kind: z.literal('fleet'),
+  body: z
+    .strictObject({
+      target: FleetTarget,
+      halted: z.boolean(),
+      reason: z.string().max(MAX_FLEET_REASON_CHARS),
+      commands: z.array(FleetCommand).max(MAX_FLEET_COMMANDS),
+    })
+    .refine((b) => new Set(b.commands.map((c) => c.id)).size === b.commands.length, {
+      path: ['commands'],
+      message: 'a command id appears twice',
+    }),
 });
 /**
  * Devices whose credentials are withdrawn: the whole list, versioned like every control
@@ -164,6 +241,7 @@ export const UnsignedControl = z.discriminatedUnion('kind', [
   breakerControl,
   eligibilityControl,
   policyControl,
+  fleetControl,
   revocationControl,
   heartbeatControl,
 ]);
@@ -172,6 +250,7 @@ export const Control = z.discriminatedUnion('kind', [
   breakerControl.extend({ sig }),
   eligibilityControl.extend({ sig }),
   policyControl.extend({ sig }),
+  fleetControl.extend({ sig }),
   revocationControl.extend({ sig }),
   heartbeatControl.extend({ sig }),
 ]);
@@ -182,8 +261,11 @@ export type ControlKind = Control['kind'];
 export const DeviceTokenClaims = z.strictObject({
   v: z.literal(PROTOCOL_VERSION),
   sub: deviceId,
-  /** `family`, or `mandate:<name>` for a managed mandate; gateways keep scopes apart. */
-  scope: z.string().regex(/^(family|mandate:[a-z0-9-]{1,32})$/),
+  /**
+   * The device's profile: `family`, `beta`, or `mandate:<name>` for a managed mandate; bound at
+   * registration. Gateways keep scopes apart; the device takes its profile from here.
+   */
+  scope: Profile,
   iat: epochMs,
   exp: epochMs,
   kid,
@@ -254,6 +336,70 @@ export const DecisionBusRecord = DecisionReport.extend({
 });
 export type DecisionBusRecord = z.infer<typeof DecisionBusRecord>;
 
+export const CommandAckStatus = z.enum(['received', 'done', 'failed', 'expired']);
+export type CommandAckStatus = z.infer<typeof CommandAckStatus>;
+
+/** Most command acknowledgements one `command-acks` frame may carry. */
+export const MAX_COMMAND_ACK_BATCH = 50;
+/** Most symbols a flat's acknowledgement may list as sold, and as unsold. */
+export const MAX_COMMAND_ACK_SYMBOLS = 100;
+
+/**
+ * What a device did with a fleet command: `received` as soon as it has recorded it, then `done`
+ * (a flat lists what it sold and what it could not sell, with why), `failed` (with the reason)
+ * or `expired` (first seen after `expiresAt`).
+ */
+export const CommandAck = z.strictObject({
+  commandId: FleetCommandId,
+  action: FleetAction,
+  status: CommandAckStatus,
+  ts: epochMs,
+  sold: z
+    .array(
+      z.strictObject({
+        symbol,
+        amount: z.number().nonnegative().finite(),
+        orderId: z.string().min(1).max(128).optional(),
+      }),
+    )
+    .max(MAX_COMMAND_ACK_SYMBOLS)
+    .optional(),
+  unsold: z
+    .array(
+      z.strictObject({
+        symbol,
+        amount: z.number().nonnegative().finite(),
+        reason: z.string().min(1).max(MAX_FLEET_REASON_CHARS),
+      }),
+    )
+    .max(MAX_COMMAND_ACK_SYMBOLS)
+    .optional(),
+  reason: z.string().max(MAX_FLEET_REASON_CHARS).optional(),
+});
+export type CommandAck = z.infer<typeof CommandAck>;
+
+/**
+ * Command acknowledgements, through the same outbox as decision reports and numbered in the same
+ * sequence: `seq` numbers the first, the rest follow it by one; the gateway answers `ack` once all
+ * have reached the bus.
+ */
+export const CommandAckBatch = z.strictObject({
+  type: z.literal('command-acks'),
+  deviceId,
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  acks: z.array(CommandAck).min(1).max(MAX_COMMAND_ACK_BATCH),
+});
+export type CommandAckBatch = z.infer<typeof CommandAckBatch>;
+
+/** A command acknowledgement as the gateway writes it on the telemetry topic (one record per ack). */
+export const CommandAckBusRecord = z.strictObject({
+  type: z.literal('command-ack'),
+  deviceId,
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  ack: CommandAck,
+});
+export type CommandAckBusRecord = z.infer<typeof CommandAckBusRecord>;
+
 export const Telemetry = z.strictObject({
   type: z.literal('telemetry'),
   deviceId,
@@ -266,10 +412,28 @@ export const Telemetry = z.strictObject({
   fills: z.number().int().nonnegative(),
   lastDecisions: z.array(DecisionRecord).max(20),
   errors: z.array(z.string().max(300)).max(20),
+  /**
+   * The spending policy in force: its profile and the version the control server gave it; null
+   * while the device runs on its built-in policy (or one that came without a version). Absent from
+   * older devices.
+   */
+  policy: z
+    .strictObject({
+      profile: z.string().regex(/^[a-z0-9][a-z0-9:-]{0,63}$/),
+      version: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    })
+    .nullable()
+    .optional(),
 });
 export type Telemetry = z.infer<typeof Telemetry>;
 
-export const DeviceFrame = z.discriminatedUnion('type', [Hello, Telemetry, DecisionReport, DecisionBatch]);
+export const DeviceFrame = z.discriminatedUnion('type', [
+  Hello,
+  Telemetry,
+  DecisionReport,
+  DecisionBatch,
+  CommandAckBatch,
+]);
 export type DeviceFrame = z.infer<typeof DeviceFrame>;
 
 // ---- gateway -> device -----------------------------------------------------------------
@@ -300,7 +464,10 @@ export const GatewayFrame = z.discriminatedUnion('type', [
      */
     partitions: z.record(partitionKey, offset).optional(),
   }),
-  /** Every decision report up to and including `seq` has reached the bus: the device may forget them. */
+  /**
+   * Every decision report and command acknowledgement up to and including `seq` has reached the
+   * bus: the device may forget them.
+   */
   z.strictObject({
     type: z.literal('ack'),
     seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),

@@ -21,6 +21,11 @@ export interface Books {
   seedEquity(fallback: number): number;
   /** Puts the books into the state object (before each write). */
   save(): void;
+  /**
+   * What the device's own trades hold, per asset (the ledger's positions): never what the
+   * account held before the books opened. Empty while there are no books.
+   */
+  positions(): Record<string, number>;
 }
 
 export function createBooks(deps: BooksDeps): Books {
@@ -57,5 +62,7 @@ export function createBooks(deps: BooksDeps): Books {
     save() {
       if (ledger) state.ledger = ledger.toJSON();
     },
+    positions: () =>
+      Object.fromEntries(Object.entries(ledger?.positions() ?? {}).map(([asset, p]) => [asset, p.quantity])),
   };
 }

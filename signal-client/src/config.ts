@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Profile } from '@appliance/protocol';
 import { UserSettings } from '@appliance/trading-core';
 import { GatewayTlsConfig } from './gateway-tls.js';
 import { KeystoreConfig } from './keystore/config.js';
@@ -38,8 +39,12 @@ export const ClientConfig = z
     /** Device token issued by the control server at provisioning. */
     token: z.string().min(10),
     quote: z.string().default('USDT'),
-    /** Which central spending policy applies: `family`, or `mandate:<name>`. */
-    profile: z.string().default('family'),
+    /**
+     * The device's profile (`family`, `beta`, `mandate:<id>`) comes from its device token's
+     * `scope` claim. Absent: the token decides. Given and different from the token's: refused at
+     * start (exit 2). See signal-client/src/profile.ts and docs/device-config.md.
+     */
+    profile: Profile.optional(),
     /** Keys pinned at provisioning: datafeed nodes (signals) and the control server (control). */
     signalKeys: z.array(publicKey).min(1),
     controlKeys: z.array(publicKey).min(1),

@@ -1,32 +1,72 @@
-import type { Control } from '@appliance/protocol';
-import { ReceivedPolicy, type BreakerState, type DecisionState } from '@appliance/trading-core';
+import { targetCovers, type Control, type FleetCommand } from '@appliance/protocol';
+import {
+  ReceivedPolicy,
+  type BreakerState,
+  type DecisionState,
+  type FleetHalt,
+} from '@appliance/trading-core';
+
+/** A fleet command as the device sees it: with the target it came through. */
+export interface TargetedCommand extends FleetCommand {
+  target: string;
+}
 
 export interface ControlView {
   breaker: BreakerState | null;
   eligibility: Record<string, string[]> | null;
   policy: ReceivedPolicy | null;
+  /** The profile and version of the policy in force (null: none, or one sent without a version). */
+  policyVersion: { profile: string; version: number } | null;
   lastHeartbeatAt: number | null;
+  /**
+   * The operator's halt: halted if any fleet message of a target covering this device says so,
+   * with their reasons; null when none does (or none is known: no command, no halt).
+   */
+  fleetHalt: FleetHalt | null;
+  /** The commands of the fleet messages covering this device, each once, oldest first. */
+  commands: TargetedCommand[];
+}
+
+/** Who this device is, for the fleet targets that cover it. */
+export interface DeviceIdentity {
+  deviceId: string;
+  profile: string;
 }
 
 /**
  * What the device's verified control messages say, in the shapes `decide` takes. Anything
- * missing stays null, which `decide` treats as "stop buying": the device never guesses.
+ * missing stays null, which `decide` treats as "stop buying": the device never guesses. Fleet
+ * messages count only for a target that covers this device (`all`, `profile:<its profile>`,
+ * `device:<its id>`), whatever the gateway relays.
  */
-export function controlView(controls: ReadonlyMap<string, Control>, profile: string): ControlView {
+export function controlView(controls: ReadonlyMap<string, Control>, device: DeviceIdentity): ControlView {
   let eligibility: Record<string, string[]> | null = null;
   let breaker: BreakerState | null = null;
   let policy: ReceivedPolicy | null = null;
+  let policyVersion: ControlView['policyVersion'] = null;
   let lastHeartbeatAt: number | null = null;
+  const haltReasons: string[] = [];
+  const commands = new Map<string, TargetedCommand>();
   for (const c of controls.values()) {
     if (c.kind === 'breaker') breaker = breakerState(c.body);
     else if (c.kind === 'eligibility') (eligibility ??= {})[c.body.stream] = c.body.symbols;
     else if (c.kind === 'heartbeat') lastHeartbeatAt = c.ts;
-    else if (c.kind === 'policy' && c.body.profile === profile) {
+    else if (c.kind === 'policy' && c.body.profile === device.profile) {
       const parsed = ReceivedPolicy.safeParse(c.body.policy);
       policy = parsed.success ? parsed.data : null;
+      policyVersion =
+        parsed.success && c.body.version !== undefined
+          ? { profile: c.body.profile, version: c.body.version }
+          : null;
+    } else if (c.kind === 'fleet' && targetCovers(c.body.target, device)) {
+      if (c.body.halted) haltReasons.push(c.body.reason.trim() || `halted for ${c.body.target}`);
+      for (const cmd of c.body.commands)
+        if (!commands.has(cmd.id)) commands.set(cmd.id, { ...cmd, target: c.body.target });
     }
   }
-  return { breaker, eligibility, policy, lastHeartbeatAt };
+  const fleetHalt = haltReasons.length > 0 ? { reason: [...new Set(haltReasons)].join('; ') } : null;
+  const ordered = [...commands.values()].sort((a, b) => a.issuedAt - b.issuedAt || (a.id < b.id ? -1 : 1));
+  return { breaker, eligibility, policy, policyVersion, lastHeartbeatAt, fleetHalt, commands: ordered };
 }
 
 type BreakerBody = Extract<Control, { kind: 'breaker' }>['body'];

@@ -84,7 +84,12 @@ export function createDecisionLog(deps: DecisionLogDeps): DecisionLog {
   }
 
   function pruneIntents(): void {
-    const finished = Object.values(state.intents).filter((i) => i.status !== 'pending');
+    // A fleet command still running keeps its orders: they say which symbols it has sold.
+    const finished = Object.values(state.intents).filter(
+      (i) =>
+        i.status !== 'pending' &&
+        (i.command === undefined || state.commands[i.command]?.status !== 'received'),
+    );
     if (finished.length <= KEEP_FINISHED_INTENTS) return;
     finished.sort((a, b) => a.createdAt - b.createdAt);
     for (const i of finished.slice(0, finished.length - KEEP_FINISHED_INTENTS))

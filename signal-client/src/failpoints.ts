@@ -9,6 +9,8 @@ export const FAILPOINTS = [
   'after-send', // exchange accepted the order, the answer not yet recorded
   'after-settle', // outcome recorded in memory, not yet durable
   'after-persist', // outcome durable, decision not yet reported
+  'after-command-received', // a fleet command recorded and durable, not yet acted on
+  'after-command-order', // one symbol of a flat sold and durable, the next not yet started
 ] as const;
 export type Failpoint = (typeof FAILPOINTS)[number];
 

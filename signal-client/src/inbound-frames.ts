@@ -16,6 +16,8 @@ export interface InboundFramesDeps {
   controls: Pick<Controls, 'accept'>;
   resume: Pick<ResumePoints, 'adopt'>;
   persist: () => Promise<void>;
+  /** A newer fleet message was taken in: its commands are handled (commands.ts). */
+  onFleet?: () => Promise<void>;
   /** A `caught-up` frame has been taken in (the client's `caught-up` event). */
   onCaughtUp: () => void;
 }
@@ -62,7 +64,8 @@ export function createInboundFrames(deps: InboundFramesDeps): { handle(raw: unkn
     } else if (frame.type === 'ack') {
       if (deps.outbox.ack(frame.seq)) await deps.persist();
     } else if (frame.type === 'control') {
-      deps.controls.accept(frame.control);
+      const c = deps.controls.accept(frame.control);
+      if (c?.kind === 'fleet') await deps.onFleet?.();
     } else if (frame.type === 'caught-up') {
       await deps.resume.adopt(frame.positions, frame.partitions);
       deps.onCaughtUp();

@@ -14,6 +14,7 @@ import { createBinanceExecutor } from './exchange.js';
 import { loadGatewayTls, type GatewayTlsOptions } from './gateway-tls.js';
 import { KeystoreError, openKeystore, requireKeys, type ExchangeKeys } from './keystore/index.js';
 import { READY_MESSAGE, createSignalClient } from './signal-client.js';
+import { deviceProfile } from './profile.js';
 import { printStatus } from './status-command.js';
 import { startStatusServer } from './status-server.js';
 import { statusView } from './status.js';
@@ -38,6 +39,7 @@ program
     const config = readClientConfig(opts.config);
     let gatewayTls: GatewayTlsOptions;
     try {
+      deviceProfile(config); // the token's scope; a config profile that disagrees: exit 2
       gatewayTls = loadGatewayTls(config.gatewayTls); // the CA file: readable, certificates only
     } catch (err) {
       exitOnConfigError(err);

@@ -66,7 +66,9 @@ export function createOrders(deps: OrdersDeps): Orders {
       for (const intent of Object.values(state.intents)) {
         if (intent.status !== 'pending') continue;
         await execution.reconcile(intent);
-        if (intent.status !== 'pending') {
+        // A fleet command's order moves no resume point and makes no decision: its command
+        // acknowledges it (commands.ts).
+        if (intent.status !== 'pending' && intent.command === undefined) {
           deps.advanceResume(intent.stream, intent.offset);
           deps.reportOutcome(intent);
         }

@@ -1,6 +1,21 @@
 import type { Logger } from 'pino';
-import { MAX_DECISION_BATCH, type DecisionBatch, type DecisionRecord } from '@appliance/protocol';
-import { KEEP_OUTBOX, type Outbox } from './state.js';
+import {
+  MAX_COMMAND_ACK_BATCH,
+  MAX_DECISION_BATCH,
+  type CommandAck,
+  type CommandAckBatch,
+  type DecisionBatch,
+  type DecisionRecord,
+} from '@appliance/protocol';
+import { KEEP_OUTBOX, type Outbox, type OutboxEntry } from './state.js';
+
+/**
+ * Bytes of acknowledgements one `command-acks` frame carries at most (one ack always goes, and
+ * the largest fits the gateway's 64 KiB frame limit: protocol/test/fleet-control.test.ts).
+ */
+const MAX_ACK_FRAME_BYTES = 32 * 1024;
+
+const isAck = (e: OutboxEntry): e is { ack: CommandAck } => 'ack' in e;
 
 /** Reports are coalesced for this long before a `decisions` frame goes out. */
 const DEFAULT_OUTBOX_FLUSH_MS = 250;
@@ -20,7 +35,7 @@ export interface DecisionOutboxOptions {
   /** The persisted outbox (part of the state file), changed in place; the caller persists. */
   state: Outbox;
   /** Sends a frame on the gateway connection; false when it is not open. */
-  send: (frame: DecisionBatch) => boolean;
+  send: (frame: DecisionBatch | CommandAckBatch) => boolean;
   logger: Logger;
   now: () => number;
   /** Reports were dropped unacknowledged (already logged at error level). */
@@ -33,11 +48,11 @@ export interface DecisionOutboxOptions {
 }
 
 /**
- * The device's decision reports until the gateway has put them on the bus: each gets the next
- * sequence number and is kept (in the state file, so a restart keeps it too) until an `ack`
- * covers it; reports go out in `decisions` batches while connected, and everything not yet
- * acknowledged is sent again after each hello. At least once: the fleet view drops repeats by
- * sequence number.
+ * The device's decision reports and command acknowledgements until the gateway has put them on
+ * the bus: each gets the next sequence number and is kept (in the state file, so a restart keeps
+ * it too) until an `ack` covers it; they go out in `decisions` and `command-acks` batches (a run
+ * of one kind per frame) while connected, and everything not yet acknowledged is sent again after
+ * each hello. At least once: the fleet view drops repeats by sequence number.
  */
 export class DecisionOutbox {
   readonly #o: DecisionOutboxOptions;
@@ -66,8 +81,17 @@ export class DecisionOutbox {
 
   /** Keeps a report and schedules its sending (the caller persists the state). */
   add(decision: DecisionRecord): void {
+    this.#add(decision);
+  }
+
+  /** Keeps a command acknowledgement and schedules its sending (the caller persists the state). */
+  addAck(ack: CommandAck): void {
+    this.#add({ ack });
+  }
+
+  #add(entry: OutboxEntry): void {
     const box = this.#o.state;
-    box.reports.push(decision);
+    box.reports.push(entry);
     box.next++;
     const limit = this.#o.limit ?? KEEP_OUTBOX;
     if (box.reports.length > limit) {
@@ -132,15 +156,10 @@ export class DecisionOutbox {
     for (let frames = 0; frames < (this.#o.framesPerFlush ?? DEFAULT_OUTBOX_FRAMES_PER_FLUSH); frames++) {
       const from = this.#unsent - first;
       if (from >= box.reports.length) return;
-      const decisions = box.reports.slice(from, from + MAX_DECISION_BATCH);
-      const sent = this.#o.send({
-        type: 'decisions',
-        deviceId: this.#o.deviceId,
-        seq: this.#unsent,
-        decisions,
-      });
+      const frame = this.#frame(from);
+      const sent = this.#o.send(frame);
       if (!sent) return; // closed meanwhile: all of it goes again after the next hello
-      this.#unsent += decisions.length;
+      this.#unsent += frame.type === 'decisions' ? frame.decisions.length : frame.acks.length;
       this.#watch();
     }
     this.#schedule();
@@ -148,6 +167,31 @@ export class DecisionOutbox {
 
   stop(): void {
     this.disconnected();
+  }
+
+  /** The next frame from `reports[from]`: a run of one kind, within the batch and size bounds. */
+  #frame(from: number): DecisionBatch | CommandAckBatch {
+    const box = this.#o.state;
+    const base = { deviceId: this.#o.deviceId, seq: this.#unsent };
+    if (!isAck(box.reports[from]!)) {
+      const decisions: DecisionRecord[] = [];
+      for (let i = from; i < box.reports.length && decisions.length < MAX_DECISION_BATCH; i++) {
+        const e = box.reports[i]!;
+        if (isAck(e)) break;
+        decisions.push(e);
+      }
+      return { type: 'decisions', ...base, decisions };
+    }
+    const acks: CommandAck[] = [];
+    let bytes = 0;
+    for (let i = from; i < box.reports.length && acks.length < MAX_COMMAND_ACK_BATCH; i++) {
+      const e = box.reports[i]!;
+      if (!isAck(e)) break;
+      bytes += JSON.stringify(e.ack).length;
+      if (acks.length > 0 && bytes > MAX_ACK_FRAME_BYTES) break;
+      acks.push(e.ack);
+    }
+    return { type: 'command-acks', ...base, acks };
   }
 
   #first(): number {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { KeyRing, ReplayGuard } from '@appliance/protocol';
 import { createBooks } from './books.js';
+import { createCommands } from './commands.js';
 import type { ClientConfig } from './config.js';
 import { createControls } from './controls.js';
 import { createDecisionLog } from './decision-log.js';
@@ -13,6 +14,7 @@ import { createInboundFrames } from './inbound-frames.js';
 import { createJournal } from './journal.js';
 import { createOrders } from './orders.js';
 import { DecisionOutbox } from './outbox.js';
+import { deviceProfile } from './profile.js';
 import { createResumePoints } from './resume-points.js';
 import { createSignalIntake } from './signal-intake.js';
 import type { StateStore } from './state-store.js';
@@ -62,6 +64,7 @@ export interface SignalClient extends EventEmitter {
  * - decision-log.ts: recorded decisions, their reports in the outbox, pruning of finished intents
  * - orders.ts (with execution.ts): journalled intents sent to the exchange and settled
  * - books.ts, holdings.ts: the ledger and spends; balances and marks from the exchange
+ * - commands.ts: fleet commands (halt, resume, flat), each once, acknowledged through the outbox
  * - controls.ts, inbound-frames.ts, telemetry.ts, journal.ts: control messages, frame
  *   dispatch, telemetry and its errors, durable writes
  */
@@ -90,9 +93,11 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
   });
   const persist = journal.persist;
   const resume = createResumePoints({ state, streams: config.settings.streams, logger, errors, persist });
+  // The token's scope; a config profile that disagrees throws a ConfigError (main.ts: exit 2).
+  const { profile } = deviceProfile(config);
   const controls = createControls({
     keys: controlKeys,
-    profile: config.profile,
+    device: { deviceId: config.deviceId, profile },
     maxClockSkewMs: config.maxClockSkewMs,
     now,
     logger,
@@ -140,6 +145,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     errors,
     now,
     send: (frame) => connection.send(frame),
+    policy: () => controls.view().policyVersion,
   });
 
   const decisions = createDecisionLog({
@@ -184,6 +190,21 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     persist,
   });
 
+  const commands = createCommands({
+    deviceId: config.deviceId,
+    quote: config.quote,
+    state,
+    controls,
+    exchange,
+    holdings,
+    books,
+    orders,
+    outbox,
+    persist,
+    logger,
+    now,
+  });
+
   const frames = createInboundFrames({
     logger,
     now,
@@ -192,6 +213,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     controls,
     resume,
     persist,
+    onFleet: () => commands.poll(),
     onCaughtUp: () => events.emit('caught-up'),
   });
 
@@ -202,16 +224,19 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
       // Before the device is ready, every intent left pending by a crash is settled with the
       // exchange (see orders.ts and execution.ts).
       await orders.reconcile();
+      // A fleet command left unfinished (a crash mid-flat) carries on before anything else.
+      await commands.poll();
       await holdings.refresh();
       connection.start();
       telemetryTimer = setInterval(() => {
         void holdings.refresh().then(() => telemetry.send());
         // An order whose fate the exchange could not tell at start is asked about again, in
         // turn with the signals (never two settlements of one intent at once).
-        if (!reconciling && orders.pending()) {
+        if (!reconciling && (orders.pending() || commands.unfinished())) {
           reconciling = true;
           queue = queue
             .then(() => orders.reconcile())
+            .then(() => (commands.unfinished() ? commands.poll() : undefined))
             .catch((err: unknown) => errors.note('reconciliation failed', err))
             .finally(() => (reconciling = false));
         }
@@ -235,6 +260,7 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
         connected: connection.connected,
         gatewayProblem: connection.lastFailure ?? null,
         breaker: controls.view().breaker,
+        fleetHalt: controls.view().fleetHalt,
         marks: Object.fromEntries(holdings.marks),
       };
     },

@@ -145,6 +145,7 @@ export function createSignalIntake(deps: SignalIntakeDeps): {
         spends: state.spends,
         lastHeartbeatAt: view.lastHeartbeatAt,
         breaker: view.breaker,
+        fleetHalt: view.fleetHalt,
         eligibility: view.eligibility,
         marketPrice,
         market: deps.exchange.marketRules(signal.symbol),

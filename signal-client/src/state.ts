@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DecisionRecord, Hello } from '@appliance/protocol';
+import { CommandAck, DecisionRecord, FleetAction, FleetCommandId, Hello } from '@appliance/protocol';
 
 /**
  * The state holds what the next hello sends, so it is exactly as strict as the wire: the same
@@ -40,15 +40,22 @@ export const KEEP_OUTBOX = 1_000;
 
 const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
+/** A command acknowledgement waiting in the outbox, beside decision reports. */
+const OutboxAck = z.strictObject({ ack: CommandAck });
+/** One outbox entry: a decision report, or a command acknowledgement (`{ ack }`). */
+export const OutboxEntry = z.union([DecisionRecord, OutboxAck]);
+export type OutboxEntry = z.infer<typeof OutboxEntry>;
+
 /**
- * Decision reports not yet acknowledged by the gateway (see outbox.ts). They are numbered
- * consecutively: `reports[i]` has sequence number `next - reports.length + i`.
+ * Decision reports and command acknowledgements not yet acknowledged by the gateway (see
+ * outbox.ts), in one sequence. They are numbered consecutively: `reports[i]` has sequence number
+ * `next - reports.length + i`.
  */
 export const Outbox = z
   .strictObject({
     /** The sequence number the next report gets. */
     next: seq,
-    reports: z.array(DecisionRecord).max(KEEP_OUTBOX),
+    reports: z.array(OutboxEntry).max(KEEP_OUTBOX),
     /** Reports dropped unacknowledged because the outbox was full: lost to the fleet view. */
     lost: z.number().int().nonnegative(),
   })
@@ -95,11 +102,49 @@ export const Intent = z.strictObject({
   error: z.strictObject({ code: z.string(), message: z.string() }).optional(),
   /** The decision with this intent's final outcome has been kept (and queued for the fleet view). */
   reported: z.boolean().optional(),
+  /**
+   * The fleet command this order is part of (a `flat`); absent for a signal's order. Such an
+   * intent moves no resume point and makes no decision report: its command acknowledges it.
+   */
+  command: FleetCommandId.optional(),
 });
 export type Intent = z.infer<typeof Intent>;
 
-/** The state file's format: 2 since the intent journal (see migrateState for 1). */
-const STATE_VERSION = 2;
+/** The state file's format: 3 since fleet commands (see migrateState for 1 and 2). */
+const STATE_VERSION = 3;
+
+/** How long a handled command is remembered after it expires (it is never handled again). */
+export const KEEP_COMMANDS_MS = 7 * 24 * 60 * 60 * 1000;
+/** Most commands remembered; the oldest finished ones go first. */
+export const KEEP_COMMANDS = 1_000;
+
+const symbolAmount = z.strictObject({ symbol: z.string(), amount: z.number().nonnegative() });
+
+/**
+ * A fleet command this device has taken: recorded (status `received`) and persisted before it
+ * acts or acknowledges, so each id is handled once, ever. Finished: `done`, `failed`, or
+ * `expired` (first seen after `expiresAt`: ignored).
+ */
+export const CommandRecord = z.strictObject({
+  id: FleetCommandId,
+  action: FleetAction,
+  /** The operator's reason and name, as the command carried them. */
+  reason: z.string(),
+  by: z.string(),
+  /** The fleet target it came through (`all`, `profile:beta`, `device:<id>`). */
+  target: z.string(),
+  issuedAt: z.number().int(),
+  expiresAt: z.number().int(),
+  status: z.enum(['received', 'done', 'failed', 'expired']),
+  receivedAt: z.number().int(),
+  finishedAt: z.number().int().optional(),
+  /** A flat's outcome: what was sold (with the exchange's order id) and what could not be, with why. */
+  sold: z.array(symbolAmount.extend({ orderId: z.string().optional() })).optional(),
+  unsold: z.array(symbolAmount.extend({ reason: z.string() })).optional(),
+  /** Why it failed or expired. */
+  failure: z.string().optional(),
+});
+export type CommandRecord = z.infer<typeof CommandRecord>;
 
 export const ClientState = z.strictObject({
   v: z.literal(STATE_VERSION),
@@ -136,6 +181,8 @@ export const ClientState = z.strictObject({
   ledger: z.unknown().optional(),
   /** The last intent-journal record this snapshot includes: only later ones are replayed (intent-journal.ts). */
   journalSeq: seq.default(0),
+  /** Fleet commands taken, by id (see CommandRecord and commands.ts). */
+  commands: z.record(z.string(), CommandRecord).default({}),
 });
 export type ClientState = z.infer<typeof ClientState>;
 
@@ -152,6 +199,7 @@ export function emptyState(deviceId: string): ClientState {
     decisions: [],
     outbox: { next: 0, reports: [], lost: 0 },
     journalSeq: 0,
+    commands: {},
   };
 }
 
@@ -159,10 +207,18 @@ export function emptyState(deviceId: string): ClientState {
  * Brings a state file of an earlier format (parsed JSON, before its schema is checked) to
  * STATE_VERSION in place; returns whether it changed anything (then the caller writes it back).
  * Version 1 (before the intent journal) kept an intent's error as one `CODE: message` string.
- * Anything else is left for the schema to judge.
+ * Version 2 (before fleet commands) has no `commands`: none were ever taken. Anything else is
+ * left for the schema to judge.
  */
 export function migrateState(raw: unknown): boolean {
-  if (!isPlainObject(raw) || raw.v !== 1) return false;
+  if (!isPlainObject(raw) || (raw.v !== 1 && raw.v !== 2)) return false;
+  if (raw.v === 1) migrateFrom1(raw);
+  if (raw.commands === undefined) raw.commands = {};
+  raw.v = STATE_VERSION;
+  return true;
+}
+
+function migrateFrom1(raw: Record<string, unknown>): void {
   if (isPlainObject(raw.intents)) {
     for (const intent of Object.values(raw.intents)) {
       if (!isPlainObject(intent) || typeof intent.error !== 'string') continue;
@@ -170,9 +226,7 @@ export function migrateState(raw: unknown): boolean {
       intent.error = m ? { code: m[1], message: m[2] } : { code: 'E_EXCHANGE', message: intent.error };
     }
   }
-  raw.v = STATE_VERSION;
   raw.journalSeq = 0;
-  return true;
 }
 
 /** How many finished intents and decisions are kept in the state file. */

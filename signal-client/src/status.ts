@@ -1,6 +1,25 @@
 import type { DecisionRecord } from '@appliance/protocol';
 import { CAPITAL_ACCOUNT, Ledger, breakerFor, excerpt, type BreakerState } from '@appliance/trading-core';
-import type { ClientState } from './state.js';
+import type { ClientState, CommandRecord } from './state.js';
+
+/** Commands shown, newest first. */
+const SHOWN_COMMANDS = 5;
+
+/** An operator's command as the person at home is shown it. */
+export interface CommandView {
+  id: string;
+  action: CommandRecord['action'];
+  status: CommandRecord['status'];
+  /** The operator's reason, on one line. */
+  reason: string;
+  by: string;
+  receivedAt: number;
+  finishedAt: number | null;
+  sold: { symbol: string; amount: number }[];
+  unsold: { symbol: string; amount: number; reason: string }[];
+  /** Why it failed or expired. */
+  failure: string | null;
+}
 
 type BreakerLevel = BreakerState['level'];
 
@@ -35,6 +54,10 @@ export interface StatusView {
   gatewayProblem: string | null;
   /** The breaker as last heard from the control server; null while unknown (no buying then). */
   breaker: BreakerView | null;
+  /** The operator's halt of buying, with its reason (one line); null when none (or not running). */
+  operatorHalt: string | null;
+  /** The latest operator commands this device took, newest first. */
+  commands: CommandView[];
   quote: string;
   holdings: { asset: string; amount: number; value: number | null }[];
   cash: number | null;
@@ -50,6 +73,8 @@ export interface RuntimeView {
   gatewayProblem?: string | null;
   /** The verified breaker control's body, as `decide` takes it; null if none yet. */
   breaker: BreakerState | null;
+  /** The operator's halt from the covering fleet messages; null if none. */
+  fleetHalt?: { reason: string } | null;
   marks: Record<string, number>;
 }
 
@@ -82,6 +107,11 @@ export function statusView(
     connected: runtime?.connected ?? false,
     gatewayProblem: runtime?.gatewayProblem ?? null,
     breaker: runtime?.breaker ? breakerView(runtime.breaker) : null,
+    operatorHalt: runtime?.fleetHalt ? excerpt(runtime.fleetHalt.reason) || 'no reason given' : null,
+    commands: Object.values(state.commands ?? {})
+      .sort((a, b) => b.receivedAt - a.receivedAt)
+      .slice(0, SHOWN_COMMANDS)
+      .map(commandView),
     quote,
     holdings,
     cash: books ? books.cash() : null,
@@ -93,6 +123,46 @@ export function statusView(
     today: state.decisions.filter((d) => localDay(d.ts, timeZone) === day),
     pendingOrders: Object.values(state.intents).filter((i) => i.status === 'pending').length,
   };
+}
+
+function commandView(c: CommandRecord): CommandView {
+  return {
+    id: c.id,
+    action: c.action,
+    status: c.status,
+    reason: excerpt(c.reason),
+    by: excerpt(c.by),
+    receivedAt: c.receivedAt,
+    finishedAt: c.finishedAt ?? null,
+    sold: (c.sold ?? []).map(({ symbol, amount }) => ({ symbol, amount })),
+    unsold: (c.unsold ?? []).map(({ symbol, amount, reason }) => ({
+      symbol,
+      amount,
+      reason: excerpt(reason),
+    })),
+    failure: c.failure === undefined ? null : excerpt(c.failure),
+  };
+}
+
+const ACTION_NAMES: Readonly<Record<CommandRecord['action'], string>> = {
+  halt: 'halt buying',
+  resume: 'resume buying',
+  flat: 'sell everything the device bought (FLAT)',
+};
+
+/** 'Operator commands:' and a line per command, with what a flat sold and could not sell. */
+function commandLines(v: StatusView, time: (ms: number) => string): string[] {
+  if (v.commands.length === 0) return [];
+  const lines = ['Operator commands (latest first):'];
+  for (const c of v.commands) {
+    const outcome = c.failure ? ` — ${c.failure}` : '';
+    lines.push(
+      `  ${time(c.receivedAt)}  ${c.status.padEnd(8)} ${ACTION_NAMES[c.action]} by ${c.by}: ${c.reason}${outcome}`,
+    );
+    if (c.sold.length) lines.push(`    sold: ${c.sold.map((x) => `${x.amount} ${x.symbol}`).join(', ')}`);
+    for (const u of c.unsold) lines.push(`    not sold: ${u.amount} ${u.symbol} (${u.reason})`);
+  }
+  return lines;
 }
 
 const RANK: Readonly<Record<BreakerLevel, number>> = { normal: 0, caution: 1, halt: 2 };
@@ -167,6 +237,7 @@ export function renderStatusText(v: StatusView, timeZone = 'UTC'): string {
   const lines = [
     `Device ${v.deviceId}: ${v.running ? (v.connected ? 'running, connected' : 'running, NOT connected (reconnecting)') : 'not running'}`,
     ...(v.running && !v.connected && v.gatewayProblem ? [`Gateway problem: ${v.gatewayProblem}`] : []),
+    ...(v.operatorHalt ? [`Buying halted by the operator: ${v.operatorHalt}`] : []),
     ...breakerLines(v.breaker),
     `Cash: ${money(v.cash, v.quote)}   Equity: ${money(v.equity, v.quote)}   P&L: ${v.pnl ? money(v.pnl.total, v.quote) : 'unknown'} (realised ${v.pnl ? money(v.pnl.realised, v.quote) : 'unknown'})`,
     `Holdings: ${v.holdings.length ? v.holdings.map((h) => `${h.amount} ${h.asset}`).join(', ') : 'none'}`,
@@ -178,6 +249,7 @@ export function renderStatusText(v: StatusView, timeZone = 'UTC'): string {
             `  ${time(d.ts)}  ${d.outcome.padEnd(8)} ${d.side.padEnd(4)} ${d.symbol.padEnd(10)} ${d.reason}`,
         )
       : ['  none yet']),
+    ...commandLines(v, time),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -40,9 +40,14 @@ export interface TelemetryDeps {
   now: () => number;
   /** Sends a frame on the gateway connection (dropped when it is not open). */
   send: (frame: Telemetry) => void;
+  /** The spending policy in force: its profile and version (null: none, or one without a version). */
+  policy?: () => Telemetry['policy'];
 }
 
-/** The device's `telemetry` frame: holdings valued at marks, today's spend, recent decisions and errors. */
+/**
+ * The device's `telemetry` frame: holdings valued at marks, today's spend, recent decisions and
+ * errors, and the policy version in force.
+ */
 export function createTelemetry(deps: TelemetryDeps): { send(): void } {
   const { config, state, holdings, errors, now } = deps;
 
@@ -74,6 +79,7 @@ export function createTelemetry(deps: TelemetryDeps): { send(): void } {
       fills: state.fills,
       lastDecisions: state.decisions.slice(-10),
       errors: errors.recent(10),
+      policy: deps.policy?.() ?? null,
     };
     deps.send(frame);
   }

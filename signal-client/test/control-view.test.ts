@@ -38,7 +38,7 @@ function device() {
   const logger = pino({ level: 'warn' }, { write: (l: string) => void rejected.push(l) });
   const controls = createControls({
     keys: KeyRing.of(control.publicKey),
-    profile: 'family',
+    device: { deviceId: 'dev-1', profile: 'family' },
     maxClockSkewMs: 5_000,
     now: () => NOW,
     logger,

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import t from 'tap';
 import {
+  CommandAckBatch,
   DecisionBatch,
   MAX_DECISION_BATCH,
   TOPICS,
@@ -35,6 +36,7 @@ function decision(n: number): DecisionRecord {
 function outbox(over: { limit?: number; open?: boolean; resendMs?: number } = {}) {
   const state: Outbox = { next: 0, reports: [], lost: 0 };
   const sent: DecisionBatch[] = [];
+  const acks: CommandAckBatch[] = [];
   const losses: string[] = [];
   const log = logLines();
   const box = new DecisionOutbox({
@@ -42,7 +44,8 @@ function outbox(over: { limit?: number; open?: boolean; resendMs?: number } = {}
     state,
     send: (f) => {
       if (over.open === false) return false;
-      sent.push(f);
+      if (f.type === 'decisions') sent.push(f);
+      else acks.push(f);
       return true;
     },
     logger: pino({ level: 'info' }, log),
@@ -54,7 +57,7 @@ function outbox(over: { limit?: number; open?: boolean; resendMs?: number } = {}
     resendMs: over.resendMs,
   });
   t.teardown(() => box.stop());
-  return { box, state, sent, losses, log: log.lines };
+  return { box, state, sent, acks, losses, log: log.lines };
 }
 
 t.test('reports are numbered from the clock, batched by 50, and kept until acknowledged', async (t) => {
@@ -78,7 +81,7 @@ t.test('reports are numbered from the clock, batched by 50, and kept until ackno
   for (const f of o.sent) DecisionBatch.parse(f);
   t.equal(o.box.ack(5_049), true);
   t.equal(o.box.pending, 70, 'the acknowledged batch is forgotten');
-  t.equal(o.state.reports[0]!.signalId, 's50');
+  t.equal((o.state.reports[0] as DecisionRecord).signalId, 's50');
   o.box.connected(); // a reconnect: all that is not acknowledged goes again
   t.same(
     o.sent.slice(3).map((f) => [f.seq, f.decisions.length]),
@@ -109,7 +112,7 @@ t.test('a full outbox drops the oldest reports, counts them and reports the loss
   for (let i = 0; i < 12; i++) o.box.add(decision(i));
   t.equal(o.box.pending, 5);
   t.same(
-    o.state.reports.map((d) => d.signalId),
+    o.state.reports.map((d) => (d as DecisionRecord).signalId),
     ['s7', 's8', 's9', 's10', 's11'],
   );
   t.equal(o.state.lost, 7);
@@ -278,3 +281,51 @@ t.test(
     );
   },
 );
+
+t.test('command acks share the sequence with decisions, in runs of one kind per frame', async (t) => {
+  const o = outbox();
+  const ack = (i: number) => ({
+    commandId: `cmd-0000000${i}`,
+    action: 'halt' as const,
+    status: 'received' as const,
+    ts: i,
+  });
+  o.box.add(decision(0));
+  o.box.addAck(ack(1));
+  o.box.addAck(ack(2));
+  o.box.add(decision(3));
+  o.box.connected();
+  t.same(
+    o.sent.map((f) => [f.seq, f.decisions.length]),
+    [
+      [5_000, 1],
+      [5_003, 1],
+    ],
+  );
+  t.same(
+    o.acks.map((f) => [f.type, f.seq, f.acks.map((a) => a.commandId)]),
+    [['command-acks', 5_001, ['cmd-00000001', 'cmd-00000002']]],
+  );
+  for (const f of o.acks) CommandAckBatch.parse(f);
+  t.equal(o.box.ack(5_002), true, 'one ack covers decisions and command acks alike');
+  t.equal(o.box.pending, 1);
+  t.same(o.state.reports, [decision(3)]);
+});
+
+t.test('a run of large acks is split by size, never an ack', async (t) => {
+  const o = outbox();
+  const unsold = Array.from({ length: 100 }, (_, i) => ({
+    symbol: `C${i}/USDT`,
+    amount: 1,
+    reason: 'r'.repeat(200),
+  }));
+  for (let i = 0; i < 6; i++)
+    o.box.addAck({ commandId: `cmd-0000000${i}`, action: 'flat', status: 'done', ts: i, sold: [], unsold });
+  o.box.connected();
+  t.ok(o.acks.length > 1, `${o.acks.length} frames`);
+  t.same(
+    o.acks.flatMap((f) => f.acks.map((a) => a.commandId)),
+    Array.from({ length: 6 }, (_, i) => `cmd-0000000${i}`),
+  );
+  for (const f of o.acks) t.ok(JSON.stringify(f).length < 64 * 1024);
+});

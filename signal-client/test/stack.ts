@@ -11,6 +11,7 @@ import {
   exportPublicKey,
   generateSigner,
   issueDeviceToken,
+  type FleetCommand,
   type Signal,
   type SignalDraft,
   type Signer,
@@ -32,6 +33,14 @@ import {
 import type { DecisionRecord } from '@appliance/protocol';
 
 export const STREAM = 'ema.1h';
+
+/** A fleet target's message body, as the control server publishes it (protocol's `fleet` kind). */
+export interface FleetBody {
+  target: string;
+  halted: boolean;
+  reason: string;
+  commands: FleetCommand[];
+}
 
 /** A signed BTC/USDT buy on STREAM at 40,000, valid for a minute from now; `over` changes any field. */
 export function signedSignal(signer: Signer, over: Partial<SignalDraft> = {}): Signal {
@@ -57,7 +66,12 @@ const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 /** Embedded bus, a real gateway and a real paper exchange over HTTP: everything but Kafka. */
 export async function startStack(
   t: Test,
-  opts: { policy?: Partial<typeof DEFAULT_FAMILY_POLICY>; eligible?: string[] } = {},
+  opts: {
+    policy?: Partial<typeof DEFAULT_FAMILY_POLICY>;
+    eligible?: string[];
+    /** The fleet messages the control server publishes with each heartbeat (issue #14). */
+    fleet?: () => FleetBody[];
+  } = {},
 ) {
   const bus = new EmbeddedBus();
   const control = generateSigner();
@@ -86,6 +100,7 @@ export async function startStack(
     policies: { family: { ...DEFAULT_FAMILY_POLICY, maxExposurePct: 1, cashReservePct: 0, ...opts.policy } },
     heartbeatIntervalMs: 1_000,
     ttlMs: 60_000,
+    ...(opts.fleet && { fleet: opts.fleet }),
   });
   await controlPublisher.start();
   t.teardown(async () => {
@@ -125,21 +140,22 @@ export async function startStack(
     await bus.publish(TOPICS.signals, [{ key: STREAM, value: JSON.stringify(value) }]);
   }
 
-  function account(usdt = 1_000) {
+  /** A paper account with `usdt`, and `held` coins (held before the device was provisioned). */
+  function account(usdt = 1_000, held: Record<string, number> = {}) {
     const acct = {
       apiKey: `key-${++accounts}-${'k'.repeat(20)}`,
       secret: `secret-${accounts}-${'s'.repeat(30)}`,
     };
-    paper.addAccount({ ...acct, balances: { USDT: usdt } });
+    paper.addAccount({ ...acct, balances: { USDT: usdt, ...held } });
     return acct;
   }
 
   /** A device's configuration (as a config file would hold it) for this stack. */
-  async function deviceConfig(id: string, stateFile: string, extra: object = {}) {
+  async function deviceConfig(id: string, stateFile: string, extra: object = {}, scope = 'family') {
     return {
       deviceId: id,
       gatewayUrl,
-      token: issueDeviceToken({ sub: id, scope: 'family', iat: Date.now(), ttlMs: 3_600_000 }, control),
+      token: issueDeviceToken({ sub: id, scope, iat: Date.now(), ttlMs: 3_600_000 }, control),
       signalKeys: [exportPublicKey(feed.publicKey)],
       controlKeys: [exportPublicKey(control.publicKey)],
       stateFile,
@@ -158,12 +174,14 @@ export async function startStack(
       keys?: { apiKey: string; secret: string };
       policy?: object;
       config?: object;
+      /** The profile its token is issued for (default family). */
+      scope?: string;
     } = {},
   ) {
     const id = opts.id ?? 'dev-1';
     const keys = opts.keys ?? account();
     const stateFile = opts.stateFile ?? join(mkdtempSync(join(tmpdir(), 'device-')), 'state.json');
-    const config = ClientConfig.parse(await deviceConfig(id, stateFile, opts.config));
+    const config = ClientConfig.parse(await deviceConfig(id, stateFile, opts.config, opts.scope));
     const store = await openStateStore(stateFile, id);
     const decisions: DecisionRecord[] = [];
     const client: SignalClient = createSignalClient({

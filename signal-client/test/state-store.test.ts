@@ -198,10 +198,14 @@ t.test(
 
     const store = await openStateStore(path, 'dev-fixture', { streams: ['ema.1h', 'ema.4h'] });
     const { v, journalSeq, intents, ...rest } = store.data;
-    t.equal(v, 2);
+    t.equal(v, 3);
     t.equal(journalSeq, 0);
     const { v: _v, intents: oldIntents, ...oldRest } = old;
-    t.same(rest, oldRest, 'books, resume points, decisions, outbox, spends: as they were');
+    t.same(
+      rest,
+      { ...oldRest, commands: {} },
+      'books, resume points, decisions, outbox, spends: as they were; no fleet command taken',
+    );
     t.ok(Ledger.fromJSON(store.data.ledger).isBalanced(), 'the books balance');
     t.same(Object.keys(intents), Object.keys(oldIntents), 'every intent');
     const errors = Object.values(intents).map((i) => [i.status, i.error ?? null]);
@@ -233,10 +237,44 @@ t.test(
     }
 
     const written = JSON.parse(readFileSync(path, 'utf8')) as ClientState;
-    t.equal(written.v, 2, 'written back at once in the new format');
+    t.equal(written.v, 3, 'written back at once in the new format');
     t.same(written, store.data);
     t.equal(readFileSync(`${path}.intents`).length, 0, 'with an empty intent journal beside it');
     const again = await openStateStore(path, 'dev-fixture', { streams: ['ema.1h', 'ema.4h'] });
     t.same(again.data, store.data, 'and it opens the same the next time');
   },
 );
+
+t.test(
+  'a state file of format 2 (before fleet commands) opens with no command taken, written back as 3',
+  async (t) => {
+    const path = join(mkdtempSync(join(tmpdir(), 'state-v2-')), 'state.json');
+    const first = await openStateStore(path, 'dev-2xx');
+    first.data.fills = 4;
+    await first.write();
+    await first.close();
+    const v2 = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    delete v2.commands;
+    v2.v = 2;
+    writeFileSync(path, JSON.stringify(v2));
+    const store = await openStateStore(path, 'dev-2xx');
+    t.equal(store.data.v, 3);
+    t.same(store.data.commands, {});
+    t.equal(store.data.fills, 4, 'the rest as it was');
+    const written = JSON.parse(readFileSync(path, 'utf8')) as ClientState;
+    t.equal(written.v, 3, 'written back at once');
+    t.same(written.commands, {});
+    await store.close();
+  },
+);
+
+t.test('a state file with a malformed command record is refused', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'state-cmd-')), 'state.json');
+  const first = await openStateStore(path, 'dev-3xx');
+  await first.write();
+  await first.close();
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  raw.commands = { 'cmd-00000001': { id: 'cmd-00000001', action: 'sell-all' } };
+  writeFileSync(path, JSON.stringify(raw));
+  await t.rejects(openStateStore(path, 'dev-3xx'), { code: 'E_STATE_CORRUPT' });
+});

@@ -349,6 +349,33 @@ t.test('an accepted buy never exceeds an effective limit nor goes below the mark
   t.ok(sells > 100, `${sells} accepted sells checked`);
 });
 
+t.test("an operator's halt: no buy ever, sells decided as without it", async (t) => {
+  let halted = 0;
+  let sells = 0;
+  fc.assert(
+    fc.property(
+      inputArb,
+      fc.string({ maxLength: 300 }).filter((r) => r.trim() !== ''),
+      ({ signal, state, policy, settings, now }, reason) => {
+        const fleetHalt = { reason };
+        const d = decide(signal, { ...state, fleetHalt }, policy, settings, now);
+        if (signal.side === 'sell') {
+          sells++;
+          return isDeepStrictEqual(d, decide(signal, { ...state, fleetHalt: null }, policy, settings, now));
+        }
+        if (d.accept) return false;
+        if (d.code !== 'R_FLEET_HALT')
+          return ['R_PAUSED', 'R_BAD_INPUT', 'R_NOT_FOLLOWED'].includes(d.code) || d.code.startsWith('E_');
+        halted++;
+        return d.reason.startsWith('Buying is halted by the operator: ');
+      },
+    ),
+    { numRuns: 10_000, seed: 20260714 },
+  );
+  t.ok(halted > 1000, `${halted} buys refused for the operator's halt`);
+  t.ok(sells > 1000, `${sells} sells decided the same under it`);
+});
+
 t.test('the breaker per asset: halted symbols never buy, sells never listen to the breaker', async (t) => {
   let assetHalts = 0;
   let marketHalts = 0;

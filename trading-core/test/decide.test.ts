@@ -268,6 +268,39 @@ const CASES: Case[] = [
     expect: SOLD,
   },
   {
+    name: "an operator's halt stops buying, with its reason",
+    state: { fleetHalt: { reason: 'exchange outage' } },
+    expect: no('R_FLEET_HALT', 'Buying is halted by the operator: exchange outage'),
+  },
+  {
+    name: "an operator's halt without a readable reason still stops buying",
+    state: { fleetHalt: { reason: '  ' } },
+    expect: no('R_FLEET_HALT', 'Buying is halted by the operator: no reason given'),
+  },
+  {
+    name: "an operator's halt comes before an unknown policy or breaker",
+    state: { fleetHalt: { reason: 'flat all' }, breaker: null },
+    policyIs: null,
+    expect: no('R_FLEET_HALT', 'Buying is halted by the operator: flat all'),
+  },
+  {
+    name: "the user's pause is named before an operator's halt",
+    state: { fleetHalt: { reason: 'flat all' } },
+    settings: { paused: true },
+    expect: no('R_PAUSED', 'Buying is paused in your settings'),
+  },
+  {
+    name: "an operator's halt still lets the device sell",
+    signal: SELL,
+    state: { ...HOLD_BTC, fleetHalt: { reason: 'flat all' } },
+    expect: SOLD,
+  },
+  {
+    name: 'no fleet halt (null) changes nothing',
+    state: { fleetHalt: null },
+    expect: buy(0.002, 100),
+  },
+  {
     name: 'without a policy the device does not buy',
     policyIs: null,
     expect: no('R_NO_POLICY', 'Buying is off: no spending policy from the control server is known yet'),

@@ -2,13 +2,13 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, exitWith } from '@appliance/runtime';
 import {
-  BreakerCliError,
+  AdminCliError as BreakerCliError,
   adminToken,
   callApi,
   parseExpiry,
-  renderStatus,
   type AdminTarget,
-} from './admin.js';
+} from '../cli-admin.js';
+import { renderStatus } from './admin.js';
 import { registerReplay } from './replay.js';
 
 /**

@@ -1,5 +1,6 @@
 /**
- * The buy path, in the order that picks the reason shown: the user's pause, then what must
+ * The buy path, in the order that picks the reason shown: the user's pause, the operator's
+ * halt, then what must
  * be known (policy, valid settings and state, breaker, heartbeat, the exchange's price and
  * the signal's agreement with it, prices of holdings), the kill switches, then the limits
  * (eligibility, schedule, market, positions), then sizing at the exchange's price.
@@ -8,6 +9,7 @@ import { buyContext, type BuyContext } from './context.js';
 import { breakerKnownRule, haltRule } from './rules/breaker.js';
 import { dailyLossRule, drawdownRule, portfolioValueRule } from './rules/drawdown.js';
 import { eligibilityRule } from './rules/eligibility.js';
+import { fleetHaltRule } from './rules/fleet-halt.js';
 import { heartbeatRule } from './rules/heartbeat.js';
 import { settingsInput, stateInputRule } from './rules/inputs.js';
 import { marketRule } from './rules/market.js';
@@ -48,6 +50,8 @@ export function decideBuy(
 ): Decision {
   const paused = pausedRule(rawSettings);
   if (!paused.allowed) return reject(paused);
+  const halted = fleetHaltRule(state);
+  if (!halted.allowed) return reject(halted);
   const p = policyRule(policy);
   if (!p.allowed) return reject(p);
   const s = settingsInput(rawSettings);

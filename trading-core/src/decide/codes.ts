@@ -8,6 +8,7 @@ export const REJECT_CODES = {
   R_BAD_INPUT: 'an input is invalid (a NaN price, an unknown time zone, a malformed policy, ...)',
   R_NOT_FOLLOWED: 'the signal is from a stream this device does not follow',
   R_PAUSED: 'buying is paused in the settings',
+  R_FLEET_HALT: 'the operator has halted buying for this device (a fleet halt or flat, until resumed)',
   R_NO_POLICY: 'no spending policy from the control server is known',
   R_POLICY_VERSION: 'the spending policy is in a format this device does not understand',
   R_BREAKER_UNKNOWN: 'the state of the central circuit breaker is not known',

@@ -6,6 +6,7 @@ export type {
   Decision,
   DecisionSignal,
   DecisionState,
+  FleetHalt,
   MarketRules,
   Spend,
 } from './types.js';
@@ -44,3 +45,4 @@ export {
 export { isKnownTimeZone, localTime, type LocalTime } from './local-time.js';
 export { breakerFor, type EffectiveBreaker } from './breaker-scope.js';
 export { excerpt } from './format.js';
+export { floorToStep } from './precision.js';

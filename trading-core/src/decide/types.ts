@@ -130,6 +130,18 @@ export interface DecisionState {
   eligibility: Record<string, readonly string[]> | null;
   /** The exchange's rules for the signal's symbol; undefined if unknown (no order then). */
   market: MarketRules | undefined;
+  /**
+   * The operator's halt in force for this device (a fleet `halt` or `flat` of a target covering
+   * it, not yet resumed), with its reason; null (or absent, from callers before fleet commands)
+   * when none. Stops buys (`R_FLEET_HALT`); sells pass.
+   */
+  fleetHalt?: FleetHalt | null;
+}
+
+/** An operator's halt of buying, from the fleet messages that cover the device. */
+export interface FleetHalt {
+  /** Why, for people: shown in the rejection's reason. */
+  reason: string;
 }
 
 /**
