@@ -1,4 +1,3 @@
-import { seededRandom } from '../src/seeded-random.js';
 import t from 'tap';
 import {
   Breaker,
@@ -7,63 +6,9 @@ import {
   stricter,
   type BreakerConfigInput,
   type BreakerEvent,
-  type BreakerTripped,
 } from '../src/breaker/index.js';
+import { HOUR, QUIET, T0, feed, merge, trips, walk } from './helpers/breaker-series.js';
 import { throwsExactly } from './helpers/throws.js';
-
-// Synthetic series (the same in breaker-levels.test.ts and breaker-inputs.test.ts).
-
-const HOUR = 3_600_000;
-const T0 = Date.UTC(2024, 0, 1);
-
-/**
- * Closes of a random walk whose one-bar log returns are uniform in ±sigma: bounded, so a
- * two-bar return never strays past 2.5 σ of its own baseline and calm stays calm.
- */
-function walk(n: number, sigma: number, seed: number, start = 100): number[] {
-  const rnd = seededRandom(seed);
-  const out: number[] = [];
-  let p = start;
-  for (let i = 0; i < n; i++) {
-    p *= Math.exp(sigma * (2 * rnd() - 1));
-    out.push(p);
-  }
-  return out;
-}
-
-/** Feeds hourly closes of one symbol, bar i opening at T0 + i h and received at its close. */
-function feed(b: Breaker, symbol: string, closes: readonly number[], from = 0): BreakerEvent[] {
-  const events: BreakerEvent[] = [];
-  closes.forEach((close, k) => {
-    const time = T0 + (from + k) * HOUR;
-    events.push(...b.candle({ symbol, time, close, timeframeMs: HOUR }, time + HOUR));
-  });
-  return events;
-}
-
-const trips = (events: readonly BreakerEvent[]): BreakerTripped[] =>
-  events.filter((e): e is BreakerTripped => e.type === 'BreakerTripped');
-
-/** A config in which no input trips unless a test turns it back on. */
-const QUIET: BreakerConfigInput = {
-  baselineBars: 200,
-  minBaselineBars: 100,
-  volBars: 12,
-  returnZ: { caution: 1e5, halt: 1e5 },
-  volatility: { caution: { floor: 1e3 }, halt: { floor: 1e3 } },
-  breadth: { caution: { floor: 2 }, halt: { floor: 2 } },
-  stale: { caution: { floor: 1e9 } },
-};
-
-/** `base` with `over` laid over it, object by object. */
-function merge<T extends object>(base: T, over: object): T {
-  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] = v && typeof v === 'object' && b && typeof b === 'object' ? merge(b as object, v) : v;
-  }
-  return out as T;
-}
 
 // Peg thresholds stay at their floors (caution 0.005, halt 0.02): the history never gets long enough.
 const CFG: BreakerConfigInput = merge(QUIET, { peg: { window: 100_000, minHistory: 100_000 } });
