@@ -25,6 +25,9 @@ export const SYSTEM_DEPS = {
   openssl: 'openssl', // haproxy/: a throwaway self-signed certificate for each test run
   curl: 'curl', // docs/deploy.md: the guide's checks, run by e2e/test/deploy-guide.test.ts
   jq: 'jq', // docs/deploy.md: the guide reads the API's JSON answers with it
+  wg: 'wireguard-tools', // wireguard/: wg, wg-quick (syncconf, set, strip) drive the tunnels
+  'wireguard-go': 'wireguard-go', // wireguard/: the userspace WireGuard in the tests' namespaces
+  ip: 'iproute2', // wireguard/: ip netns and veth for the tests' hosts
 };
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

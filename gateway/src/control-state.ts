@@ -1,5 +1,13 @@
 import type { Logger } from 'pino';
-import { controlScope, targetCovers, type BusMessage, type Control, type KeyRing } from '@appliance/protocol';
+import {
+  controlScope,
+  keyIdOf,
+  targetCovers,
+  type BusMessage,
+  type Control,
+  type DeviceTokenClaims,
+  type KeyRing,
+} from '@appliance/protocol';
 import { CLOSE } from './close-codes.js';
 import type { GatewayOptions } from './options.js';
 import type { DropRecord } from './record-drops.js';
@@ -41,6 +49,8 @@ export function createControlState({ options, keys, sessions, logger, drop }: Co
   const controls = new Map<string, { version: number; frame: string }>();
   /** Devices whose credentials the control server has withdrawn (the newest signed list). */
   let revoked = new Set<string>();
+  /** Device keys retired by a rotation: a credential bound to one (`cnf`) is refused. */
+  let retiredKeys = new Set<string>();
   let revokedVersion = -1;
   const controlCheck: ControlCheck = { keys, maxRecordBytes: options.maxRecordBytes };
 
@@ -76,8 +86,12 @@ export function createControlState({ options, keys, sessions, logger, drop }: Co
     revokedVersion = c.version;
     const before = revoked;
     revoked = new Set(c.body.devices);
-    for (const s of sessions.all)
+    retiredKeys = new Set(c.body.keys ?? []);
+    for (const s of sessions.all) {
       if (revoked.has(s.claims.sub)) sessions.refuse(s, CLOSE.POLICY, 'device revoked');
+      else if (retiredKeys.size > 0 && isRetired(s.claims))
+        sessions.refuse(s, CLOSE.POLICY, 'device key retired');
+    }
     // The control server republishes the list every few seconds: only a change is news.
     let added = 0;
     for (const d of revoked) if (!before.has(d)) added++;
@@ -89,10 +103,21 @@ export function createControlState({ options, keys, sessions, logger, drop }: Co
     );
   }
 
+  /** The key id of a session's bound key, computed once per credential. */
+  const kids = new WeakMap<DeviceTokenClaims, string>();
+  function isRetired(claims: DeviceTokenClaims): boolean {
+    if (claims.cnf === undefined) return false;
+    let kid = kids.get(claims);
+    if (kid === undefined) kids.set(claims, (kid = keyIdOf(claims.cnf)));
+    return retiredKeys.has(kid);
+  }
+
   return {
     onControl,
     /** Whether the newest revocation list names `device`: it is refused at the upgrade. */
     isRevoked: (device: string) => revoked.has(device),
+    /** Whether the newest revocation list retired this device key (key id): refused at the upgrade. */
+    isKeyRetired: (kid: string) => retiredKeys.has(kid),
     /** Per scope, the newest verified message's version and frame. */
     held: controls as ReadonlyMap<string, { version: number; frame: string }>,
   };

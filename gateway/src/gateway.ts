@@ -113,6 +113,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     isReady: () => ready,
     connections: () => sessions.all.size,
     isRevoked: controls.isRevoked,
+    isKeyRetired: controls.isKeyRetired,
     onConnection(ws, claims, remote) {
       const session = sessions.open(ws, claims, remote);
       ws.on('message', (data, isBinary) => onFrame(session, data, isBinary));

@@ -3,13 +3,24 @@ import { isIPv6, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { ProtocolError, verifyDeviceToken, type DeviceTokenClaims, type KeyRing } from '@appliance/protocol';
+import {
+  DEVICE_PROOF_HEADER,
+  ProtocolError,
+  keyIdOf,
+  verifyDeviceProof,
+  verifyDeviceToken,
+  type DeviceTokenClaims,
+  type KeyRing,
+} from '@appliance/protocol';
 import type { GatewayMetrics } from './metrics.js';
 import type { GatewayOptions } from './options.js';
 import { proxyV2Listener, type ProxyHeader } from './proxy-protocol.js';
 
 export interface HttpDeps {
-  options: Pick<GatewayOptions, 'maxPayload' | 'maxHelloBytes' | 'gatewayId' | 'proxyProtocol'>;
+  options: Pick<
+    GatewayOptions,
+    'maxPayload' | 'maxHelloBytes' | 'gatewayId' | 'proxyProtocol' | 'requireBoundCredentials'
+  >;
   /** The control server's public keys: device tokens verify against these alone. */
   tokenKeys: KeyRing;
   metrics: GatewayMetrics;
@@ -20,6 +31,8 @@ export interface HttpDeps {
   connections: () => number;
   /** Whether the newest revocation list names the device: it is refused (401). */
   isRevoked: (device: string) => boolean;
+  /** Whether the newest revocation list retired this device key id (after a rotation's overlap). */
+  isKeyRetired: (kid: string) => boolean;
   /** A device that passed the upgrade, with its address (from the PROXY header behind HAProxy). */
   onConnection: (ws: WebSocket, claims: DeviceTokenClaims, remote: string) => void;
 }
@@ -88,11 +101,40 @@ export function createHttp(deps: HttpDeps) {
     wss.handleUpgrade(req, socket, head, (ws) => deps.onConnection(ws, claims, remoteOf(req.socket)));
   });
 
+  /**
+   * The credential, and for one bound to a device key (`cnf`) the proof signed by that key over
+   * it: a copied credential alone gets nowhere. Everything is decided from the request headers,
+   * before the upgrade.
+   */
   function authenticate(req: IncomingMessage): DeviceTokenClaims | undefined {
     const header = req.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7) : '';
     try {
-      return verifyDeviceToken(token, tokenKeys, now());
+      const at = now();
+      const claims = verifyDeviceToken(token, tokenKeys, at);
+      if (claims.cnf !== undefined) {
+        const proof = req.headers[DEVICE_PROOF_HEADER];
+        verifyDeviceProof(
+          typeof proof === 'string' ? proof : undefined,
+          { token, sub: claims.sub, cnf: claims.cnf },
+          at,
+        );
+        if (deps.isKeyRetired(keyIdOf(claims.cnf))) {
+          metrics.dropped.inc({ reason: 'key-retired' });
+          logger.warn(
+            { device: claims.sub, remote: remoteOf(req.socket) },
+            'device refused at upgrade: key retired',
+          );
+          return undefined;
+        }
+      } else if (options.requireBoundCredentials) {
+        logger.warn(
+          { code: 'E_PROOF_REQUIRED', device: claims.sub, remote: remoteOf(req.socket) },
+          'device refused at upgrade: credential not bound to a device key',
+        );
+        return undefined;
+      }
+      return claims;
     } catch (err) {
       const code = err instanceof ProtocolError ? err.code : 'E_BAD_TOKEN';
       logger.warn({ code, remote: remoteOf(req.socket) }, 'device refused at upgrade');

@@ -35,6 +35,7 @@ const Config = z
     ),
     gatewayId: z.string(),
     proxyProtocol: z.boolean(),
+    requireBoundCredentials: z.boolean(),
     ringCapacity: tuning,
     sendHighWaterBytes: tuning,
     pingIntervalMs: tuning,
@@ -120,6 +121,13 @@ const { config, kafkaSecurity, problem } = startShell(
         env: 'GATEWAY_PROXY_PROTOCOL',
         description: 'connections start with a PROXY v2 header (behind HAProxy send-proxy-v2)',
         default: d.proxyProtocol,
+      },
+      {
+        flag: '--require-bound-credentials',
+        env: 'GATEWAY_REQUIRE_BOUND_CREDENTIALS',
+        description:
+          'refuse device credentials not bound to a device key (issued before enrolment); bound ones always need their proof',
+        default: d.requireBoundCredentials,
       },
       {
         flag: '--ring-capacity <n>',

@@ -46,6 +46,12 @@ export const DEFAULT_GATEWAY_OPTIONS = {
    */
   proxyProtocol: false,
   /**
+   * Refuse credentials that are not bound to a device key (no `cnf`: issued by the old
+   * `POST /api/devices/:id/token` rather than by enrolment). Bound credentials always need their
+   * proof, whatever this says. On in a tunnel deployment (docs/enrolment.md).
+   */
+  requireBoundCredentials: false,
+  /**
    * Largest signal or control record the gateway relays, in bytes; larger records are dropped.
    * Well under the device's WebSocket `maxPayload` (1 MiB): a frame the device cannot take
    * closes its socket before it learns the offset, so every resume would send it again.
@@ -92,6 +98,7 @@ export const GatewayOptions = z
     inboundBurst: z.number().int().min(1).default(DEFAULT_GATEWAY_OPTIONS.inboundBurst),
     sendHighWaterBytes: z.number().int().min(1024).default(DEFAULT_GATEWAY_OPTIONS.sendHighWaterBytes),
     proxyProtocol: z.boolean().default(DEFAULT_GATEWAY_OPTIONS.proxyProtocol),
+    requireBoundCredentials: z.boolean().default(DEFAULT_GATEWAY_OPTIONS.requireBoundCredentials),
     maxHelloBytes: z
       .number()
       .int()

@@ -162,6 +162,28 @@ const Tls = z.strictObject(
   { error: typeError('must be an object') },
 );
 
+/**
+ * HAProxy's public enrolment frontend: the only one reachable from outside the tunnel. It passes
+ * devices' enrolment, renewal and rotation requests (POST /enrol, /renew, /rotate) to the control
+ * server and nothing else.
+ */
+const Enrolment = z.strictObject(
+  {
+    bind: z.strictObject({ host, port: port() }, { error: typeError('must be an object') }),
+    tls: Tls,
+    controlServer: z.strictObject({ host, port: port() }, { error: typeError('must be an object') }),
+    /** New connections one source may open per 10 s: enrolment is rare, renewals hourly. */
+    connRatePerSourcePer10s: count(1, 1_000_000).default(20),
+  },
+  { error: typeError('must be an object') },
+);
+
+/**
+ * Tunnel addresses of revoked devices, one per line, refused before anything else; the control
+ * server appends to it and tells the running HAProxy (`add acl`, deny-list.ts).
+ */
+const DenyList = z.strictObject({ file: absolutePath('file') }, { error: typeError('must be an object') });
+
 const Limits = z
   .strictObject(
     {
@@ -238,7 +260,17 @@ export const ClusterSchema = z
     {
       gateways: Gateways,
       bind: Bind.prefault({}),
-      tls: Tls,
+      /**
+       * TLS at HAProxy for the devices' frontend, or `false` for none: inside WireGuard, which
+       * already encrypts and authenticates every packet, TLS is a second layer and a choice
+       * (docs/wireguard.md gives the throughput either way). Never left out by accident.
+       */
+      tls: z.union([Tls, z.literal(false)], {
+        error: (i) =>
+          i.input === undefined ? 'is required ({ certFile } or false)' : '{ certFile } or false',
+      }),
+      enrolment: Enrolment.optional(),
+      denyList: DenyList.optional(),
       limits: Limits.prefault({}),
       timeouts: Timeouts.prefault({}),
       stats: Stats.prefault({}),
@@ -307,10 +339,18 @@ export function parseCluster(input: unknown): Cluster {
     : result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
   // The certificate is read whenever its path is well formed, so a missing file is reported
   // together with any other problem instead of after the first ones are fixed.
-  const certFile = (input as { tls?: { certFile?: unknown } } | null)?.tls?.certFile;
-  if (typeof certFile === 'string' && SAFE_PATH.test(certFile)) {
-    const problem = certFileProblem(certFile);
-    if (problem) issues.push(`tls.certFile: ${problem}`);
+  const described = input as {
+    tls?: { certFile?: unknown };
+    enrolment?: { tls?: { certFile?: unknown } };
+  } | null;
+  for (const [where, certFile] of [
+    ['tls.certFile', described?.tls?.certFile],
+    ['enrolment.tls.certFile', described?.enrolment?.tls?.certFile],
+  ] as const) {
+    if (typeof certFile === 'string' && SAFE_PATH.test(certFile)) {
+      const problem = certFileProblem(certFile);
+      if (problem) issues.push(`${where}: ${problem}`);
+    }
   }
   if (issues.length || !result.success) throw new ClusterError(issues);
   return result.data;

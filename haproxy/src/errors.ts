@@ -15,6 +15,7 @@ export class ClusterError extends errorClass('ClusterError', {
 export const HAPROXY_ERROR_CODES = {
   E_HAPROXY_NOT_FOUND: 'haproxy is not installed or cannot be run',
   E_HAPROXY_INVALID: 'haproxy refused the configuration, or exited',
+  E_HAPROXY_ADMIN: "haproxy's admin socket did not take a runtime change",
 } as const;
 export type HaproxyErrorCode = keyof typeof HAPROXY_ERROR_CODES;
 

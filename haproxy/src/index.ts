@@ -10,3 +10,4 @@ export { haproxyFdNeed, haproxyThreads, maxConnForLimit, readFdLimit, type FdLim
 export { checkHaproxyConfig, findHaproxy } from './check.js';
 export { startHaproxy, type RunningHaproxy } from './run.js';
 export { ClusterError, HaproxyError, type HaproxyErrorCode } from './errors.js';
+export { denyAddress, ensureDenyListFile, type DenyListTarget } from './deny-list.js';

@@ -129,6 +129,16 @@ function view(cluster: Cluster, plan: MaxConnPlan) {
     maxConnNote: commentLines(plan.note),
     runAs: cluster.runAs ?? false,
     bindAddress: address(cluster.bind.host, cluster.bind.port),
+    scheme: cluster.tls ? 'https' : 'http',
+    enrolment: cluster.enrolment
+      ? {
+          ...cluster.enrolment,
+          bindAddress: address(cluster.enrolment.bind.host, cluster.enrolment.bind.port),
+          serverAddress: address(cluster.enrolment.controlServer.host, cluster.enrolment.controlServer.port),
+          stickTableType: isIP(cluster.enrolment.bind.host) === 6 ? 'ipv6' : 'ip',
+        }
+      : false,
+    denyList: cluster.denyList ?? false,
     // An `ip` table only holds IPv4 sources; an IPv6 listener needs `ipv6`, or its clients
     // would never be tracked and so never limited.
     stickTableType: isIP(cluster.bind.host) === 6 ? 'ipv6' : 'ip',

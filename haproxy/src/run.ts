@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { findHaproxy, checkHaproxyConfig } from './check.js';
 import { parseCluster, type ClusterInput } from './cluster.js';
+import { ensureDenyListFile } from './deny-list.js';
 import { HaproxyError } from './errors.js';
 import { renderHaproxyConfig } from './render.js';
 
@@ -37,6 +38,7 @@ export async function startHaproxy(input: ClusterInput, dir: string): Promise<Ru
   if (!haproxy)
     throw new HaproxyError('E_HAPROXY_NOT_FOUND', 'haproxy is not installed: apt-get install haproxy');
   const cluster = parseCluster(input);
+  if (cluster.denyList) await ensureDenyListFile(cluster.denyList.file);
   const text = renderHaproxyConfig(cluster);
   await checkHaproxyConfig(text, haproxy);
   const configFile = join(dir, 'haproxy.cfg');

@@ -137,6 +137,66 @@ t.test('rendered configs pass haproxy -c', { skip }, async (t) => {
   });
 });
 
+t.test(
+  'the tunnel deployment: no TLS inside WireGuard, a deny list, a public enrolment frontend',
+  { skip },
+  async (t) => {
+    const { pemFile, dir } = makeCert(t);
+    const denyFile = join(dir, 'denied.lst');
+    writeFileSync(denyFile, '');
+    const cfg = renderHaproxyConfig({
+      gateways: [{ name: 'gw-1', host: '10.77.0.1', port: 8080 }],
+      bind: { host: '10.77.0.1', port: 8443 },
+      tls: false,
+      denyList: { file: denyFile },
+      enrolment: {
+        bind: { host: '0.0.0.0', port: 443 },
+        tls: { certFile: pemFile },
+        controlServer: { host: '127.0.0.1', port: 8080 },
+      },
+      stats: { socket: join(dir, 'admin.sock') },
+    });
+    await checkHaproxyConfig(cfg);
+    const s = settings(cfg);
+    for (const line of [
+      'bind 10.77.0.1:8443',
+      `acl denied_src src -f ${denyFile}`,
+      'tcp-request connection reject if denied_src',
+      'http-request set-header X-Forwarded-Proto http',
+      'frontend fe_enrol',
+      `bind 0.0.0.0:443 ssl crt ${pemFile} ssl-min-ver TLSv1.2 alpn http/1.1`,
+      'http-request deny deny_status 404 unless { method POST } { url /enrol /renew /rotate }',
+      'server control 127.0.0.1:8080',
+    ])
+      t.ok(s.includes(line), line);
+    t.notOk(
+      s.some((l) => l.startsWith('bind 10.77.0.1') && l.includes('ssl')),
+      'no TLS on the tunnel-side frontend',
+    );
+    t.equal(s.filter((l) => l.startsWith('bind ')).length, 2, 'two frontends, nothing else listens');
+    const withoutEnrolment = settings(
+      renderHaproxyConfig({
+        gateways: [{ name: 'gw-1', host: '10.0.0.11', port: 8080 }],
+        tls: { certFile: pemFile },
+      }),
+    );
+    t.notOk(withoutEnrolment.includes('frontend fe_enrol'), 'no enrolment frontend unless described');
+    t.notOk(
+      withoutEnrolment.some((l) => l.includes('denied_src')),
+      'no deny list unless described',
+    );
+    t.throws(
+      () =>
+        renderHaproxyConfig({
+          gateways: [{ name: 'gw-1', host: '10.0.0.11', port: 8080 }],
+          tls: { certFile: pemFile },
+          enrolment: { bind: { host: '0.0.0.0', port: 443 }, controlServer: { host: 'x y', port: 1 } },
+        }),
+      /enrolment\.tls: is required[\s\S]*enrolment\.controlServer\.host/,
+    );
+  },
+);
+
 t.test('checkHaproxyConfig passes on what haproxy prints', { skip }, async (t) => {
   t.equal(
     (await rejectionOf(checkHaproxyConfig('global\n    bogus-directive 1\n'))).split('\n')[0],
@@ -198,7 +258,7 @@ t.test('bad descriptions are refused with every problem named', { skip }, async 
     refuse({ ...valid, tls: { certFile: 'site.pem' } }),
     `${E}tls.certFile: certFile must be an absolute path without spaces, quotes, backslashes or #`,
   );
-  t.equal(refuse({ gateways: valid.gateways }), `${E}tls: is required`);
+  t.equal(refuse({ gateways: valid.gateways }), `${E}tls: is required ({ certFile } or false)`);
   t.equal(
     refuse({ ...valid, timeouts: { clientMs: 60_000, tunnelMs: 30_000 } }),
     `${E}timeouts.tunnelMs: tunnelMs (30000) must be at least clientMs (60000): WebSockets are long-lived`,

@@ -9,7 +9,7 @@ import { signPayload, verifySignature } from './signing.js';
  * server. A gateway checks it with the control server's public key alone, with no database.
  */
 export function issueDeviceToken(
-  claims: { sub: string; scope: string; iat: number; ttlMs: number },
+  claims: { sub: string; scope: string; iat: number; ttlMs: number; cnf?: string },
   signer: Signer,
 ): string {
   const body: DeviceTokenClaims = DeviceTokenClaims.parse({
@@ -19,6 +19,7 @@ export function issueDeviceToken(
     iat: claims.iat,
     exp: claims.iat + claims.ttlMs,
     kid: signer.kid,
+    ...(claims.cnf !== undefined && { cnf: claims.cnf }),
   });
   const sig = signPayload('device-token', body, signer);
   return `${Buffer.from(canonicalize(body)).toString('base64url')}.${sig}`;

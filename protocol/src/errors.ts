@@ -15,6 +15,12 @@ export const PROTOCOL_ERROR_CODES = {
     'the message id is not derived from its content (a signal: stream, symbol, candle time; a candle: origin, symbol, timeframe, time)',
   E_BAD_TOKEN: 'the device token is malformed or its signature does not verify',
   E_TOKEN_EXPIRED: 'the device token has expired',
+  E_BAD_ENROLMENT_TOKEN: 'the enrolment token is not one: damaged, truncated or not sa-enrol-1.…',
+  E_STALE_REQUEST: "a device request's time is too far from the server's (the device's clock?)",
+  E_SAME_KEY: 'a key rotation brought the key it should replace',
+  E_PROOF_REQUIRED: 'the credential is bound to a device key and came without a proof signed by it',
+  E_BAD_PROOF: 'the device proof is malformed, for another device or credential, or does not verify',
+  E_PROOF_EXPIRED: 'the device proof is past its short life',
 } as const;
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERROR_CODES;

@@ -10,6 +10,7 @@ export * from './feed-report.js';
 export * from './control.js';
 export * from './fleet.js';
 export * from './device-token.js';
+export * from './enrolment.js';
 export * from './replay-guard.js';
 export * from './bus.js';
 export { EmbeddedBus, DEFAULT_EMBEDDED_RETENTION, type EmbeddedBusOptions } from './embedded-bus.js';

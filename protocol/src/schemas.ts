@@ -228,7 +228,14 @@ const fleetControl = z.strictObject({
 const revocationControl = z.strictObject({
   ...controlCommon,
   kind: z.literal('revocation'),
-  body: z.strictObject({ devices: z.array(deviceId).max(100_000) }),
+  body: z.strictObject({
+    devices: z.array(deviceId).max(100_000),
+    /**
+     * Device keys (key ids) retired by a rotation once its overlap ended: a credential bound to
+     * one is refused though its device is not revoked. Absent in older messages.
+     */
+    keys: z.array(kid).max(100_000).optional(),
+  }),
 });
 /** The dead-man switch: clients stop buying when these stop arriving. */
 const heartbeatControl = z.strictObject({
@@ -269,6 +276,15 @@ export const DeviceTokenClaims = z.strictObject({
   iat: epochMs,
   exp: epochMs,
   kid,
+  /**
+   * Confirmation key (RFC 7800's `cnf`, flattened): the device's Ed25519 public key, base64url.
+   * A credential that has one connects only with a proof signed by that key; credentials from
+   * enrolment always have one.
+   */
+  cnf: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/)
+    .optional(),
 });
 export type DeviceTokenClaims = z.infer<typeof DeviceTokenClaims>;
 

@@ -1,4 +1,4 @@
-import { sign, verify } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 import type { z } from 'zod';
 import { canonicalBytes } from './canonical.js';
 import { ProtocolError } from './errors.js';
@@ -10,7 +10,14 @@ import type { KeyRing, Signer } from './keys.js';
  * message can never verify as another.
  */
 export type SignDomain =
-  'signal' | 'control' | 'device-token' | 'candle' | 'simulator-result' | 'feed-report';
+  | 'signal'
+  | 'control'
+  | 'device-token'
+  | 'candle'
+  | 'simulator-result'
+  | 'feed-report'
+  | 'device-proof'
+  | 'device-request';
 
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 5_000;
 
@@ -80,9 +87,13 @@ export function verifySignature(
       kid: unsigned.kid,
     });
   }
+  verifyWithKey(domain, unsigned, sig, key);
+}
+
+/** Checks `sig` over `unsigned` with one given key, whatever `kid` the body names. */
+export function verifyWithKey(domain: SignDomain, unsigned: object, sig: string, key: KeyObject): void {
   const ok = verify(null, signedBytes(domain, unsigned), key, Buffer.from(sig, 'base64url'));
-  if (!ok)
-    throw new ProtocolError('E_BAD_SIGNATURE', `${domain} signature does not verify`, { kid: unsigned.kid });
+  if (!ok) throw new ProtocolError('E_BAD_SIGNATURE', `${domain} signature does not verify`);
 }
 
 export function checkWindow(what: string, ts: number, ttlMs: number, opts: VerifyOptions): void {
