@@ -113,11 +113,16 @@ if (!requireTool('kcat', 'kcat')) {
         childParts.size > 0 && childParts.size < partitions,
         `the child held partitions ${[...childParts]}`,
       );
+      // The child stops heartbeating inside its hanging handler, so its 6 s session may lapse
+      // before the survivor is through: the group then rebalances, and the broker waits up to the
+      // rebalance timeout (30 s) for the child to rejoin, which it never does. On a loaded machine
+      // (CI, two cores) that took longer than a minute once; the bound is well past both.
+      const REBALANCE_BOUND_MS = 150_000;
       await waitFor(
         // At least: should the child's session lapse meanwhile, its partitions come here too.
         () => g.log.filter((h) => h.value.startsWith('hang')).length >= partitions - childParts.size,
         'the survivor through its own partitions',
-        60_000,
+        REBALANCE_BOUND_MS,
       );
 
       const killed = await child.kill('SIGKILL');
@@ -133,7 +138,7 @@ if (!requireTool('kcat', 'kcat')) {
           return everything.every((v) => seen.has(v));
         },
         'every record handled by one member or the other',
-        90_000,
+        REBALANCE_BOUND_MS,
       );
 
       const survivorValues = new Set(g.log.map((h) => h.value));
