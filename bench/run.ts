@@ -20,6 +20,7 @@ import { processesSuite } from './processes.js';
 import { REPO_ROOT } from './ipc.js';
 import { scaleSuite } from './scale.js';
 import { simulatorSuite } from './simulator.js';
+import { wireguardSuite } from './wireguard.js';
 import type { Pinning, Suite } from './suite.js';
 
 /** Every suite, in run order. A new benchmark is one more module and one more entry here. */
@@ -34,6 +35,7 @@ const SUITES: Suite[] = [
   simulatorSuite,
   orderBookSuite,
   indicatorsSuite,
+  wireguardSuite,
 ];
 
 /** The whole run is bounded (`--timeout-s`): past this, stop and say so rather than hang. */

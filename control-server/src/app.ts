@@ -16,6 +16,9 @@ import type { ControlPublisher } from './control-publisher.js';
 import { API_CSP, DASHBOARD_CSP, DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 import type { EligibilityService } from './eligibility.js';
 import { ELIGIBILITY_STATUS, EligibilityError } from './eligibility-error.js';
+import { EnrolmentError } from './enrolment-error.js';
+import { enrolmentAdminRoutes, enrolmentPublicRoutes } from './enrolment-routes.js';
+import type { EnrolmentService } from './enrolment-service.js';
 import type { FleetView } from './fleet.js';
 import { policyRoutes } from './policy-routes.js';
 import { POLICY_API_STATUS, PolicyApiError, type PolicyService } from './policy-service.js';
@@ -55,6 +58,11 @@ export interface AppDeps {
   deviceTokenTtlMs: number;
   /** Creates a paper-exchange account for a device, when a paper exchange runs here. */
   createPaperAccount?: (deviceId: string) => { apiKey: string; secret: string };
+  /**
+   * Enrolment, renewal, rotation, device keys and tunnel addresses (docs/enrolment.md). Absent:
+   * the enrolment routes exist and answer that enrolment is disabled.
+   */
+  enrolment?: EnrolmentService;
 }
 
 const STATUS: Record<RegistryError['code'], number> = {
@@ -100,7 +108,13 @@ const API_PATH = /^\/+api(\/|$)/i;
  * Routes whose caller proves itself by signing the body (a simulator node has a key, not the
  * admin token). A short list on purpose: adding one is a decision, and a test names them.
  */
-const SIGNED_ROUTES = new Set(['POST /api/simulator/results']);
+const SIGNED_ROUTES = new Set([
+  'POST /api/simulator/results',
+  // Device requests signed with the device key (docs/enrolment.md): enrolment, renewal, rotation.
+  'POST /enrol',
+  'POST /renew',
+  'POST /rotate',
+]);
 
 export interface RouteEntry {
   method: string;
@@ -148,6 +162,8 @@ export function buildApp(deps: AppDeps) {
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     if (err instanceof RegistryError)
       return reply.code(STATUS[err.code]).send({ error: err.code, message: err.message });
+    if (err instanceof EnrolmentError)
+      return reply.code(err.status).send({ error: err.code, message: err.message });
     if (err instanceof EligibilityError || err instanceof ProtocolError)
       return reply.code(ELIGIBILITY_STATUS[err.code]).send({ error: err.code, message: err.message });
     if (err instanceof BreakerApiError)
@@ -220,6 +236,33 @@ export function buildApp(deps: AppDeps) {
     asset('text/css; charset=utf-8', DASHBOARD_CSS, API_CSP),
   );
 
+  const enrolmentDeps = {
+    enrolment: deps.enrolment,
+    registry: deps.registry,
+    logger: deps.logger,
+    now: deps.now,
+  };
+  app.register(enrolmentPublicRoutes(enrolmentDeps));
+
+  /**
+   * Each device with its enrolment state: when enrolment is configured here, or the device has
+   * enrolled (a server without enrolment lists its devices as it always did).
+   */
+  const withEnrolment = () => {
+    const summaries = deps.enrolment?.summaries();
+    const shown = deps.enrolment?.enabled === true;
+    return deps.registry.list().map((d) => {
+      const e = summaries?.get(d.id);
+      return e && (shown || e.enrolled) ? { ...d, enrolment: e } : d;
+    });
+  };
+
+  /** After a revocation is committed: peers, deny hook, then the signed revocation list. */
+  const afterRevoke = async (ids: string[]) => {
+    await deps.enrolment?.afterRevoke(ids);
+    await deps.control.publishRevocations(deps.registry.revokedIds());
+  };
+
   app.register(
     async (api) => {
       // Already checked above for every non-public route; said again here so that the /api
@@ -229,11 +272,11 @@ export function buildApp(deps: AppDeps) {
       api.get('/fleet', async () => ({
         breaker: deps.breaker.body(),
         eligibility: deps.control.eligibility,
-        devices: deps.fleet.entries(deps.registry.list(), deps.now(), deps.policies.latestVersions()),
+        devices: deps.fleet.entries(withEnrolment(), deps.now(), deps.policies.latestVersions()),
         telemetry: deps.fleet.stats(),
       }));
 
-      api.get('/devices', async () => ({ devices: deps.registry.list() }));
+      api.get('/devices', async () => ({ devices: withEnrolment() }));
 
       api.post<{ Body: { id?: unknown; scope?: unknown; label?: unknown } }>(
         '/devices',
@@ -286,7 +329,7 @@ export function buildApp(deps: AppDeps) {
         }
         const from = originOf(req);
         const result = await deps.registry.revokeMany([...chosen], deps.now(), from);
-        if (result.revoked.length > 0) await deps.control.publishRevocations(deps.registry.revokedIds());
+        if (result.revoked.length > 0) await afterRevoke(result.revoked.map((d) => d.id));
         deps.logger.warn({ devices: result.revoked.map((d) => d.id), from }, 'devices revoked');
         return {
           dryRun: false,
@@ -304,8 +347,10 @@ export function buildApp(deps: AppDeps) {
 
       api.post<{ Params: { id: string } }>('/devices/:id/revoke', async (req) => {
         const from = originOf(req);
+        const already = deps.registry.get(req.params.id).revokedAt !== undefined;
         const device = await deps.registry.revoke(req.params.id, deps.now(), from);
-        await deps.control.publishRevocations(deps.registry.revokedIds());
+        if (!already) await afterRevoke([device.id]);
+        else await deps.control.publishRevocations(deps.registry.revokedIds());
         deps.logger.warn({ device: device.id, from }, 'device revoked');
         return { device };
       });
@@ -331,6 +376,7 @@ export function buildApp(deps: AppDeps) {
         return reply.code(201).send(account);
       });
 
+      await api.register(enrolmentAdminRoutes(enrolmentDeps));
       await api.register(eligibilityRoutes(deps.eligibility, deps.logger));
       await api.register(breakerRoutes(deps.breaker));
       await api.register(policyRoutes(deps.policies));

@@ -26,6 +26,11 @@ export interface ControlPublisherOptions {
   fleet?: () => FleetBody[];
   /** Devices whose credentials are withdrawn, at start. */
   revoked?: string[];
+  /**
+   * Device keys (key ids) retired by a rotation whose overlap has ended, asked at each
+   * revocation publish (every refresh): published as the revocation message's `keys`.
+   */
+  revokedKeys?: () => string[];
   /** The breaker's state at start (its overrides are known before anything is published). */
   breaker?: BreakerBody;
   heartbeatIntervalMs: number;
@@ -87,7 +92,7 @@ export class ControlPublisher {
     await this.publishBreaker(this.#breaker);
     for (const [stream, state] of this.#eligibility)
       await this.publishEligibility(stream, state.symbols, state);
-    await this.#publish('revocation', { kind: 'revocation', body: { devices: this.#revoked } });
+    await this.#publishRevocation();
     for (const [profile, p] of this.#policies) await this.#publishPolicy(profile, p);
     await this.publishFleet();
     await this.heartbeat();
@@ -148,7 +153,14 @@ export class ControlPublisher {
   /** Publishes the complete revocation list at once (gateways disconnect those devices). */
   async publishRevocations(devices: string[]): Promise<void> {
     this.#revoked = [...devices];
-    await this.#publish('revocation', { kind: 'revocation', body: { devices: this.#revoked } });
+    await this.#publishRevocation();
+  }
+
+  /** `{devices, keys}`: `keys` (retired device keys) only when there are some. */
+  async #publishRevocation(): Promise<void> {
+    const keys = this.o.revokedKeys?.() ?? [];
+    const body = { devices: this.#revoked, ...(keys.length > 0 && { keys }) };
+    await this.#publish('revocation', { kind: 'revocation', body });
   }
 
   async heartbeat(): Promise<void> {

@@ -50,6 +50,19 @@ export interface FleetEntry {
   policyLatest: number | null;
   /** True when the device runs an older version than the latest of its profile (or none). */
   policyLagging: boolean;
+  /** When its credential (from enrolment or renewal) expires; null: never enrolled. */
+  credentialExpiresAt: number | null;
+  /** Last renewal (null: none yet). */
+  lastRenewedAt: number | null;
+  /** `ok`, `due`, `overdue` (failed to renew), `expired`, `never-enrolled`; null: unknown here. */
+  renewal: string | null;
+}
+
+/** The enrolment state the fleet view shows beside each device (enrolment-service's summary). */
+export interface FleetEnrolment {
+  credentialExpiresAt: number | null;
+  lastRenewedAt: number | null;
+  renewal: string;
 }
 
 /** What happened to the records offered to `apply`, since start. */
@@ -168,7 +181,7 @@ export class FleetView {
    * run an older policy version than their profile's latest.
    */
   entries(
-    devices: { id: string; scope: string; label: string }[],
+    devices: { id: string; scope: string; label: string; enrolment?: FleetEnrolment | null }[],
     now: number,
     latestPolicies: Record<string, number> = {},
   ): FleetEntry[] {
@@ -193,6 +206,9 @@ export class FleetView {
         policyVersion: reported,
         policyLatest: latest,
         policyLagging: latest !== null && (reported === null || reported < latest),
+        credentialExpiresAt: d.enrolment?.credentialExpiresAt ?? null,
+        lastRenewedAt: d.enrolment?.lastRenewedAt ?? null,
+        renewal: d.enrolment?.renewal ?? null,
       };
     });
   }

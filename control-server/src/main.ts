@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
@@ -23,9 +23,48 @@ import { Breaker, type BreakerConfigInput } from '@appliance/trading-core';
 import { AdminTokenError } from './admin-auth.js';
 import { BreakerOverridesError } from './breaker-overrides.js';
 import { EligibilityHistoryError } from './eligibility-history.js';
+import { EnrolmentConfigError } from './enrolment-error.js';
+import { checkEnrolmentConfig, type EnrolmentConfig } from './enrolment-service.js';
 import { RegistryError } from './registry.js';
+import { denyAddress } from '@appliance/haproxy/deny-list';
 import { ListenError, startControlServer } from './server.js';
 import { StoreError } from './store/database.js';
+
+const DAY_MS = 86_400_000;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: DAY_MS };
+/** `30d`, `12h`, `90m`, `45s`, `500ms` or plain milliseconds. */
+function durationMs(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text)!;
+  return Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!;
+}
+
+/** The enrolment flags that must all be given for enrolment to be on. */
+const ENROLMENT_FLAGS = [
+  ['enrolUrl', '--enrol-url'],
+  ['enrolCert', '--enrol-cert'],
+  ['tunnelPool', '--tunnel-pool'],
+  ['tunnelEndpoint', '--tunnel-endpoint'],
+  ['tunnelPublicKey', '--tunnel-public-key'],
+  ['tunnelGatewayUrl', '--tunnel-gateway-url'],
+] as const;
+
+/** A PEM certificate file's pin (SHA-256 of its DER, lowercase hex). */
+function readCertificatePin(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
+      cause: err,
+    });
+  }
+  if (pem.includes('PRIVATE KEY')) throw new Error(`${file}: holds a private key; give the certificate only`);
+  try {
+    return new X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();
+  } catch {
+    throw new Error(`${file}: not a PEM certificate`);
+  }
+}
 
 const Config = z
   .object({
@@ -72,8 +111,52 @@ const Config = z
       .string()
       .regex(/^([A-Z0-9]{1,20}\/[A-Z0-9]{1,20})?$/, 'peg symbol: a pair such as USDC/USDT')
       .optional(),
+    enrolUrl: z.string(),
+    enrolCert: z.string(),
+    tunnelPool: z.string(),
+    tunnelEndpoint: z.string(),
+    tunnelPublicKey: z.string(),
+    tunnelGatewayUrl: z.string(),
+    tunnelGatewayCert: z.string(),
+    wgInterface: z
+      .string()
+      .regex(
+        /^([a-zA-Z0-9_=+.-]{1,15})?$/,
+        'wg interface: an interface name (1-15 of a-z A-Z 0-9 _ = + . -)',
+      ),
+    credentialTtl: z
+      .string()
+      .regex(
+        /^\d+(ms|s|m|h|d)?$/,
+        'credential ttl: milliseconds, or a number with ms, s, m, h or d (30d, 12h)',
+      )
+      .transform((v, ctx) => {
+        const ms = durationMs(v);
+        if (ms < 10_000 || ms > 365 * DAY_MS) {
+          ctx.addIssue({ code: 'custom', message: 'credential ttl: between 10 s and 365 days' });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+    keyOverlapMs: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(7 * DAY_MS),
+    haproxySocket: z.string(),
+    haproxyDenyFile: z.string(),
   })
   .superRefine((c, ctx) => {
+    if ((c.haproxySocket === '') !== (c.haproxyDenyFile === ''))
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.haproxySocket === '' ? 'haproxySocket' : 'haproxyDenyFile'],
+        message:
+          'give both --haproxy-socket and --haproxy-deny-file (the deny list is kept in both), or neither',
+      });
+    for (const key of ['haproxySocket', 'haproxyDenyFile'] as const)
+      if (c[key] !== '' && !c[key].startsWith('/'))
+        ctx.addIssue({ code: 'custom', path: [key], message: 'an absolute path' });
     // The paper exchange prices only from candles a pinned datafeed signed: without a key it could not fill.
     if (c.paper && c.feedKeys.length === 0)
       ctx.addIssue({
@@ -134,7 +217,7 @@ function readBreakerConfig(file: string): BreakerConfigInput | undefined {
   return parsed as BreakerConfigInput;
 }
 
-const { config, signingKeyPem, kafkaSecurity, simulatorKeys, breakerConfig } = startShell(
+const { config, signingKeyPem, kafkaSecurity, simulatorKeys, breakerConfig, enrolment } = startShell(
   {
     name: 'control-server',
     description:
@@ -237,6 +320,85 @@ const { config, signingKeyPem, kafkaSecurity, simulatorKeys, breakerConfig } = s
         default: '',
       },
       {
+        flag: '--enrol-url <url>',
+        env: 'CONTROL_ENROL_URL',
+        description:
+          "the public enrolment endpoint as devices reach it, https://host[:port] (HAProxy's enrolment frontend); enrolment is on only with all of --enrol-url, --enrol-cert, --tunnel-pool, --tunnel-endpoint, --tunnel-public-key, --tunnel-gateway-url",
+        default: '',
+      },
+      {
+        flag: '--enrol-cert <file>',
+        env: 'CONTROL_ENROL_CERT',
+        description: 'the PEM certificate that endpoint serves: devices pin its SHA-256',
+        default: '',
+      },
+      {
+        flag: '--tunnel-pool <cidr>',
+        env: 'CONTROL_TUNNEL_POOL',
+        description:
+          "the fleet's WireGuard subnet, e.g. 10.77.0.0/16: the hub is its first host, devices get the next never-used address",
+        default: '',
+      },
+      {
+        flag: '--tunnel-endpoint <host:port>',
+        env: 'CONTROL_TUNNEL_ENDPOINT',
+        description: "the concentrator's WireGuard endpoint as devices reach it",
+        default: '',
+      },
+      {
+        flag: '--tunnel-public-key <key>',
+        env: 'CONTROL_TUNNEL_PUBLIC_KEY',
+        description: "the concentrator's WireGuard public key (wg pubkey)",
+        default: '',
+      },
+      {
+        flag: '--tunnel-gateway-url <url>',
+        env: 'CONTROL_TUNNEL_GATEWAY_URL',
+        description:
+          "the gateway inside the tunnel, ws(s)://<hub tunnel address>:port/ (HAProxy's tunnel-side frontend)",
+        default: '',
+      },
+      {
+        flag: '--tunnel-gateway-cert <file>',
+        env: 'CONTROL_TUNNEL_GATEWAY_CERT',
+        description: 'the PEM certificate of that frontend, pinned by devices (required with wss://)',
+        default: '',
+      },
+      {
+        flag: '--wg-interface <name>',
+        env: 'CONTROL_WG_INTERFACE',
+        description:
+          "the concentrator's WireGuard interface on this host: peers are set with wg as devices enrol, rotate and are revoked, and reconciled at start (absent: no peer is changed)",
+        default: '',
+      },
+      {
+        flag: '--credential-ttl <duration>',
+        env: 'CONTROL_CREDENTIAL_TTL',
+        description: 'life of device credentials and tokens: milliseconds or 30d, 12h, 90m',
+        default: '30d',
+      },
+      {
+        flag: '--key-overlap-ms <ms>',
+        env: 'CONTROL_KEY_OVERLAP_MS',
+        description:
+          'how long a device key replaced by a rotation still renews, before its kid is published as revoked',
+        default: String(10 * 60_000),
+      },
+      {
+        flag: '--haproxy-socket <file>',
+        env: 'CONTROL_HAPROXY_SOCKET',
+        description:
+          "HAProxy's admin socket (stats socket, level admin): a revoked device's tunnel address is denied there at once (add acl)",
+        default: '',
+      },
+      {
+        flag: '--haproxy-deny-file <file>',
+        env: 'CONTROL_HAPROXY_DENY_FILE',
+        description:
+          "the cluster description's denyList.file: revoked tunnel addresses are appended, so a restarted HAProxy still refuses them",
+        default: '',
+      },
+      {
         flag: '--peg-symbol <pair>',
         env: 'CONTROL_PEG_SYMBOL',
         description:
@@ -256,6 +418,44 @@ const { config, signingKeyPem, kafkaSecurity, simulatorKeys, breakerConfig } = s
       } catch (err) {
         throw shell.problem('breakerConfig', (err as Error).message);
       }
+    })(),
+    enrolment: (() => {
+      const c = shell.config;
+      const given = ENROLMENT_FLAGS.filter(([key]) => c[key] !== '');
+      if (given.length === 0) return undefined;
+      const missing = ENROLMENT_FLAGS.filter(([key]) => c[key] === '').map(([, flag]) => flag);
+      if (missing.length > 0)
+        throw shell.problem(
+          given[0]![0],
+          `enrolment needs ${missing.join(', ')} as well (or none of the enrolment flags: enrolment off)`,
+        );
+      const pin = (key: 'enrolCert' | 'tunnelGatewayCert') => {
+        try {
+          return readCertificatePin(c[key]);
+        } catch (err) {
+          throw shell.problem(key, (err as Error).message);
+        }
+      };
+      const out: EnrolmentConfig = {
+        url: c.enrolUrl,
+        certSha256: pin('enrolCert'),
+        tunnelPool: c.tunnelPool,
+        tunnelEndpoint: c.tunnelEndpoint,
+        tunnelPublicKey: c.tunnelPublicKey,
+        tunnelGatewayUrl: c.tunnelGatewayUrl,
+        ...(c.tunnelGatewayCert !== '' && { tunnelGatewayCertSha256: pin('tunnelGatewayCert') }),
+        signalKeys: c.feedKeys,
+      };
+      try {
+        checkEnrolmentConfig(out);
+      } catch (err) {
+        if (!(err instanceof EnrolmentConfigError)) throw err;
+        throw new ConfigError(
+          `invalid control-server configuration:\n  - ${err.issues.join('\n  - ')}`,
+          err.issues,
+        );
+      }
+      return out;
     })(),
     simulatorKeys: shell.config.simulatorKeys.map((spec) => {
       try {
@@ -312,6 +512,14 @@ const server = await startControlServer({
   paper: config.paper ? {} : false,
   allowedHosts: config.allowedHosts,
   breaker: { config: breakerConfig, pegSymbol: config.pegSymbol || undefined },
+  enrolment,
+  wgInterface: config.wgInterface || undefined,
+  deviceTokenTtlMs: config.credentialTtl,
+  keyOverlapMs: config.keyOverlapMs,
+  ...(config.haproxySocket !== '' && {
+    denyTunnelAddress: (address: string) =>
+      denyAddress({ socket: config.haproxySocket, file: config.haproxyDenyFile }, address),
+  }),
 }).catch(exitOnStartError);
 const url = await server.listen(config.port, config.host, config.paperPort).catch(exitOnStartError);
 logger.info(

@@ -175,6 +175,12 @@ export class DeviceRegistry {
   /** Changes are applied and saved one at a time, in the order they were asked for. */
   #queue: Promise<unknown> = Promise.resolve();
 
+  /**
+   * Called inside the transaction that revokes devices, with their ids (the enrolment store
+   * withdraws their unused enrolment tokens there): if it throws, nobody is revoked.
+   */
+  onRevoke?: (db: Db, ids: string[], now: number) => void;
+
   private constructor(readonly store: Store) {}
 
   static async open(store: Store): Promise<DeviceRegistry> {
@@ -183,10 +189,15 @@ export class DeviceRegistry {
     return reg;
   }
 
+  /**
+   * Registers a device; `also` runs in the same transaction after its rows are written (the
+   * enrolment token of `POST /api/enrolments`): if it throws, nothing is written.
+   */
   async create(
     input: { id: string; scope?: string; label?: string },
     now: number,
     from?: RequestOrigin,
+    also?: (db: Db, device: Device) => void,
   ): Promise<Device> {
     const parsed = Device.safeParse({
       ...input,
@@ -200,11 +211,14 @@ export class DeviceRegistry {
       throw new RegistryError('E_INVALID', `${i?.path.join('.')}: ${i?.message}`);
     }
     const device = parsed.data;
-    return this.#change(() => {
-      if (this.#devices.has(device.id))
-        throw new RegistryError('E_DEVICE_EXISTS', `device ${device.id} already exists`);
-      return [device];
-    }).then(([d]) => d!);
+    return this.#change(
+      () => {
+        if (this.#devices.has(device.id))
+          throw new RegistryError('E_DEVICE_EXISTS', `device ${device.id} already exists`);
+        return [device];
+      },
+      also && ((db) => also(db, device)),
+    ).then(([d]) => d!);
   }
 
   /** Withdraws a device's credentials; revoking twice keeps the first time. */
@@ -221,21 +235,34 @@ export class DeviceRegistry {
     from?: RequestOrigin,
   ): Promise<{ revoked: Device[]; alreadyRevoked: Device[]; unknown: string[] }> {
     const out = { revoked: [] as Device[], alreadyRevoked: [] as Device[], unknown: [] as string[] };
-    await this.#change(() => {
-      const changed: Device[] = [];
-      for (const id of new Set(ids)) {
-        const d = this.#devices.get(id);
-        if (!d) out.unknown.push(id);
-        else if (d.revokedAt !== undefined) out.alreadyRevoked.push(d);
-        else changed.push({ ...d, revokedAt: now, ...(from && { revokedFrom: from }) });
-      }
-      out.revoked = changed;
-      return changed;
-    });
+    await this.#change(
+      () => {
+        const changed: Device[] = [];
+        for (const id of new Set(ids)) {
+          const d = this.#devices.get(id);
+          if (!d) out.unknown.push(id);
+          else if (d.revokedAt !== undefined) out.alreadyRevoked.push(d);
+          else changed.push({ ...d, revokedAt: now, ...(from && { revokedFrom: from }) });
+        }
+        out.revoked = changed;
+        return changed;
+      },
+      (db, changed) =>
+        this.onRevoke?.(
+          db,
+          changed.map((d) => d.id),
+          now,
+        ),
+    );
     return out;
   }
 
   /** Records a token issued for a device (the last MAX_TOKEN_HISTORY are kept). */
+  /** A device with one more token issue (the last MAX_TOKEN_HISTORY kept), for `transact`. */
+  withToken(d: Device, issue: TokenIssue): Device {
+    return { ...d, tokens: [...d.tokens, issue].slice(-MAX_TOKEN_HISTORY) };
+  }
+
   async recordToken(id: string, issue: TokenIssue): Promise<Device> {
     const [d] = await this.#change(() => {
       const d = this.get(id);
@@ -276,14 +303,37 @@ export class DeviceRegistry {
    * Commits the devices `change` returns (computed when its turn comes), then applies them; if
    * the commit fails, nothing changed.
    */
-  #change(change: () => Device[]): Promise<Device[]> {
+  #change(change: () => Device[], also?: (db: Db, devices: Device[]) => void): Promise<Device[]> {
     const run = this.#queue.then(() => {
       const next = change();
       if (next.length === 0) return next;
       const { db } = this.store;
-      db.transaction(() => writeDeviceRows(db, next))();
+      db.transaction(() => {
+        writeDeviceRows(db, next);
+        also?.(db, next);
+      })();
       for (const d of next) this.#devices.set(d.id, d);
       return next;
+    });
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Runs `work` in the registry's turn (after every change asked for before it), inside one
+   * transaction with the devices it returns (written whole, then applied in memory). If `work`
+   * throws, nothing is written and the error is the answer.
+   */
+  transact<T>(work: (db: Db) => { devices: Device[]; result: T }): Promise<T> {
+    const run = this.#queue.then(() => {
+      const { db } = this.store;
+      const out = db.transaction(() => {
+        const r = work(db);
+        writeDeviceRows(db, r.devices);
+        return r;
+      })();
+      for (const d of out.devices) this.#devices.set(d.id, d);
+      return out.result;
     });
     this.#queue = run.catch(() => undefined);
     return run;

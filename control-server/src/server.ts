@@ -15,6 +15,9 @@ import { buildApp } from './app.js';
 import { BreakerService } from './breaker-service.js';
 import { CandleIntake } from './candle-intake.js';
 import { CommandService } from './command-service.js';
+import { WgInterface } from '@appliance/wireguard';
+import { RecordingConcentrator, WgConcentrator, type Concentrator } from './concentrator.js';
+import { EnrolmentService, type EnrolmentConfig } from './enrolment-service.js';
 import { ControlPublisher } from './control-publisher.js';
 import { EligibilityService, type ApprovalMode } from './eligibility.js';
 import { FleetView } from './fleet.js';
@@ -58,7 +61,32 @@ export interface ControlServerOptions {
   policies?: Record<string, Record<string, unknown>>;
   heartbeatIntervalMs?: number;
   controlTtlMs?: number;
+  /**
+   * `--credential-ttl`: life of device credentials (enrolment, renewal, rotation) and of tokens
+   * from `POST /api/devices/:id/token`. Default 30 days.
+   */
   deviceTokenTtlMs?: number;
+  /**
+   * Enrolment (docs/enrolment.md): the enrolment URL and its certificate pin, the tunnel pool,
+   * the concentrator's endpoint and key, the gateway inside the tunnel, the signal keys. Checked
+   * at start (EnrolmentConfigError, each issue naming its flag). Absent: enrolment is disabled.
+   */
+  enrolment?: EnrolmentConfig;
+  /**
+   * The WireGuard hub's peers (`WgConcentrator` over the wireguard package's `WgInterface` for
+   * `--wg-interface`). Given: every active device's peer is added at start (reconcile). Absent:
+   * a RecordingConcentrator that changes nothing (`server.concentrator` shows its calls).
+   */
+  concentrator?: Concentrator;
+  /**
+   * `--wg-interface`: the concentrator's WireGuard interface on this host (`wg set` through the
+   * wireguard package's WgInterface), when `concentrator` is not given. Peers reconciled at start.
+   */
+  wgInterface?: string;
+  /** Called with each revoked device's tunnel address, after the revocation is committed (HAProxy's deny list). */
+  denyTunnelAddress?: (address: string) => Promise<void>;
+  /** `--key-overlap-ms`: how long a rotated-out device key still renews (default 10 minutes). */
+  keyOverlapMs?: number;
   onlineWindowMs?: number;
   /**
    * `Host` names the HTTP API answers besides localhost, 127.0.0.1 and [::1] (any port) and the
@@ -83,8 +111,10 @@ export const DEFAULT_CONTROL_OPTIONS = {
   heartbeatIntervalMs: 5_000,
   /** Control messages are valid for a minute: a client without a fresh heartbeat stops buying. */
   controlTtlMs: 60_000,
-  /** Device tokens are valid for 30 days, then re-issued. */
+  /** Device tokens and credentials are valid for 30 days, then re-issued (`--credential-ttl`). */
   deviceTokenTtlMs: 30 * 24 * 60 * 60 * 1000,
+  /** A rotated-out device key still renews for 10 minutes, then its kid is published as revoked. */
+  keyOverlapMs: 10 * 60_000,
   startingBalances: { USDT: 10_000 },
   /** Datafeeds publish 1h candles today. */
   candleIntervalMs: 3_600_000,
@@ -134,6 +164,10 @@ export interface ControlServer {
   breaker: BreakerService;
   policies: PolicyService;
   commands: CommandService;
+  /** Enrolment tokens, device keys, tunnel addresses, renewal and rotation. */
+  enrolment: EnrolmentService;
+  /** The concentrator the enrolment service changes peers on (a RecordingConcentrator by default). */
+  concentrator: Concentrator;
   close(): Promise<void>;
 }
 
@@ -154,6 +188,21 @@ async function startOn(store: Store, o: ControlServerOptions): Promise<ControlSe
     for (const i of imported) o.logger.info(i, `imported ${i.file} into ${store.path}`);
   }
   const registry = await DeviceRegistry.open(store);
+  const real: Concentrator | undefined =
+    o.concentrator ??
+    (o.wgInterface ? new WgConcentrator(new WgInterface({ name: o.wgInterface })) : undefined);
+  const concentrator = real ?? new RecordingConcentrator();
+  const enrolment = new EnrolmentService({
+    registry,
+    signer: o.signer,
+    logger: o.logger.child({ component: 'enrolment' }),
+    now,
+    config: o.enrolment,
+    concentrator,
+    denyTunnelAddress: o.denyTunnelAddress,
+    credentialTtlMs: o.deviceTokenTtlMs ?? DEFAULT_CONTROL_OPTIONS.deviceTokenTtlMs,
+    keyOverlapMs: o.keyOverlapMs ?? DEFAULT_CONTROL_OPTIONS.keyOverlapMs,
+  });
   const adminToken = await AdminToken.open(o.adminToken, store);
   const eligibility = await EligibilityService.open({
     store,
@@ -165,6 +214,8 @@ async function startOn(store: Store, o: ControlServerOptions): Promise<ControlSe
     logger: o.logger.child({ component: 'eligibility' }),
   });
   const allowedHosts = new HostAllowList(o.allowedHosts ?? []);
+  // Devices reach the enrolment routes through HAProxy under the enrolment URL's name.
+  if (enrolment.enrolHost) allowedHosts.add(enrolment.enrolHost);
   // -- issue 14, engineer C: spending policy versions and fleet commands, kept in the store --
   const policies = new PolicyService({
     store,
@@ -214,6 +265,7 @@ async function startOn(store: Store, o: ControlServerOptions): Promise<ControlSe
     policies: policies.inForce(),
     fleet: () => commands.fleetBodies(),
     revoked: registry.revokedIds(),
+    revokedKeys: () => enrolment.revokedKeyIds(),
     breaker: breaker.body(),
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? DEFAULT_CONTROL_OPTIONS.heartbeatIntervalMs,
     ttlMs: o.controlTtlMs ?? DEFAULT_CONTROL_OPTIONS.controlTtlMs,
@@ -301,6 +353,13 @@ async function startOn(store: Store, o: ControlServerOptions): Promise<ControlSe
     }),
   );
   await Promise.all(subs.map((s) => s.ready));
+  if (real) {
+    // A peer change that failed after its commit (or a hub restarted empty) is made now.
+    const r = await enrolment.reconcile();
+    o.logger.info(r, 'concentrator peers reconciled with the registry');
+  }
+  if (!enrolment.enabled)
+    o.logger.info('enrolment disabled: /enrol, /renew and /rotate answer 503 (docs/enrolment.md)');
   await control.start();
   await breaker.start();
   const { warning } = control.eligibility;
@@ -321,6 +380,7 @@ async function startOn(store: Store, o: ControlServerOptions): Promise<ControlSe
     now,
     deviceTokenTtlMs: o.deviceTokenTtlMs ?? DEFAULT_CONTROL_OPTIONS.deviceTokenTtlMs,
     createPaperAccount,
+    enrolment,
   });
 
   const server: ControlServer = {
@@ -331,6 +391,8 @@ async function startOn(store: Store, o: ControlServerOptions): Promise<ControlSe
     breaker,
     policies,
     commands,
+    enrolment,
+    concentrator,
     paper,
     candles,
     async listen(port = 0, host = '127.0.0.1', paperPort = 0) {

@@ -228,7 +228,7 @@ t.test('every route the app serves needs the admin token unless it is one of the
   );
   t.same(
     routes.filter((r) => r.signed).map((r) => `${r.method} ${r.url}`),
-    ['POST /api/simulator/results'],
+    ['POST /enrol', 'POST /renew', 'POST /rotate', 'POST /api/simulator/results'],
     'the routes authenticated by a signature instead of the token (adding one is a decision)',
   );
   const unsigned = await app.inject({

@@ -30,10 +30,15 @@ const BACKEND = 'be_gateways';
 
 /**
  * Renders, checks (`haproxy -c`) and starts HAProxy in the foreground (`-db`) with its config
- * in `dir`. The stats socket and certificate paths come from the description. A process that
+ * in `dir` (inside the network namespace `options.netns` if given). The stats socket and
+ * certificate paths come from the description. A process that
  * dies while the caller still runs would leave HAProxy behind, so it is killed on exit.
  */
-export async function startHaproxy(input: ClusterInput, dir: string): Promise<RunningHaproxy> {
+export async function startHaproxy(
+  input: ClusterInput,
+  dir: string,
+  options: { netns?: string } = {},
+): Promise<RunningHaproxy> {
   const haproxy = findHaproxy();
   if (!haproxy)
     throw new HaproxyError('E_HAPROXY_NOT_FOUND', 'haproxy is not installed: apt-get install haproxy');
@@ -45,7 +50,11 @@ export async function startHaproxy(input: ClusterInput, dir: string): Promise<Ru
   await writeFile(configFile, text, { mode: 0o600 });
 
   const output: string[] = [];
-  const proc = spawn(haproxy, ['-f', configFile, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // With `netns`, inside that network namespace: its addresses are the ones bound.
+  const [command, args] = options.netns
+    ? ['ip', ['netns', 'exec', options.netns, haproxy, '-f', configFile, '-db']]
+    : [haproxy, ['-f', configFile, '-db']];
+  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const keep = (d: Buffer) => {
     output.push(d.toString());
     if (output.length > 200) output.splice(0, output.length - 200);

@@ -109,3 +109,44 @@ t.test(
     );
   },
 );
+
+t.test(
+  'the first-boot and tunnel units pass systemd-analyze verify without a warning',
+  { skip },
+  async (t) => {
+    const dir = fileURLToPath(new URL('../systemd/', import.meta.url));
+    const units = ['signal-client-enrol.service', 'signal-client-wg.path', 'signal-client-wg.service'];
+    const root = unitRoot(
+      t,
+      {
+        ...Object.fromEntries(units.map((u) => [u, readFileSync(join(dir, u), 'utf8')])),
+        'signal-client.service': readFileSync(UNIT, 'utf8'),
+        'wg-quick@.service':
+          '[Unit]\nDescription=stand-in\n[Service]\nType=oneshot\nExecStart=/usr/bin/wg-quick up %i\n',
+      },
+      [EXEC_START, '/usr/bin/wg-quick', '/usr/bin/install', '/usr/bin/rm', '/bin/sh'],
+    );
+    for (const unit of units) {
+      const r = systemdAnalyze(['verify', '--man=no', `--root=${root}`, unit]);
+      t.equal(r.status, 0, r.out);
+      t.equal(r.out, '', `${unit}: no warnings`);
+    }
+    const enrol = unitDirectives(readFileSync(join(dir, 'signal-client-enrol.service'), 'utf8'));
+    t.same(
+      enrol.get('ConditionPathExists'),
+      ['!/var/lib/signal-client/enrolment.json', '/etc/signal-client/enrolment-token'],
+      'runs only before the device has enrolled, and only with a token',
+    );
+    t.match(
+      enrol.get('ExecStart')?.[0] ?? '',
+      /signal-client enrol --token @\/etc\/signal-client\/enrolment-token --state-dir \/var\/lib\/signal-client$/,
+    );
+    const wg = readFileSync(join(dir, 'signal-client-wg.service'), 'utf8');
+    t.match(
+      wg,
+      /wg-quick strip \/var\/lib\/signal-client\/wg0\.conf/,
+      'hooks in the client-written file never run as root',
+    );
+    t.notMatch(wg, /wg-quick up/, 'never wg-quick up on a file the client writes');
+  },
+);

@@ -8,3 +8,4 @@ export * from './clock.js';
 export * from './loaded-modules.js';
 export * from './cli.js';
 export * from './systemd.js';
+export * from './netns.js';

@@ -25,6 +25,8 @@ export interface KafkaMock {
 export interface KafkaMockOptions {
   /** Brokers in the mock cluster. Default 3. */
   brokers?: number;
+  /** Run the cluster inside this network namespace (its loopback must be up). */
+  netns?: string;
   /** How long to wait for kcat to print its bootstrap address, in ms. Default 10 000. */
   startTimeoutMs?: number;
 }
@@ -51,9 +53,10 @@ const BOOTSTRAP_LINE = /Mock cluster enabled: .* replaced with (\S+)/;
 export async function startKafkaMock(options: KafkaMockOptions = {}): Promise<KafkaMock> {
   const brokerCount = options.brokers ?? 3;
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_KAFKA_MOCK_START_TIMEOUT_MS;
+  const kcatArgs = ['-C', '-X', `test.mock.num.brokers=${brokerCount}`, '-b', 'x', '-t', 'boot', '-q'];
   const child = spawn(
-    'kcat',
-    ['-C', '-X', `test.mock.num.brokers=${brokerCount}`, '-b', 'x', '-t', 'boot', '-q'],
+    options.netns ? 'ip' : 'kcat',
+    options.netns ? ['netns', 'exec', options.netns, 'kcat', ...kcatArgs] : kcatArgs,
     {
       stdio: ['ignore', 'ignore', 'pipe'],
     },

@@ -25,16 +25,22 @@ export interface RunningProcess {
 
 /**
  * Runs an entry point of this repository as its own Node.js process: TypeScript through tsx,
- * or a compiled `.mjs`/`.js` file with plain `node`.
+ * or a compiled `.mjs`/`.js` file with plain `node`. With `netns`, inside that network namespace
+ * (`ip netns exec` replaces itself with node, so the pid and signals are node's).
  */
 export function spawnNode(
   name: string,
   entry: string,
   args: string[],
   env: Record<string, string> = {},
+  options: { netns?: string } = {},
 ): RunningProcess {
   const loader = /\.(mjs|cjs|js)$/.test(entry) ? [] : ['--import', 'tsx'];
-  const proc = spawn(process.execPath, [...loader, entry, ...args], {
+  const argv = [...loader, entry, ...args];
+  const [command, commandArgs] = options.netns
+    ? ['ip', ['netns', 'exec', options.netns, process.execPath, ...argv]]
+    : [process.execPath, argv];
+  const proc = spawn(command, commandArgs, {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

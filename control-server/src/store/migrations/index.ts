@@ -4,6 +4,7 @@ import { BREAKER_AND_ADMIN } from './003-breaker-admin.js';
 import { POLICIES } from './004-policies.js';
 import { COMMANDS } from './005-commands.js';
 import { BREAKER_HISTORY } from './006-breaker-history.js';
+import { ENROLMENT } from './007-enrolment.js';
 
 /** One schema change: SQL run once, in a transaction, when the database is older than `version`. */
 export interface Migration {
@@ -20,4 +21,5 @@ export const MIGRATIONS: readonly Migration[] = [
   POLICIES,
   COMMANDS,
   BREAKER_HISTORY,
+  ENROLMENT,
 ];
