@@ -20,6 +20,7 @@ import { processesSuite } from './processes.js';
 import { REPO_ROOT } from './ipc.js';
 import { scaleSuite } from './scale.js';
 import { simulatorSuite } from './simulator.js';
+import { tunnelSuite } from './tunnel.js';
 import { wireguardSuite } from './wireguard.js';
 import type { Pinning, Suite } from './suite.js';
 
@@ -36,6 +37,7 @@ const SUITES: Suite[] = [
   orderBookSuite,
   indicatorsSuite,
   wireguardSuite,
+  tunnelSuite,
 ];
 
 /** The whole run is bounded (`--timeout-s`): past this, stop and say so rather than hang. */

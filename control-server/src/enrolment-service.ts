@@ -171,7 +171,13 @@ const EnrolmentInput = TokenOptions.extend({
   scope: z.string().max(64).optional(),
   label: z.string().max(200).optional(),
 });
-const KeysInput = z.strictObject({ wgPublicKey: WgPublicKey, devicePublicKey: Ed25519PublicKey });
+const KeysInput = z.strictObject({
+  wgPublicKey: WgPublicKey,
+  devicePublicKey: Ed25519PublicKey,
+  /** For a device not registered yet: it is registered with this profile (and label). */
+  scope: z.string().optional(),
+  label: z.string().max(100).optional(),
+});
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body ?? {});
@@ -360,15 +366,39 @@ export class EnrolmentService {
     return this.summary(deviceId);
   }
 
-  /** `POST /api/devices/:id/keys` (the offline bundle): the admin registers the device's public keys. */
+  /**
+   * `POST /api/devices/:id/keys` (the offline bundle): the admin registers the device's public
+   * keys, registering the device too (with `scope`) if it is new. Everything that could refuse
+   * the keys is checked before a new device is written, so a refusal leaves no device behind.
+   */
   async registerKeys(deviceId: string, body: unknown, from: RequestOrigin): Promise<EnrolmentGrant> {
     const config = this.#enabledConfig(409);
     const keys = parseBody(KeysInput, body);
     const now = this.#o.now();
+    if (!this.#o.registry.has(deviceId)) {
+      if (keys.scope === undefined)
+        throw new EnrolmentError('E_DEVICE_UNKNOWN', `no device ${deviceId}: give scope to register it`);
+      if (rows.keyHolder(this.#db, deviceId, keys.wgPublicKey, keys.devicePublicKey) !== undefined)
+        throw new EnrolmentError(
+          'E_KEY_IN_USE',
+          'the WireGuard or device key is registered for another device',
+        );
+      if (nextTunnelAddress(config.pool, rows.allocatedAddresses(this.#db)) === null)
+        throw new EnrolmentError(
+          'E_POOL_EXHAUSTED',
+          `the tunnel pool ${config.pool.text} has no address left that was never given`,
+        );
+      await this.#o.registry.create({ id: deviceId, scope: keys.scope, label: keys.label }, now, from);
+    }
     const { grant, peer } = await this.#o.registry.transact((db) => {
       const device = this.#o.registry.get(deviceId);
       if (device.revokedAt !== undefined)
         throw new EnrolmentError('E_DEVICE_REVOKED', `device ${deviceId} is revoked`, 409);
+      if (keys.scope !== undefined && keys.scope !== device.scope)
+        throw new EnrolmentError(
+          'E_INVALID',
+          `scope: device ${deviceId} is registered as ${device.scope}, not ${keys.scope}`,
+        );
       return this.#install(db, device, keys.wgPublicKey, keys.devicePublicKey, now, from, config);
     });
     this.#o.logger.info(

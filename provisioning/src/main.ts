@@ -1,11 +1,22 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { ConfigError, exitOnConfigError, readSigningKeyFile, usageErrorsExit2 } from '@appliance/runtime';
+import { runAdminCli } from '@appliance/control-server/cli-admin';
+import { ConfigError, exitOnConfigError, readSigningKeyFile } from '@appliance/runtime';
+import { registerBundleCommand } from './bundle.js';
+import { registerDeviceCommands, registerTokenCommands } from './device-cli.js';
 import { PINNED_BY, describeKey, generateKeyFile, type KeyRole, type PublicKeyInfo } from './keygen.js';
 
-const program = new Command('provision').description(
-  "The admin's commands: signing keys for the control plane (device enrolment comes later)",
-);
+/**
+ * `npm run provision -- <command>`: the admin's commands. `keygen` makes the control plane's
+ * signing keys; `device …` and `token …` enrol devices through the control server
+ * (docs/enrolment.md). Documented in provisioning/README.md.
+ */
+const program = new Command('provision')
+  .description(
+    "The admin's commands: signing keys for the control plane (keygen), device enrolment (device, token)",
+  )
+  .exitOverride()
+  .showHelpAfterError();
 
 function print(
   info: PublicKeyInfo & { file: string; written: boolean },
@@ -80,5 +91,8 @@ program
     }
   });
 
-usageErrorsExit2(program);
-program.parse();
+registerDeviceCommands(program);
+registerBundleCommand(program.commands.find((c) => c.name() === 'device')!);
+registerTokenCommands(program);
+
+await runAdminCli(program, 'provision');

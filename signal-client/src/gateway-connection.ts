@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
+import type { ClientRequest } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { backoffDelay } from '@appliance/protocol';
+import { DEVICE_PROOF_HEADER, backoffDelay, issueDeviceProof, type Signer } from '@appliance/protocol';
 import { tlsFix, type GatewayTlsOptions } from './gateway-tls.js';
 
 /** Ceiling of the first reconnect delay: each retry waits a random time in [0, ceiling). */
@@ -16,9 +19,34 @@ const REPEATED_FAILURE_REPORT = 3;
 /** A TLS failure is logged at error the first time, when it changes, and then at most this often. */
 const TLS_FAILURE_REPORT_INTERVAL_MS = 60_000;
 
+/** An enrolled device's credential as it is now (it is renewed while the device runs). */
+export interface CurrentCredential {
+  deviceId: string;
+  credential: string;
+  /** The device key the credential is bound to (`cnf`): each attempt sends a proof signed with it. */
+  deviceKey?: Signer;
+}
+
+/** `gatewayTls` loaded, and for an enrolled device the gateway certificate's pin from its grant. */
+export interface ConnectionTls extends GatewayTlsOptions {
+  /**
+   * SHA-256 (lowercase hex) of the gateway's certificate, as the ONLY trust anchor: the chain
+   * is not checked (`rejectUnauthorized: false`), the pin is, on the TLS socket, before the
+   * upgrade request (and the credential in it) is written. Without a `ca`: an enrolled device
+   * whose grant pins HAProxy's tunnel-side certificate.
+   */
+  pinnedLeafSha256?: string;
+}
+
 export interface GatewayConnectionOptions {
   url: string;
-  token: string;
+  /**
+   * The device token (`Authorization: Bearer`), or a function giving the current credential,
+   * called at each connection attempt: a renewed credential is used from the next attempt on.
+   */
+  token: string | (() => CurrentCredential);
+  /** The gateway refused the upgrade with this HTTP status (401: the credential should be renewed). */
+  onRefused?: (status: number) => void;
   logger: Logger;
   /** Called on every open socket to build the hello (resume offsets change over time). */
   hello: () => object;
@@ -40,7 +68,7 @@ export interface GatewayConnectionOptions {
   /** PEM of the CA that signed HAProxy's certificate (a private CA); default: the system roots. */
   ca?: string;
   /** The device's `gatewayTls`, loaded (see gateway-tls.ts): trusted CA, SNI and name, certificate pin. */
-  tls?: GatewayTlsOptions;
+  tls?: ConnectionTls;
   /** Source address of the connection, e.g. the WireGuard tunnel address; default: the kernel's choice. */
   localAddress?: string;
   /** Injected for tests: randomness in [0, 1), the clock and the reconnect timer. */
@@ -99,16 +127,40 @@ export class GatewayConnection {
     });
   }
 
+  /** The upgrade's credentials, made afresh for each attempt: the current credential and its proof. */
+  #authHeaders(now: number): Record<string, string> {
+    if (typeof this.o.token === 'string') return { authorization: `Bearer ${this.o.token}` };
+    const c = this.o.token();
+    return {
+      authorization: `Bearer ${c.credential}`,
+      ...(c.deviceKey !== undefined && {
+        [DEVICE_PROOF_HEADER]: issueDeviceProof(
+          { credential: c.credential, sub: c.deviceId, now },
+          c.deviceKey,
+        ),
+      }),
+    };
+  }
+
   #open(): void {
     const now = this.o.now ?? Date.now;
     const maxPayload = this.o.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    const headers = this.#authHeaders(now());
+    const { pinnedLeafSha256, ...tlsOptions } = this.o.tls ?? {};
+    const pin = this.o.url.startsWith('wss://') ? pinnedLeafSha256 : undefined;
     const ws = new WebSocket(this.o.url, {
-      headers: { authorization: `Bearer ${this.o.token}` },
+      // With a pinned leaf the credentials are added once the certificate matched (below).
+      headers: pin === undefined ? headers : {},
       maxPayload,
       handshakeTimeout: 10_000,
       ...(this.o.ca !== undefined ? { ca: this.o.ca } : {}),
-      ...this.o.tls,
+      ...tlsOptions,
       ...(this.o.localAddress !== undefined ? { localAddress: this.o.localAddress } : {}),
+      ...(pin !== undefined && {
+        // The pin replaces the chain check (see ConnectionTls): nothing is written before it passed.
+        rejectUnauthorized: false,
+        finishRequest: (req: ClientRequest) => finishPinned(req, pin, headers),
+      }),
     });
     this.#ws = ws;
     let openedAt: number | undefined;
@@ -143,12 +195,16 @@ export class GatewayConnection {
         'gateway refused the connection (is the device token valid?)',
       );
       ws.terminate();
+      if (refused !== undefined) this.o.onRefused?.(refused);
     });
     ws.on('error', (err: Error & { code?: string }) => {
       // ws's receiver refuses a frame over maxPayload, then closes the socket with 1009 itself.
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') tooBig = true;
       error = err.code ?? err.message;
-      const fix = tlsFix(err.code, (this.o.tls?.ca ?? this.o.ca) !== undefined);
+      const fix =
+        err.code === PINNED_LEAF_MISMATCH
+          ? "the gateway's certificate is not the one this device's enrolment pinned: if HAProxy's tunnel-side certificate was replaced, the device needs a new grant (renewal or re-enrolment); otherwise something is intercepting"
+          : tlsFix(err.code, (this.o.tls?.ca ?? this.o.ca) !== undefined);
       if (fix) tls = { code: err.code!, message: err.message, fix };
       this.o.logger.debug({ err: err.message }, 'gateway socket error');
     });
@@ -244,4 +300,34 @@ export class GatewayConnection {
     };
     this.#timer = this.o.setTimer ? this.o.setTimer(run, delayMs) : setTimeout(run, delayMs);
   }
+}
+
+const PINNED_LEAF_MISMATCH = 'E_GATEWAY_CERT_PINNED_LEAF';
+
+/**
+ * ws's `finishRequest` for a pinned leaf: waits for the TLS handshake of the request's own
+ * socket, compares the certificate's SHA-256 with the pin, and only then adds the credential and
+ * the proof and sends the upgrade request (`end()` writes the first byte). A mismatch destroys
+ * the request: the connection fails with PINNED_LEAF_MISMATCH, nothing sent.
+ */
+function finishPinned(req: ClientRequest, pin: string, headers: Record<string, string>): void {
+  req.once('socket', (socket) => {
+    const tlsSocket = socket as TLSSocket;
+    const check = () => {
+      const cert = tlsSocket.getPeerX509Certificate();
+      const got = cert ? createHash('sha256').update(cert.raw).digest('hex') : '(none)';
+      if (got !== pin) {
+        req.destroy(
+          Object.assign(new Error(`the gateway's certificate has SHA-256 ${got}, not the pinned ${pin}`), {
+            code: PINNED_LEAF_MISMATCH,
+          }),
+        );
+        return;
+      }
+      for (const [name, value] of Object.entries(headers)) req.setHeader(name, value);
+      req.end();
+    };
+    if (tlsSocket.getPeerX509Certificate?.()) check();
+    else tlsSocket.once('secureConnect', check);
+  });
 }

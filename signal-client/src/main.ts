@@ -9,9 +9,10 @@ import {
   usageErrorsExit2,
 } from '@appliance/runtime';
 import { configOption, readClientConfig } from './cli/config-file.js';
+import { registerEnrolCommand } from './cli/enrol.js';
 import { registerKeysCommand } from './cli/keys.js';
+import { resolveEnrolment, type ResolvedConfig } from './enrolment/index.js';
 import { createBinanceExecutor } from './exchange.js';
-import { loadGatewayTls, type GatewayTlsOptions } from './gateway-tls.js';
 import { KeystoreError, openKeystore, requireKeys, type ExchangeKeys } from './keystore/index.js';
 import { READY_MESSAGE, createSignalClient } from './signal-client.js';
 import { deviceProfile } from './profile.js';
@@ -36,15 +37,18 @@ program
   .description('connect to the gateway and act on signals (API keys from the keystore in the config)')
   .addOption(configOption())
   .action(async (opts: { config: string }) => {
-    const config = readClientConfig(opts.config);
-    let gatewayTls: GatewayTlsOptions;
+    const file = readClientConfig(opts.config);
+    const logger = createLogger({ name: `device:${file.deviceId}` });
+    let resolved: ResolvedConfig;
     try {
-      deviceProfile(config); // the token's scope; a config profile that disagrees: exit 2
-      gatewayTls = loadGatewayTls(config.gatewayTls); // the CA file: readable, certificates only
+      // Enrolled: gateway, credential, pinned keys from the state folder (not enrolled: exit 2).
+      // Either way the CA file is read (readable, certificates only).
+      resolved = await resolveEnrolment(file, { logger });
+      deviceProfile(resolved.config); // the token's scope; a config profile that disagrees: exit 2
     } catch (err) {
       exitOnConfigError(err);
     }
-    const logger = createLogger({ name: `device:${config.deviceId}` });
+    const { config, tls: gatewayTls, enrolled } = resolved;
     let notifier;
     try {
       notifier = createNotifier({ onError: (e) => logger.warn({ code: e.code }, e.message) });
@@ -90,7 +94,20 @@ program
       paperUrl: config.exchange.paperUrl,
       timeoutMs: config.exchange.timeoutMs,
     });
-    const client = createSignalClient({ config, store, exchange, logger, gatewayTls });
+    // An enrolled device: a rotation a crash interrupted is finished, an expired credential
+    // renewed, before the first connection; then the credential is kept fresh in the background.
+    if (enrolled) {
+      await enrolled.prepare();
+      enrolled.start();
+    }
+    const client = createSignalClient({
+      config,
+      store,
+      exchange,
+      logger,
+      gatewayTls,
+      ...(enrolled && { credentials: enrolled }),
+    });
     const gatewayHost = new URL(config.gatewayUrl).host;
     let gateway = { connected: false, since: Date.now() };
     client.on('connected', () => (gateway = { connected: true, since: Date.now() }));
@@ -131,6 +148,9 @@ program
       () => client.stop(),
       () => page?.server.close(),
       () => {
+        enrolled?.stop();
+      },
+      () => {
         monitor.stop();
         notifier.stopping(describeActivity({ phase: 'stopping' }));
       },
@@ -143,9 +163,19 @@ program
   .addOption(configOption())
   .option('--json', 'print the status as JSON')
   .action(async (opts: { config: string; json?: boolean }) => {
-    await printStatus(readClientConfig(opts.config), opts.json ?? false);
+    const file = readClientConfig(opts.config);
+    let config;
+    try {
+      ({ config } = await resolveEnrolment(file, {
+        logger: createLogger({ name: 'status', level: 'silent' }),
+      }));
+    } catch (err) {
+      exitOnConfigError(err);
+    }
+    await printStatus(config, opts.json ?? false);
   });
 
+registerEnrolCommand(program);
 registerKeysCommand(program);
 
 await usageErrorsExit2(program).parseAsync();

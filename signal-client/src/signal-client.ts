@@ -7,8 +7,8 @@ import type { ClientConfig } from './config.js';
 import { createControls } from './controls.js';
 import { createDecisionLog } from './decision-log.js';
 import type { Executor } from './exchange.js';
-import { GatewayConnection } from './gateway-connection.js';
-import { loadGatewayTls, type GatewayTlsOptions } from './gateway-tls.js';
+import { GatewayConnection, type ConnectionTls, type CurrentCredential } from './gateway-connection.js';
+import { loadGatewayTls } from './gateway-tls.js';
 import { createHoldings } from './holdings.js';
 import { createInboundFrames } from './inbound-frames.js';
 import { createJournal } from './journal.js';
@@ -35,7 +35,20 @@ export interface SignalClientDeps {
   logger: Logger;
   now?: () => number;
   /** `config.gatewayTls` loaded (main.ts loads it at start to exit 2 on a bad file); default: loaded here. */
-  gatewayTls?: GatewayTlsOptions;
+  gatewayTls?: ConnectionTls;
+  /**
+   * An enrolled device (enrolment/renewal.ts `EnrolledDevice`): its current credential and device
+   * key, read at each connection attempt (with a proof), told of refusals (401: renew), and its
+   * renewal failures go to telemetry's error list. Absent: `config.token`, as provisioned.
+   */
+  credentials?: DeviceCredentials;
+}
+
+/** What the client needs of an enrolled device's credential keeper. */
+export interface DeviceCredentials {
+  current(): CurrentCredential;
+  refused(status: number): void;
+  onProblem: ((text: string) => void) | undefined;
 }
 
 /**
@@ -105,7 +118,8 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
 
   const connection = new GatewayConnection({
     url: config.gatewayUrl,
-    token: config.token,
+    token: deps.credentials ? () => deps.credentials!.current() : config.token,
+    ...(deps.credentials && { onRefused: (status: number) => deps.credentials!.refused(status) }),
     tls: deps.gatewayTls ?? loadGatewayTls(config.gatewayTls),
     logger,
     hello: () => ({
@@ -128,6 +142,8 @@ export function createSignalClient(deps: SignalClientDeps): SignalClient {
     },
     onProblem: (text) => errors.record(text),
   });
+
+  if (deps.credentials) deps.credentials.onProblem = (text) => errors.record(text);
 
   const outbox = new DecisionOutbox({
     deviceId: config.deviceId,

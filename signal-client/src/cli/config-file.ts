@@ -1,6 +1,6 @@
 import { Option } from 'commander';
-import { ConfigError, exitOnConfigError, parseConfig, readConfigFile } from '@appliance/runtime';
-import { ClientConfig } from '../config.js';
+import { ConfigError, exitOnConfigError, readConfigFile } from '@appliance/runtime';
+import { DeviceConfigFile } from '../config.js';
 
 /** The device's one option: its configuration file, as a flag or SIGNAL_CLIENT_CONFIG (systemd units set it). */
 const CONFIG_ENV = 'SIGNAL_CLIENT_CONFIG';
@@ -11,8 +11,10 @@ export function configOption(): Option {
     .makeOptionMandatory();
 }
 
-/** Reads and validates the device configuration; prints the reason and exits 2 when it cannot. */
-export function readClientConfig(file: string): ClientConfig {
+/**
+ * Reads and validates the device configuration file (inline or enrolled: an enrolled device's
+ * connection is filled in by `resolveEnrolment`); prints the reason and exits 2 when it cannot. */
+export function readClientConfig(file: string): DeviceConfigFile {
   try {
     let json: unknown;
     try {
@@ -20,10 +22,28 @@ export function readClientConfig(file: string): ClientConfig {
     } catch (err) {
       throw problem((err as Error).message);
     }
-    return parseConfig('signal-client', ClientConfig, json);
+    return parseClientConfig(json);
   } catch (err) {
     return exitOnConfigError(err);
   }
+}
+
+/**
+ * Validates the configuration; the problems are listed in the order of the fields (a rule that
+ * spans fields, e.g. gatewayUrl required without enrolment, is found last but named in place).
+ */
+export function parseClientConfig(json: unknown): DeviceConfigFile {
+  const result = DeviceConfigFile.safeParse(json);
+  if (result.success) return result.data;
+  const order = Object.keys(DeviceConfigFile.shape);
+  const rank = (path: PropertyKey[]) => {
+    const i = order.indexOf(String(path[0]));
+    return i < 0 ? order.length : i;
+  };
+  const issues = [...result.error.issues]
+    .sort((a, b) => rank(a.path) - rank(b.path))
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  throw new ConfigError(`invalid signal-client configuration:\n  - ${issues.join('\n  - ')}`, issues);
 }
 
 function problem(text: string): ConfigError {

@@ -11,7 +11,7 @@ import {
   validateKeys,
   type Keystore,
 } from '../keystore/index.js';
-import type { ClientConfig } from '../config.js';
+import type { DeviceConfigFile } from '../config.js';
 import { checkKeys, KeyCheckError } from './check-keys.js';
 import { configOption, readClientConfig } from './config-file.js';
 import { readKeys } from './read-keys.js';
@@ -26,7 +26,7 @@ const KEYS_EXIT = {
 } as const;
 
 interface KeysContext {
-  config: ClientConfig;
+  config: DeviceConfigFile;
   keystore: Keystore;
   logger: Logger;
 }
