@@ -348,3 +348,26 @@ export function verifyDeviceProof(
 
 /** The raw public key of a signer, as `cnf` and requests carry it. */
 export const publicKeyOf = (s: Signer): string => exportPublicKey(s.publicKey);
+
+/**
+ * The device's WireGuard configuration (wg-quick format) from its grant and its private key: what
+ * `signal-client enrol` and the admin's offline bundle both write as wg0.conf. A plain function
+ * rather than @appliance/wireguard's template: the device's single-file executable cannot read
+ * template files, and a grant may route several subnets.
+ */
+export function grantWgConf(grant: EnrolmentGrant, privateKey: string, writtenBy: string): string {
+  const t = grant.tunnel;
+  return [
+    `# Written by ${writtenBy} (and by key rotations): do not edit, it is rewritten.`,
+    '[Interface]',
+    `PrivateKey = ${privateKey}`,
+    `Address = ${t.address}/32`,
+    '',
+    '[Peer]',
+    `PublicKey = ${t.concentratorPublicKey}`,
+    `Endpoint = ${t.endpoint}`,
+    `AllowedIPs = ${t.allowedIps.join(', ')}`,
+    ...(t.persistentKeepaliveS > 0 ? [`PersistentKeepalive = ${t.persistentKeepaliveS}`] : []),
+    '',
+  ].join('\n');
+}

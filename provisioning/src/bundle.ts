@@ -2,7 +2,13 @@ import { hostname } from 'node:os';
 import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { EnrolmentGrant, exportPrivateKeyPem, exportPublicKey, generateSigner } from '@appliance/protocol';
+import {
+  EnrolmentGrant,
+  exportPrivateKeyPem,
+  exportPublicKey,
+  generateSigner,
+  grantWgConf,
+} from '@appliance/protocol';
 import { AdminCliError, type AdminTarget } from '@appliance/control-server/cli-admin';
 import { generateWgKeyPair } from '@appliance/wireguard';
 import { api, seg, target, usage, withConn, type ConnOptions } from './api.js';
@@ -35,23 +41,9 @@ interface BundleFlags extends ConnOptions {
   enrolServerName?: string;
 }
 
-/** wg0.conf as signal-client enrol writes it (signal-client/src/enrolment/files.ts, same layout). */
-function wgConf(grant: EnrolmentGrant, privateKey: string): string {
-  const t = grant.tunnel;
-  return [
-    '# Written by provision device bundle (and, after it, by key rotations): do not edit, it is rewritten.',
-    '[Interface]',
-    `PrivateKey = ${privateKey}`,
-    `Address = ${t.address}/32`,
-    '',
-    '[Peer]',
-    `PublicKey = ${t.concentratorPublicKey}`,
-    `Endpoint = ${t.endpoint}`,
-    `AllowedIPs = ${t.allowedIps.join(', ')}`,
-    ...(t.persistentKeepaliveS > 0 ? [`PersistentKeepalive = ${t.persistentKeepaliveS}`] : []),
-    '',
-  ].join('\n');
-}
+/** wg0.conf as signal-client enrol writes it (the same function, from the protocol). */
+const wgConf = (grant: EnrolmentGrant, privateKey: string) =>
+  grantWgConf(grant, privateKey, 'provision device bundle');
 
 function readme(name: string, grant: EnrolmentGrant, made: number): string {
   return `Offline enrolment bundle for device ${name} (profile ${grant.profile}),

@@ -15,15 +15,15 @@ import { FAILPOINTS } from '../src/failpoints.js';
 import { READY_MESSAGE, openStateStore } from '../src/index.js';
 import { startStack } from './stack.js';
 
-// 120 in CI keeps \`npm test\` near its 15-minute budget on two cores; a soak runs more, e.g.
+// 80 in CI keeps \`npm test\` near its 15-minute budget on two cores; a soak runs more, e.g.
 // CRASH_KILLS=1000 npx tap signal-client/test/crash.test.ts (with CRASH_SEED to vary the points).
-const KILLS = Number(process.env.CRASH_KILLS ?? 120);
+const KILLS = Number(process.env.CRASH_KILLS ?? 80);
 const DEVICES = 2;
 const SEED = Number(process.env.CRASH_SEED ?? 20261121);
 /** The device's not-found grace; must exceed the exchange's lag (300 ms) for the test to pass. */
 const GRACE_MS = Number(process.env.CRASH_GRACE_MS ?? 600);
 
-// 120 process restarts take about 3 minutes on 2 busy cores, a soak far more: past tap's default per-file limit.
+// 80 process restarts take about 2 minutes on 2 busy cores, a soak far more: past tap's default per-file limit.
 t.setTimeout(15 * 60_000);
 
 t.test(

@@ -1,4 +1,3 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -7,10 +6,12 @@ import {
   EnrolmentGrant,
   exportPrivateKeyPem,
   generateSigner,
+  grantWgConf,
   signerFromPem,
   type Signer,
 } from '@appliance/protocol';
 import { readFileIfExists, writeFileDurable } from '@appliance/runtime';
+import { generateWgKeyPair, wgPublicKeyOf, type WgKeyPair } from '@appliance/wireguard/keys';
 
 /**
  * The device's enrolment state folder (`enrolment.stateDir`), every file mode 0600:
@@ -104,46 +105,9 @@ export async function fileExists(path: string): Promise<boolean> {
 }
 
 // ---- WireGuard keys ---------------------------------------------------------------------------
-// Curve25519 keys as `wg` prints them: 32 raw bytes, standard base64. Node's X25519 is the same
-// function (RFC 7748), so `wg pubkey` of our private key gives our public key.
-
-/** DER prefix of an X25519 PKCS#8 private key; the raw 32 bytes follow it. */
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-
-export interface WgKeyPair {
-  privateKey: string;
-  publicKey: string;
-}
-
-const rawOf = (key: KeyObject, field: 'x'): string =>
-  Buffer.from(key.export({ format: 'jwk' })[field] as string, 'base64url').toString('base64');
-
-/**
- * A new key pair, like `wg genkey | wg pubkey`: the private key clamped as wg clamps it (RFC
- * 7748; X25519 clamps anyway, so the public key is the same). Not @appliance/wireguard's
- * generateWgKeyPair: that package loads its Handlebars templates from disk when imported, which
- * the device's single-file executable cannot do.
- */
-export function generateWgKeyPair(): WgKeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const d = Buffer.from(privateKey.export({ format: 'jwk' }).d as string, 'base64url');
-  d[0]! &= 248;
-  d[31]! &= 127;
-  d[31]! |= 64;
-  return { privateKey: d.toString('base64'), publicKey: rawOf(publicKey, 'x') };
-}
-
-/** The public key of a WireGuard private key (what `wg pubkey` prints). */
-export function wgPublicKey(privateKey: string): string {
-  const raw = Buffer.from(privateKey.trim(), 'base64');
-  if (raw.length !== 32) throw new TypeError('a WireGuard private key is 32 bytes, base64');
-  const key = createPrivateKey({
-    key: Buffer.concat([X25519_PKCS8_PREFIX, raw]),
-    format: 'der',
-    type: 'pkcs8',
-  });
-  return rawOf(createPublicKey(key), 'x');
-}
+// From @appliance/wireguard's keys subpath alone (node:crypto, no templates), so the device's
+// single-file executable carries no Handlebars.
+export { generateWgKeyPair, wgPublicKeyOf as wgPublicKey };
 
 // ---- the device's keys ------------------------------------------------------------------------
 
@@ -165,7 +129,7 @@ export async function readKeyFiles(
       `${pem === undefined ? deviceKeyFile : wgKeyFile} is missing while ${pem === undefined ? wgKeyFile : deviceKeyFile} exists`,
     );
   const privateKey = wg.trim();
-  return { deviceKey: signerFromPem(pem), wg: { privateKey, publicKey: wgPublicKey(privateKey) } };
+  return { deviceKey: signerFromPem(pem), wg: { privateKey, publicKey: wgPublicKeyOf(privateKey) } };
 }
 
 /**
@@ -224,25 +188,7 @@ export function credentialClaims(credential: string): DeviceTokenClaims | undefi
 
 // ---- wg0.conf ---------------------------------------------------------------------------------
 
-/**
- * The device's WireGuard configuration (wg-quick format), from its grant and private key.
- * Rendered here rather than by @appliance/wireguard's renderDeviceConf (same layout): that one
- * reads its templates from disk at import, which the single-file executable cannot, and takes
- * one subnet where a grant may route several.
- */
+/** The device's WireGuard configuration (wg-quick format), from its grant and private key. */
 export function renderDeviceWgConf(grant: EnrolmentGrant, privateKey: string): string {
-  const t = grant.tunnel;
-  return [
-    '# Written by signal-client enrol (and key rotations): do not edit, it is rewritten.',
-    '[Interface]',
-    `PrivateKey = ${privateKey}`,
-    `Address = ${t.address}/32`,
-    '',
-    '[Peer]',
-    `PublicKey = ${t.concentratorPublicKey}`,
-    `Endpoint = ${t.endpoint}`,
-    `AllowedIPs = ${t.allowedIps.join(', ')}`,
-    ...(t.persistentKeepaliveS > 0 ? [`PersistentKeepalive = ${t.persistentKeepaliveS}`] : []),
-    '',
-  ].join('\n');
+  return grantWgConf(grant, privateKey, 'signal-client enrol');
 }
