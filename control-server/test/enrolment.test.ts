@@ -379,6 +379,39 @@ t.test('bad admin input: clear errors, nothing half-written', async (t) => {
   );
   t.equal((await s.renew('dev-g', key)).status, 200, 'the registered key renews');
   t.equal(s.rows('SELECT * FROM tunnel_addresses').length, 1);
+
+  // A device the admin has not registered yet is registered with the scope given, in one call;
+  // keys that would be refused leave no device behind.
+  t.match(
+    await s.call('POST', '/api/devices/dev-h/keys', {
+      wgPublicKey: wg,
+      devicePublicKey: publicKeyOf(generateSigner()),
+      scope: 'family',
+    }),
+    { status: 409, body: { error: 'E_KEY_IN_USE' } },
+  );
+  t.notOk(
+    ((await s.call('GET', '/api/devices')).body.devices as { id: string }[]).some((d) => d.id === 'dev-h'),
+    'no device was registered for refused keys',
+  );
+  const fresh = generateSigner();
+  const created = await s.call('POST', '/api/devices/dev-h/keys', {
+    wgPublicKey: wgKey(),
+    devicePublicKey: publicKeyOf(fresh),
+    scope: 'mandate:acme',
+    label: 'flashed in batch 3',
+  });
+  t.equal(created.status, 200);
+  t.match(EnrolmentGrant.parse(created.body), { deviceId: 'dev-h', profile: 'mandate:acme' });
+  t.match(
+    await s.call('POST', '/api/devices/dev-h/keys', {
+      wgPublicKey: wgKey(),
+      devicePublicKey: publicKeyOf(generateSigner()),
+      scope: 'family',
+    }),
+    { status: 400, body: { error: 'E_INVALID', message: /registered as mandate:acme/ } },
+    'another scope for an existing device is refused',
+  );
 });
 
 t.test('without the enrolment settings, enrolment is disabled', async (t) => {
