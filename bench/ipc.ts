@@ -45,19 +45,21 @@ export interface Worker<A extends Api> {
 
 /**
  * Starts `entry` (a path from the repository root) with `node --import tsx`, pinned to `cpu`
- * with taskset when given, and resolves once the worker has installed its handlers.
+ * with taskset when given, inside the network namespace `netns` when given, and resolves once the
+ * worker has installed its handlers.
  */
 export async function spawnWorker<A extends Api>(
   name: string,
   entry: string,
   cpu: number | undefined,
+  netns?: string,
 ): Promise<Worker<A>> {
-  const nodeArgs = ['--import', 'tsx', entry];
-  // taskset execs node in place, so the IPC descriptor and its environment are inherited.
-  const [file, args] =
-    cpu === undefined
-      ? [process.execPath, nodeArgs]
-      : ['taskset', ['-c', String(cpu), process.execPath, ...nodeArgs]];
+  // taskset and `ip netns exec` exec node in place, so the IPC descriptor, the environment and
+  // the pid are node's.
+  const node = [process.execPath, '--import', 'tsx', entry];
+  const pinned = cpu === undefined ? node : ['taskset', '-c', String(cpu), ...node];
+  const inNs = netns === undefined ? pinned : ['ip', 'netns', 'exec', netns, ...pinned];
+  const [file, ...args] = inNs as [string, ...string[]];
   const child = spawn(file, args, {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
