@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { parseDeviceRequest, type DeviceRequest } from '@appliance/protocol';
 import { originOf } from './audit.js';
 import { EnrolmentError } from './enrolment-error.js';
-import { asEnrolmentError, type EnrolmentService } from './enrolment-service.js';
+import { asEnrolmentError } from './enrolment-model.js';
+import type { EnrolmentService } from './enrolment-service.js';
 import type { DeviceRegistry } from './registry.js';
 
 export interface EnrolmentRouteDeps {

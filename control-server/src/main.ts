@@ -24,7 +24,7 @@ import { AdminTokenError } from './admin-auth.js';
 import { BreakerOverridesError } from './breaker-overrides.js';
 import { EligibilityHistoryError } from './eligibility-history.js';
 import { EnrolmentConfigError } from './enrolment-error.js';
-import { checkEnrolmentConfig, type EnrolmentConfig } from './enrolment-service.js';
+import { checkEnrolmentConfig, type EnrolmentConfig } from './enrolment-model.js';
 import { RegistryError } from './registry.js';
 import { denyAddress } from '@appliance/haproxy/deny-list';
 import { ListenError, startControlServer } from './server.js';

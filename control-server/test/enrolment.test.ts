@@ -25,7 +25,7 @@ import {
 } from '@appliance/protocol';
 import { waitFor } from '@appliance/test-kit';
 import { RecordingConcentrator } from '../src/concentrator.js';
-import type { EnrolmentConfig } from '../src/enrolment-service.js';
+import type { EnrolmentConfig } from '../src/enrolment-model.js';
 import type { ControlServerOptions } from '../src/index.js';
 import { rawRequest, setup } from './helpers.js';
 
