@@ -331,6 +331,38 @@ t.test('a damaged or expired token is refused before any file is written', async
   t.equal(fake.received.length, 0, 'nothing was sent');
   const usage = await cli(['enrol', '--token', good]);
   t.equal(usage.status, EXIT.config, 'no state folder named: exit 2');
+
+  // One image config for every device: no deviceId; a profile, when it says one, must be the token's.
+  const configFor = (extra: Record<string, unknown>) => {
+    const sd = stateDir();
+    const file = join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        enrolment: { stateDir: sd },
+        stateFile: join(sd, 'state.json'),
+        settings: { timeZone: 'UTC', streams: ['ema-cross.1h'] },
+        ...extra,
+      }),
+    );
+    return { sd, file };
+  };
+  const beta = configFor({ profile: 'beta' });
+  const wrongProfile = await cli(['enrol', '--token', good, '--config', beta.file]);
+  t.equal(wrongProfile.status, EXIT.config, 'a token for another profile: exit 2');
+  t.match(
+    wrongProfile.stderr,
+    /E_BAD_ENROLMENT_TOKEN: the token enrols a family device but .* is for profile beta/,
+  );
+  t.notOk(existsSync(beta.sd), 'nothing written');
+  const other = configFor({ deviceId: 'someone-else' });
+  const wrongDevice = await cli(['enrol', '--token', good, '--config', other.file]);
+  t.match(wrongDevice.stderr, /E_BAD_ENROLMENT_TOKEN: the token enrols dev-enrol but .* is for someone-else/);
+  t.notOk(existsSync(other.sd), 'nothing written');
+  t.equal(fake.received.length, 0, 'nothing was sent');
+  const image = configFor({});
+  const fine = await cli(['enrol', '--token', good, '--config', image.file]);
+  t.equal(fine.status, 0, `the image's config (no deviceId) enrols: ${fine.stderr}`);
 });
 
 t.test("the server's refusal prints its code, exits 1, and a retry reuses the keys", async (t) => {

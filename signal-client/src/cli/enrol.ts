@@ -45,12 +45,18 @@ async function enrolAction(flags: EnrolFlags): Promise<void> {
     );
   const token = tokenText(flags.token);
   try {
-    // Refuse a token for another device before any key is made.
+    // Refuse a token for another device or another profile before any key is made. (The
+    // server's records decide the profile; this only catches the wrong token in the wrong box.)
     const ticket = readTicket(token, Date.now());
-    if (config && ticket.device !== config.deviceId)
+    if (config?.deviceId !== undefined && ticket.device !== config.deviceId)
       exitWith(
         EXIT.config,
         `E_BAD_ENROLMENT_TOKEN: the token enrols ${ticket.device} but ${flags.config} is for ${config.deviceId}`,
+      );
+    if (config?.profile !== undefined && ticket.profile !== config.profile)
+      exitWith(
+        EXIT.config,
+        `E_BAD_ENROLMENT_TOKEN: the token enrols a ${ticket.profile} device but ${flags.config} is for profile ${config.profile}`,
       );
     const { record, reusedKeys } = await enrol({ token, stateDir });
     const g = record.grant;
