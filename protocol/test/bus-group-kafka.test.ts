@@ -112,7 +112,7 @@ if (!requireTool('kcat', 'kcat')) {
       // record, so a second partition of its own may never show in what it handled, and the
       // survivor can only ever get through the partitions it holds itself (the wait below once
       // expected one more than that and could not end until the kill that came after it).
-      const childParts = new Set(childView.assigned(group) ?? []);
+      const childParts = new Set(childView.assigned?.(group) ?? []);
       t.ok(
         childParts.size > 0 && childParts.size < partitions,
         `the child held partitions ${[...childParts]}`,
