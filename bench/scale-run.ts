@@ -176,6 +176,61 @@ function affinityOf(pid: number): string {
 }
 
 /** What the log calls the server behind HAProxy. */
+/** What `publishPhases` measured: when each signal was published, and the clocks' offsets. */
+export interface PublishedPhases<C> {
+  publishTimes: Float64Array;
+  clockSkewMs: number;
+  clockUncertaintyMs: number;
+  /** `cpus()` before the steady phase, after it, and after the burst. */
+  cpu: [C, C, C];
+}
+
+/**
+ * The measured part of a fan-out run, shared by the `scale` and `tunnel` suites: both workers'
+ * clocks calibrated, then warm-up, steady phase and burst, each published by the server worker and
+ * drained by the load worker, with `cpus()` sampled between them.
+ */
+export async function publishPhases<C>(o: {
+  srv: Worker<ServerApi>;
+  load: Worker<LoadApi>;
+  /** Signals in the warm-up, the steady phase and the burst. */
+  warmup: number;
+  messages: number;
+  burst: number;
+  ratePerSec: number;
+  /** How long the load worker may take to receive the burst (it grows with the deliveries). */
+  burstDrainMs: number;
+  cpus: () => Promise<C>;
+  log: (message: string) => void;
+  label: string;
+}): Promise<PublishedPhases<C>> {
+  const { srv, load: l, warmup: W, messages: N, burst: B } = o;
+  const total = W + N + B;
+  const loadClock = await calibrate(() => l.call('now', undefined));
+  const pubClock = await calibrate(() => srv.call('now', undefined));
+  const publishTimes = new Float64Array(total).fill(NaN);
+  const phase = async (range: PublishRange, drainMs: number) => {
+    const publishMs = range.ratePerSec ? ((range.to - range.from) / range.ratePerSec) * 1000 : 0;
+    const t = await srv.call('publish', range, publishMs + 30_000);
+    t.forEach((v, k) => (publishTimes[range.from + k] = v));
+    const done = await l.call('waitReceived', { count: range.to, timeoutMs: drainMs }, drainMs + 5_000);
+    if (!done.complete)
+      o.log(`  ${o.label}: after messages ${range.from}..${range.to}, a client has only ${done.minReceived}`);
+  };
+  await phase({ from: 0, to: W, ratePerSec: o.ratePerSec }, WARMUP_DRAIN_MS);
+  const c0 = await o.cpus();
+  await phase({ from: W, to: W + N, ratePerSec: o.ratePerSec }, STEADY_DRAIN_MS);
+  const c1 = await o.cpus();
+  if (B > 0) await phase({ from: W + N, to: total, ratePerSec: null }, o.burstDrainMs);
+  const c2 = await o.cpus();
+  return {
+    publishTimes,
+    clockSkewMs: loadClock.offsetMs - pubClock.offsetMs,
+    clockUncertaintyMs: loadClock.uncertaintyMs + pubClock.uncertaintyMs,
+    cpu: [c0, c1, c2],
+  };
+}
+
 export const serverWord = (c: Pick<ScaleConfiguration, 'server'>): string =>
   c.server === 'gateway' ? 'gateway' : 'bare server';
 
@@ -338,33 +393,25 @@ export async function runScaleConfiguration(
       trackedSources = field(await hp.admin('show table fe_devices'), 'used');
     }
 
-    const loadClock = await calibrate(() => l.call('now', undefined));
-    const pubClock = await calibrate(() => srv.call('now', undefined));
-
-    const publishTimes = new Float64Array(total).fill(NaN);
-    const phase = async (range: PublishRange, drainMs: number) => {
-      const publishMs = range.ratePerSec ? ((range.to - range.from) / range.ratePerSec) * 1000 : 0;
-      const t = await srv.call('publish', range, publishMs + 30_000);
-      t.forEach((v, k) => (publishTimes[range.from + k] = v));
-      const done = await l.call('waitReceived', { count: range.to, timeoutMs: drainMs }, drainMs + 5_000);
-      if (!done.complete)
-        ctx.log(
-          `  ${label}: after messages ${range.from}..${range.to}, a client has only ${done.minReceived}`,
-        );
-    };
     const cpus = async () => {
       const server = await srv.call('cpu', undefined);
       const load = await l.call('cpu', undefined);
       const proxy = hpPid === undefined ? 0 : (processCpuUs(hpPid) ?? 0);
       return { server, load, proxy, machine: sample(server + load + proxy) };
     };
-
-    await phase({ from: 0, to: W, ratePerSec: config.ratePerSec }, WARMUP_DRAIN_MS);
-    const cpu0 = await cpus();
-    await phase({ from: W, to: W + N, ratePerSec: config.ratePerSec }, STEADY_DRAIN_MS);
-    const cpu1 = await cpus();
-    if (B > 0) await phase({ from: W + N, to: total, ratePerSec: null }, burstDrainMs(B * count));
-    const cpu2 = await cpus();
+    const { publishTimes, clockSkewMs, clockUncertaintyMs, cpu } = await publishPhases({
+      srv,
+      load: l,
+      warmup: W,
+      messages: N,
+      burst: B,
+      ratePerSec: config.ratePerSec,
+      burstDrainMs: burstDrainMs(B * count),
+      cpus,
+      log: ctx.log,
+      label,
+    });
+    const [cpu0, cpu1, cpu2] = cpu;
     rss.serverEnd = rssBytes(srv.pid);
     if (hpPid !== undefined) rss.haproxyEnd = rssBytes(hpPid);
     const receptions = await l.call('receptions', undefined);
@@ -387,8 +434,8 @@ export async function runScaleConfiguration(
       receptions,
       connectMs,
       affinity,
-      clockSkewMs: loadClock.offsetMs - pubClock.offsetMs,
-      clockUncertaintyMs: loadClock.uncertaintyMs + pubClock.uncertaintyMs,
+      clockSkewMs,
+      clockUncertaintyMs,
       steadyServerCpuUs: cpu1.server - cpu0.server + (cpu1.proxy - cpu0.proxy),
       burstServerCpuUs: cpu2.server - cpu1.server + (cpu2.proxy - cpu1.proxy),
       burstServerOnlyCpuUs: cpu2.server - cpu1.server,

@@ -72,14 +72,14 @@ import {
   renderConcentratorConf,
   renderDeviceConf,
 } from '@appliance/wireguard';
-import { calibrate, now } from './clock.js';
+import { now } from './clock.js';
 import { analyse, type ConfigResult } from './fanout-analysis.js';
 import type { Measurement } from './fanout-run.js';
 import { spawnWorker, type Worker } from './ipc.js';
 import type { LoadApi } from './load-proc.js';
 import { phaseLoad, processCpuUs, sample } from './procstat.js';
-import { BENCH_STREAM, makeSignals, type PublishRange } from './publisher.js';
-import { burstMessages, checkOpenFiles } from './scale-run.js';
+import { BENCH_STREAM, makeSignals } from './publisher.js';
+import { burstMessages, checkOpenFiles, publishPhases } from './scale-run.js';
 import type { ServerApi } from './server-proc.js';
 import { ratio, round, summarize } from './stats.js';
 import type { Suite, SuiteContext } from './suite.js';
@@ -121,8 +121,6 @@ const SIGNAL_EVERY_MS = 200;
 const NOISY_OTHER_CORES = 0.5;
 
 const START_TIMEOUT_MS = 60_000;
-const WARMUP_DRAIN_MS = 15_000;
-const STEADY_DRAIN_MS = 10_000;
 const burstDrainMs = (deliveries: number) => 30_000 + deliveries / 10;
 const connectTimeoutMs = (clients: number) => 30_000 + clients * 40;
 
@@ -500,19 +498,6 @@ async function runFanout(
     const info = await hp.admin('show info');
     const currentConnections = field(info, 'CurrConns');
 
-    const loadClock = await calibrate(() => l.call('now', undefined));
-    const pubClock = await calibrate(() => srv.call('now', undefined));
-    const publishTimes = new Float64Array(total).fill(NaN);
-    const phase = async (range: PublishRange, drainMs: number) => {
-      const publishMs = range.ratePerSec ? ((range.to - range.from) / range.ratePerSec) * 1000 : 0;
-      const t = await srv.call('publish', range, publishMs + 30_000);
-      t.forEach((v, k) => (publishTimes[range.from + k] = v));
-      const done = await l.call('waitReceived', { count: range.to, timeoutMs: drainMs }, drainMs + 5_000);
-      if (!done.complete)
-        ctx.log(
-          `  tunnel ${label}: after messages ${range.from}..${range.to}, a client has only ${done.minReceived}`,
-        );
-    };
     const cpus = async () => {
       const s = await srv.call('cpu', undefined);
       const ld = await l.call('cpu', undefined);
@@ -527,12 +512,19 @@ async function runFanout(
         machine: sample(s + ld + proxy + wg),
       };
     };
-    await phase({ from: 0, to: W, ratePerSec: config.ratePerSec }, WARMUP_DRAIN_MS);
-    const c0 = await cpus();
-    await phase({ from: W, to: W + N, ratePerSec: config.ratePerSec }, STEADY_DRAIN_MS);
-    const c1 = await cpus();
-    if (B > 0) await phase({ from: W + N, to: total, ratePerSec: null }, burstDrainMs(B * n));
-    const c2 = await cpus();
+    const { publishTimes, clockSkewMs, clockUncertaintyMs, cpu } = await publishPhases({
+      srv,
+      load: l,
+      warmup: W,
+      messages: N,
+      burst: B,
+      ratePerSec: config.ratePerSec,
+      burstDrainMs: burstDrainMs(B * n),
+      cpus,
+      log: ctx.log,
+      label: `tunnel ${label}`,
+    });
+    const [c0, c1, c2] = cpu;
     const receptions = await l.call('receptions', undefined);
     const gw = await srv.call('stats', undefined);
     const m: Measurement = {
@@ -543,8 +535,8 @@ async function runFanout(
         server: String(ctx.pinning.serverCpu ?? 'any'),
         load: String(ctx.pinning.loadCpu ?? 'any'),
       },
-      clockSkewMs: loadClock.offsetMs - pubClock.offsetMs,
-      clockUncertaintyMs: loadClock.uncertaintyMs + pubClock.uncertaintyMs,
+      clockSkewMs,
+      clockUncertaintyMs,
       // The serving side: gateway plus HAProxy (wireguard-go apart, below).
       steadyServerCpuUs: c1.server - c0.server + (c1.proxy - c0.proxy),
       burstServerCpuUs: c2.server - c1.server + (c2.proxy - c1.proxy),

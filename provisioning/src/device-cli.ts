@@ -1,6 +1,7 @@
 import { chmodSync, lstatSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Command } from 'commander';
+import type { EnrolmentSummary, EnrolmentTokenView } from '@appliance/control-server/enrolment-model';
 import { EXIT, exitWith } from '@appliance/runtime';
 import { api, seg, target, usage, withConn, type ConnOptions } from './api.js';
 import * as check from './args.js';
@@ -11,34 +12,9 @@ import { at, fields, json, out, table } from './output.js';
  * docs/enrolment.md. Every argument is checked before anything is sent.
  */
 
-interface TokenView {
-  id: string;
-  deviceId: string;
-  createdAt: number;
-  expiresAt: number;
-  maxUses: number;
-  uses: number;
-  revokedAt: number | null;
-  state: 'active' | 'used' | 'expired' | 'revoked';
-}
-
-interface Summary {
-  enrolled: boolean;
-  tunnelAddress: string | null;
-  wgPublicKey: string | null;
-  deviceKid: string | null;
-  enrolledAt: number | null;
-  credentialExpiresAt: number | null;
-  lastRenewedAt: number | null;
-  renewals: number;
-  renewal: string;
-  rotation: {
-    state: string;
-    requestedAt: number | null;
-    completedAt: number | null;
-    retiredKeys: { kid: string; validUntil: number }[];
-  };
-}
+/** What the control server answers (control-server/src/enrolment-model.ts): one definition for both sides. */
+type TokenView = EnrolmentTokenView;
+type Summary = EnrolmentSummary;
 
 interface DeviceView {
   id: string;
