@@ -77,21 +77,18 @@ function tulip(name: string, inputs: number[][], options: number[]): number {
   return last;
 }
 
-/** A bar object reused for every update: a live feed hands over one candle at a time. */
-function barAt(d: Columns): { at(i: number): typeof bar; bar: typeof bar } {
-  const bar = { time: 0, open: 0, high: 0, low: 0, close: 0, volume: 0 };
-  return {
-    bar,
-    at(i: number) {
-      bar.time = d.time[i]!;
-      bar.high = d.high[i]!;
-      bar.low = d.low[i]!;
-      bar.close = d.close[i]!;
-      bar.volume = d.volume[i]!;
-      return bar;
-    },
-  };
-}
+/**
+ * A new bar object per update, as a live feed hands them over and as the peers get theirs
+ * (`tick`): what the engine makes of it (it may never allocate one) is part of the indicator's
+ * cost, for ours and the peers alike.
+ */
+const barOf = (d: Columns, i: number) => ({
+  time: d.time[i]!,
+  high: d.high[i]!,
+  low: d.low[i]!,
+  close: d.close[i]!,
+  volume: d.volume[i]!,
+});
 
 /** technicalindicators' streaming form keeps the previous tick object, so each bar is a new one. */
 const tick = (d: Plain, i: number) => ({
@@ -226,9 +223,8 @@ export const CONTESTS: Contest[] = [
     name: 'TrueRange',
     oursBatch: (d) => last(trueRangeSeries(d.high, d.low, d.close)),
     oursStream: (d) => {
-      const b = barAt(d);
       let sum = 0;
-      for (let i = 1; i < d.n; i++) sum += trueRange(b.at(i), d.close[i - 1]!);
+      for (let i = 1; i < d.n; i++) sum += trueRange(barOf(d, i), d.close[i - 1]!);
       return sum;
     },
     tiBatch: (d) => ti.TrueRange.calculate({ high: d.high, low: d.low, close: d.close }).at(-1)!,
@@ -245,9 +241,8 @@ export const CONTESTS: Contest[] = [
     oursBatch: (d) => last(atrSeries(d.high, d.low, d.close, 14)),
     oursStream: (d) => {
       const atr = new Atr(14);
-      const b = barAt(d);
       let sum = 0;
-      for (let i = 0; i < d.n; i++) sum += atr.update(b.at(i)) ?? 0;
+      for (let i = 0; i < d.n; i++) sum += atr.update(barOf(d, i)) ?? 0;
       return sum;
     },
     tiBatch: (d) => ti.ATR.calculate({ period: 14, high: d.high, low: d.low, close: d.close }).at(-1)!,
@@ -264,9 +259,8 @@ export const CONTESTS: Contest[] = [
     oursBatch: (d) => last(adxSeries(d.high, d.low, d.close, 14).adx),
     oursStream: (d) => {
       const adx = new Adx(14);
-      const b = barAt(d);
       let sum = 0;
-      for (let i = 0; i < d.n; i++) sum += adx.update(b.at(i)) ?? 0;
+      for (let i = 0; i < d.n; i++) sum += adx.update(barOf(d, i)) ?? 0;
       return sum;
     },
     tiBatch: (d) => ti.ADX.calculate({ period: 14, high: d.high, low: d.low, close: d.close }).at(-1)!.adx,
@@ -284,9 +278,8 @@ export const CONTESTS: Contest[] = [
     oursBatch: (d) => last(donchianSeries(d.high, d.low, 20).middle),
     oursStream: (d) => {
       const dc = new Donchian(20);
-      const b = barAt(d);
       let sum = 0;
-      for (let i = 0; i < d.n; i++) sum += dc.update(b.at(i)) ?? 0;
+      for (let i = 0; i < d.n; i++) sum += dc.update(barOf(d, i)) ?? 0;
       return sum;
     },
     tulind: (d) => tulip('max', [d.high], [20]) + tulip('min', [d.low], [20]),
@@ -297,9 +290,8 @@ export const CONTESTS: Contest[] = [
     oursBatch: (d) => last(sessionVwapSeries(d.time, d.high, d.low, d.close, d.volume)),
     oursStream: (d) => {
       const vwap = new SessionVwap();
-      const b = barAt(d);
       let sum = 0;
-      for (let i = 0; i < d.n; i++) sum += vwap.update(b.at(i)) ?? 0;
+      for (let i = 0; i < d.n; i++) sum += vwap.update(barOf(d, i)) ?? 0;
       return sum;
     },
     tiBatch: (d) => ti.VWAP.calculate({ high: d.high, low: d.low, close: d.close, volume: d.volume }).at(-1)!,
@@ -317,9 +309,8 @@ export const CONTESTS: Contest[] = [
     oursBatch: (d) => last(rollingVwapSeries(d.high, d.low, d.close, d.volume, 24)),
     oursStream: (d) => {
       const vwap = new RollingVwap(24);
-      const b = barAt(d);
       let sum = 0;
-      for (let i = 0; i < d.n; i++) sum += vwap.update(b.at(i)) ?? 0;
+      for (let i = 0; i < d.n; i++) sum += vwap.update(barOf(d, i)) ?? 0;
       return sum;
     },
     tulind: (d) => tulip('vwma', [d.close, d.volume], [24]),

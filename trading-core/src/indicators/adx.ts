@@ -108,6 +108,16 @@ export class Adx {
 
   /** Takes the next bar and returns the ADX (the readings are on `value` and the getters: no allocation here). */
   update(bar: Bar): number | undefined {
+    this.push(bar);
+    return this.#dx.value;
+  }
+
+  /**
+   * `update` without its result, for a per-candle loop: test `ready`, then read `value` or the
+   * getters. The averages take their values through `push`, which returns nothing, so no double
+   * is boxed on the way whether or not the engine inlines them.
+   */
+  push(bar: Bar): void {
     assertBar('Adx', bar);
     this.#hasBefore = true;
     this.#beforeHasPrevious = this.#hasPrevious;
@@ -118,16 +128,15 @@ export class Adx {
     if (this.#hasPrevious) {
       const up = bar.high - this.#high;
       const down = this.#low - bar.low;
-      this.#plusDm.update(plusDmOf(up, down));
-      this.#minusDm.update(plusDmOf(down, up));
-      this.#range.update(trueRange(bar, this.#close));
+      this.#plusDm.push(plusDmOf(up, down));
+      this.#minusDm.push(plusDmOf(down, up));
+      this.#range.push(trueRange(bar, this.#close));
       if (this.#range.ready) {
         this.#fedDx = true;
-        this.#dx.update(this.#currentDx());
+        this.#dx.push(this.#currentDx());
       }
     }
     this.#remember(bar);
-    return this.#dx.value;
   }
 
   /** Every reading if the current candle ended as `bar` now; nothing changes. */
