@@ -60,6 +60,28 @@ export interface Contest {
   tulind?: Run<Plain>;
   /** What a peer computes when it is not exactly this indicator. */
   note?: string;
+  /**
+   * The least a streaming object can do per value for this indicator (one field, no checks, no
+   * state kept for `replace`), on the peers' prefix: how far any `update` could go in this engine.
+   */
+  floorStream?: Run<Columns>;
+}
+
+/**
+ * An EMA as bare as a streaming object gets: one field, the same operations as `Ema`'s warm step
+ * (so the same chain of dependent flops per value), seeded with the first value, nothing checked.
+ */
+class BareEma {
+  value = 0;
+  readonly alpha: number;
+  constructor(period: number) {
+    this.alpha = 2 / (period + 1);
+  }
+  update(x: number): number {
+    const v = this.value;
+    this.value = v + this.alpha * (x - v);
+    return this.value;
+  }
 }
 
 type TulindFn = (inputs: number[][], options: number[], cb: (err: unknown, out: number[][]) => void) => void;
@@ -143,6 +165,13 @@ export const CONTESTS: Contest[] = [
       return sum;
     },
     tulind: (d) => tulip('ema', [d.close], [20]),
+    floorStream: (d) => {
+      const ema = new BareEma(20);
+      ema.value = d.close[0] ?? 0;
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += ema.update(d.close[i]!);
+      return sum;
+    },
   },
   {
     name: 'RSI(14)',

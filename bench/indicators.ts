@@ -109,6 +109,8 @@ interface ContestResult {
   /** Ours ÷ peer, both on the peers' prefix: the figures the issue's targets are about. */
   ratios: Partial<Record<'batchVsTi' | 'streamVsTi' | 'batchVsTulind' | 'streamVsTulind', number>>;
   ratiosWall: ContestResult['ratios'];
+  /** The bare streaming object (Contest.floorStream) ÷ technicalindicators' `nextValue`. */
+  floorVsTi: number | null;
   note: string | null;
 }
 
@@ -125,7 +127,14 @@ function ratiosOf(r: Rates): ContestResult['ratios'] {
 }
 
 type Way =
-  'oursBatch' | 'oursStream' | 'oursBatchPeerSize' | 'oursStreamPeerSize' | 'tiBatch' | 'tiStream' | 'tulind';
+  | 'oursBatch'
+  | 'oursStream'
+  | 'oursBatchPeerSize'
+  | 'oursStreamPeerSize'
+  | 'tiBatch'
+  | 'tiStream'
+  | 'tulind'
+  | 'floorStream';
 
 export const indicatorsSuite: Suite = {
   name: 'indicators',
@@ -168,10 +177,13 @@ export const indicatorsSuite: Suite = {
       if (tiBatch) ways.push(['tiBatch', () => sample(tiBatch, peerPlain, MIN_SAMPLE_SECONDS)]);
       if (tiStream) ways.push(['tiStream', () => sample(tiStream, peerPlain, MIN_SAMPLE_SECONDS)]);
       if (tulind) ways.push(['tulind', () => sample(tulind, peerPlain, MIN_SAMPLE_SECONDS)]);
+      const { floorStream } = contest;
+      if (floorStream) ways.push(['floorStream', () => sample(floorStream, peerColumns, MIN_SAMPLE_SECONDS)]);
       // Warm-up: every way runs on a short prefix a few times, so the JIT has compiled it.
       for (let k = 0; k < 3; k++) {
         sink += contest.oursBatch(warmColumns) + contest.oursStream(warmColumns);
         sink += (tiBatch?.(warmPlain) ?? 0) + (tiStream?.(warmPlain) ?? 0) + (tulind?.(warmPlain) ?? 0);
+        sink += floorStream?.(warmColumns) ?? 0;
       }
       const samples = new Map<Way, Sample[]>(ways.map(([w]) => [w, []]));
       for (let round = 0; round < rounds; round++) {
@@ -193,6 +205,8 @@ export const indicatorsSuite: Suite = {
         valuesPerSecond: wall,
         ratios: ratiosOf(cpu),
         ratiosWall: ratiosOf(wall),
+        floorVsTi:
+          cpu.floorStream !== undefined && cpu.tiStream !== undefined ? cpu.floorStream / cpu.tiStream : null,
         note: contest.note ?? null,
       };
       ctx.log(
@@ -249,6 +263,14 @@ export const indicatorsSuite: Suite = {
           }),
         ),
         ...CONTESTS.filter((c) => c.note).map((c) => `${c.name}: ${c.note}`),
+        ...CONTESTS.filter((c) => results[c.name]!.floorVsTi !== null).map((c) => {
+          const r = results[c.name]!;
+          return (
+            `${c.name}: a bare streaming object (one field, no checks, no replace) runs ` +
+            `${m(r.valuesPerCpuSecond.floorStream)} M/cpu-s, ${x(r.floorVsTi!)} technicalindicators' nextValue: ` +
+            `the most any streaming update could reach here`
+          );
+        }),
       ],
     };
   },

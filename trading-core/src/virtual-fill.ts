@@ -118,10 +118,10 @@ function input(asset: string, fill: Fill, ts: number, ref: string): FillInput {
  */
 function book(ledger: Ledger, fill: FillInput): Fill | null | undefined {
   try {
-    const booked = ledger.applyFillIfCovered(fill);
-    return booked === null ? undefined : reportedFill(booked.fill!);
+    const booked = ledger.bookFill(fill);
+    return booked === null ? undefined : reportedFill(booked);
   } catch (err) {
-    // applyFillIfCovered changes nothing when it throws.
+    // bookFill changes nothing when it throws.
     if (isLedgerError(err)) return null;
     throw err;
   }

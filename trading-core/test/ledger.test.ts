@@ -613,6 +613,64 @@ t.test(
   },
 );
 
+t.test(
+  'bookFill books what applyFill books, straight to the balances without a journal, and returns null where cash falls short',
+  async (t) => {
+    let shortfalls = 0;
+    let booked = 0;
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), fc.boolean(), (ops, journal) => {
+        const strict = new Ledger({ quote: 'USDT', seed: 10_000 });
+        const hot = new Ledger({ quote: 'USDT', seed: 10_000, journal });
+        for (const [step, op] of ops.entries()) {
+          const have = strict.positionAtoms(op.asset).quantity;
+          const quantity =
+            op.quantity === 'all'
+              ? fromAtoms(have)
+              : op.quantity === 'half'
+                ? fromAtoms(have / 2n)
+                : op.quantity;
+          const input: FillInput = { ...op, quantity, ts: step, ref: `r${step}` };
+          let expected: string;
+          try {
+            expected = JSON.stringify(strict.applyFill(input).fill, bigints);
+          } catch (err) {
+            if (!(err instanceof LedgerError)) throw err;
+            expected = err.code;
+          }
+          const before = JSON.stringify(hot.balancesAtoms(), bigints);
+          let got: string;
+          try {
+            const fill = hot.bookFill(input);
+            if (fill === null) {
+              shortfalls++;
+              if (JSON.stringify(hot.balancesAtoms(), bigints) !== before) return false;
+            } else booked++;
+            got = fill === null ? 'E_INSUFFICIENT_CASH' : JSON.stringify(fill, bigints);
+          } catch (err) {
+            if (!(err instanceof LedgerError)) throw err;
+            if (err.code === 'E_INSUFFICIENT_CASH') return false;
+            // A refusal changes nothing.
+            if (JSON.stringify(hot.balancesAtoms(), bigints) !== before) return false;
+            got = err.code;
+          }
+          if (got !== expected) return false;
+          // The same accounts, the same atoms, and the same holdings after every step.
+          if (
+            JSON.stringify(hot.balancesAtoms(), bigints) !== JSON.stringify(strict.balancesAtoms(), bigints)
+          )
+            return false;
+          if (hot.quantityAtoms(op.asset) !== strict.quantityAtoms(op.asset)) return false;
+        }
+        return hot.isBalanced() && hot.trialBalance() === 0n;
+      }),
+      { numRuns: 300 },
+    );
+    t.ok(shortfalls >= 20, `${shortfalls} buys the cash could not cover returned null`);
+    t.ok(booked >= 200, `${booked} fills booked`);
+  },
+);
+
 function bigints(_key: string, v: unknown): unknown {
   return typeof v === 'bigint' ? String(v) : v;
 }

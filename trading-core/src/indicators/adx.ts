@@ -43,80 +43,87 @@ function dxOf(plusDi: number, minusDi: number): number {
 /**
  * Wilder's ADX and directional indicators, O(1) per bar without allocation beyond the value
  * returned. +DM = rise of the high when it beats the fall of the low (and −DM the other way; a
- * tie counts for neither), each smoothed with `WilderAverage` (the mean of the first `period`
- * bars after the first, then Wilder's average), as is the true range: +DI and −DI come with bar
- * `period + 1`. DX = 100 × |+DI − −DI| / (+DI + −DI); the ADX is its Wilder average, seeded with
- * the mean of the first `period` DX values, so the first ADX comes with bar `2 × period`. This is
- * Wilder's own seeding and technicalindicators'; TA-Lib and tulind seed with `period − 1` values
- * instead (see the README). A bar without range gives DI 0 and a DX of 0, not 0 / 0.
- * `peek`/`replace` follow a forming candle as in `Rsi`.
+ * tie counts for neither), each smoothed with Wilder's average (`WilderAverage`: the mean of the
+ * first `period` bars after the first, then `avg = (avg × (period − 1) + x) / period`), as is the
+ * true range: +DI and −DI come with bar `period + 1`. DX = 100 × |+DI − −DI| / (+DI + −DI); the
+ * ADX is its Wilder average, seeded with the mean of the first `period` DX values, so the first
+ * ADX comes with bar `2 × period`. This is Wilder's own seeding and technicalindicators'; TA-Lib
+ * and tulind seed with `period − 1` values instead (see the README). A bar without range gives
+ * DI 0 and a DX of 0, not 0 / 0. `peek`/`replace` follow a forming candle as in `Rsi`.
+ *
+ * The four averages are kept here in scalars, with `WilderAverage`'s operations written out,
+ * rather than in four `WilderAverage`s: a double passed to or returned from a call the engine
+ * does not inline is boxed, and an ADX step made a dozen such calls (twice the time per bar).
  */
 export class Adx {
   /** A number from the start (never undefined), so the engine keeps the field numeric: see `period.ts`. */
   readonly period: number = 0;
-  #plusDm: WilderAverage;
-  #minusDm: WilderAverage;
-  #range: WilderAverage;
-  #dx: WilderAverage;
+  readonly #keep: number = 0;
+  /** Bars the three directional averages have taken (+DM, −DM, true range), capped at `period`. */
+  #count = 0;
+  /** While warming up: sums of +DM, −DM and the true range; once warm: their Wilder averages. */
+  #plusDm = 0;
+  #minusDm = 0;
+  #range = 0;
+  /** DX values the ADX has taken, capped at `period`, and their sum, then the ADX. */
+  #dxCount = 0;
+  #adx = 0;
   #hasPrevious = false;
   #high = 0;
   #low = 0;
   #close = 0;
-  /** The previous bar before the last `update`, for `replace` (scalars: no allocation per step). */
+  /** The whole state before the last `update`, for `replace` (scalars: no allocation per step). */
   #hasBefore = false;
   #beforeHasPrevious = false;
   #beforeHigh = 0;
   #beforeLow = 0;
   #beforeClose = 0;
-  /** Whether the last `update` fed the DX average (it depends on counts alone, never on prices). */
-  #fedDx = false;
+  #beforeCount = 0;
+  #beforePlusDm = 0;
+  #beforeMinusDm = 0;
+  #beforeRange = 0;
+  #beforeDxCount = 0;
+  #beforeAdx = 0;
 
   constructor(period: number) {
     assertPeriod('Adx', period);
     this.period = period;
-    this.#plusDm = new WilderAverage(period);
-    this.#minusDm = new WilderAverage(period);
-    this.#range = new WilderAverage(period);
-    this.#dx = new WilderAverage(period);
+    this.#keep = period - 1;
   }
 
   get ready(): boolean {
-    return this.#dx.ready;
+    return this.#dxCount === this.period;
   }
 
   /** +DI, from bar `period + 1` on. */
   get plusDi(): number | undefined {
-    return this.#range.ready ? diOf(this.#plusDm.value!, this.#range.value!) : undefined;
+    return this.#count === this.period ? diOf(this.#plusDm, this.#range) : undefined;
   }
 
   /** −DI, from bar `period + 1` on. */
   get minusDi(): number | undefined {
-    return this.#range.ready ? diOf(this.#minusDm.value!, this.#range.value!) : undefined;
+    return this.#count === this.period ? diOf(this.#minusDm, this.#range) : undefined;
   }
 
   /** DX, from bar `period + 1` on (before the ADX that smooths it). */
   get dx(): number | undefined {
-    return this.#range.ready ? this.#currentDx() : undefined;
+    return this.#count === this.period ? this.#currentDx() : undefined;
   }
 
   get value(): AdxValue | undefined {
-    if (!this.#dx.ready) return undefined;
-    const plusDi = diOf(this.#plusDm.value!, this.#range.value!);
-    const minusDi = diOf(this.#minusDm.value!, this.#range.value!);
-    return { adx: this.#dx.value!, plusDi, minusDi, dx: dxOf(plusDi, minusDi) };
+    if (this.#dxCount !== this.period) return undefined;
+    const plusDi = diOf(this.#plusDm, this.#range);
+    const minusDi = diOf(this.#minusDm, this.#range);
+    return { adx: this.#adx, plusDi, minusDi, dx: dxOf(plusDi, minusDi) };
   }
 
   /** Takes the next bar and returns the ADX (the readings are on `value` and the getters: no allocation here). */
   update(bar: Bar): number | undefined {
     this.push(bar);
-    return this.#dx.value;
+    return this.#dxCount === this.period ? this.#adx : undefined;
   }
 
-  /**
-   * `update` without its result, for a per-candle loop: test `ready`, then read `value` or the
-   * getters. The averages take their values through `push`, which returns nothing, so no double
-   * is boxed on the way whether or not the engine inlines them.
-   */
+  /** `update` without its result, for a per-candle loop: test `ready`, then read `value` or the getters. */
   push(bar: Bar): void {
     assertBar('Adx', bar);
     this.#hasBefore = true;
@@ -124,19 +131,13 @@ export class Adx {
     this.#beforeHigh = this.#high;
     this.#beforeLow = this.#low;
     this.#beforeClose = this.#close;
-    this.#fedDx = false;
-    if (this.#hasPrevious) {
-      const up = bar.high - this.#high;
-      const down = this.#low - bar.low;
-      this.#plusDm.push(plusDmOf(up, down));
-      this.#minusDm.push(plusDmOf(down, up));
-      this.#range.push(trueRange(bar, this.#close));
-      if (this.#range.ready) {
-        this.#fedDx = true;
-        this.#dx.push(this.#currentDx());
-      }
-    }
-    this.#remember(bar);
+    this.#beforeCount = this.#count;
+    this.#beforePlusDm = this.#plusDm;
+    this.#beforeMinusDm = this.#minusDm;
+    this.#beforeRange = this.#range;
+    this.#beforeDxCount = this.#dxCount;
+    this.#beforeAdx = this.#adx;
+    this.#step(bar);
   }
 
   /** Every reading if the current candle ended as `bar` now; nothing changes. */
@@ -145,12 +146,12 @@ export class Adx {
     if (!this.#hasPrevious) return undefined;
     const up = bar.high - this.#high;
     const down = this.#low - bar.low;
-    const range = this.#range.peek(trueRange(bar, this.#close));
+    const range = this.#peekAverage(this.#count, this.#range, trueRange(bar, this.#close));
     if (range === undefined) return undefined;
-    const plusDi = diOf(this.#plusDm.peek(plusDmOf(up, down))!, range);
-    const minusDi = diOf(this.#minusDm.peek(plusDmOf(down, up))!, range);
+    const plusDi = diOf(this.#peekAverage(this.#count, this.#plusDm, plusDmOf(up, down))!, range);
+    const minusDi = diOf(this.#peekAverage(this.#count, this.#minusDm, plusDmOf(down, up))!, range);
     const dx = dxOf(plusDi, minusDi);
-    const adx = this.#dx.peek(dx);
+    const adx = this.#peekAverage(this.#dxCount, this.#adx, dx);
     return adx === undefined ? undefined : { adx, plusDi, minusDi, dx };
   }
 
@@ -158,38 +159,89 @@ export class Adx {
   replace(bar: Bar): number | undefined {
     assertBar('Adx.replace', bar);
     if (!this.#hasBefore) throw new RangeError('Adx.replace: no bar to replace yet');
-    if (this.#beforeHasPrevious) {
-      const up = bar.high - this.#beforeHigh;
-      const down = this.#beforeLow - bar.low;
-      this.#plusDm.replace(plusDmOf(up, down));
-      this.#minusDm.replace(plusDmOf(down, up));
-      this.#range.replace(trueRange(bar, this.#beforeClose));
-      if (this.#fedDx) this.#dx.replace(this.#currentDx());
+    this.#hasPrevious = this.#beforeHasPrevious;
+    this.#high = this.#beforeHigh;
+    this.#low = this.#beforeLow;
+    this.#close = this.#beforeClose;
+    this.#count = this.#beforeCount;
+    this.#plusDm = this.#beforePlusDm;
+    this.#minusDm = this.#beforeMinusDm;
+    this.#range = this.#beforeRange;
+    this.#dxCount = this.#beforeDxCount;
+    this.#adx = this.#beforeAdx;
+    this.#step(bar);
+    return this.#dxCount === this.period ? this.#adx : undefined;
+  }
+
+  /**
+   * One bar into the averages (`WilderAverage`'s steps, and `trueRange`'s, written out), then
+   * remembered as the previous one. The bar has been checked.
+   */
+  #step(bar: Bar): void {
+    const high = bar.high;
+    const low = bar.low;
+    const close = bar.close;
+    if (this.#hasPrevious) {
+      const up = high - this.#high;
+      const down = this.#low - low;
+      const previousClose = this.#close;
+      const plusDm = up > down && up > 0 ? up : 0;
+      const minusDm = down > up && down > 0 ? down : 0;
+      const range = Math.max(high - low, Math.abs(high - previousClose), Math.abs(low - previousClose));
+      const period = this.period;
+      if (this.#count === period) {
+        const keep = this.#keep;
+        this.#plusDm = (this.#plusDm * keep + plusDm) / period;
+        this.#minusDm = (this.#minusDm * keep + minusDm) / period;
+        this.#range = (this.#range * keep + range) / period;
+      } else {
+        this.#plusDm += plusDm;
+        this.#minusDm += minusDm;
+        this.#range += range;
+        if (++this.#count === period) {
+          this.#plusDm /= period;
+          this.#minusDm /= period;
+          this.#range /= period;
+        }
+      }
+      if (this.#count === period) {
+        const dx = this.#currentDx();
+        if (this.#dxCount === period) this.#adx = (this.#adx * this.#keep + dx) / period;
+        else {
+          this.#adx += dx;
+          if (++this.#dxCount === period) this.#adx /= period;
+        }
+      }
     }
-    this.#remember(bar);
-    return this.#dx.value;
+    this.#hasPrevious = true;
+    this.#high = high;
+    this.#low = low;
+    this.#close = close;
+  }
+
+  /** `WilderAverage.peek` on one of the averages: its value after `x`, or undefined while it would still warm up. */
+  #peekAverage(count: number, acc: number, x: number): number | undefined {
+    if (count === this.period) return (acc * this.#keep + x) / this.period;
+    return count + 1 === this.period ? (acc + x) / this.period : undefined;
   }
 
   #currentDx(): number {
-    const range = this.#range.value!;
-    return dxOf(diOf(this.#plusDm.value!, range), diOf(this.#minusDm.value!, range));
-  }
-
-  #remember(bar: Bar): void {
-    this.#hasPrevious = true;
-    this.#high = bar.high;
-    this.#low = bar.low;
-    this.#close = bar.close;
+    const range = this.#range;
+    const plusDi = range > 0 ? (this.#plusDm * 100) / range : 0;
+    const minusDi = range > 0 ? (this.#minusDm * 100) / range : 0;
+    const sum = plusDi + minusDi;
+    return sum > 0 ? (Math.abs(plusDi - minusDi) / sum) * 100 : 0;
   }
 
   toJSON(): AdxState {
+    const average = (count: number, acc: number): WilderAverageState => ({ period: this.period, count, acc });
     return {
       period: this.period,
       previous: this.#hasPrevious ? { high: this.#high, low: this.#low, close: this.#close } : null,
-      plusDm: this.#plusDm.toJSON(),
-      minusDm: this.#minusDm.toJSON(),
-      range: this.#range.toJSON(),
-      dx: this.#dx.toJSON(),
+      plusDm: average(this.#count, this.#plusDm),
+      minusDm: average(this.#count, this.#minusDm),
+      range: average(this.#count, this.#range),
+      dx: average(this.#dxCount, this.#adx),
     };
   }
 
@@ -200,6 +252,7 @@ export class Adx {
     const parts = [state.plusDm, state.minusDm, state.range, state.dx];
     if (parts.some((p) => p.period !== state.period))
       throw new RangeError(`${where}: every average must have period ${state.period}`);
+    // Each average checked as a WilderAverage would check its own snapshot.
     const [plusDm, minusDm, range, dx] = parts.map((p) => WilderAverage.fromJSON(p, where)) as [
       WilderAverage,
       WilderAverage,
@@ -215,11 +268,18 @@ export class Adx {
     for (const p of parts)
       if (p.acc < 0) throw new RangeError(`${where}: averages are never negative, got ${p.acc}`);
     if (state.previous !== null) assertBar(where, state.previous);
-    adx.#plusDm = plusDm;
-    adx.#minusDm = minusDm;
-    adx.#range = range;
-    adx.#dx = dx;
-    if (state.previous !== null) adx.#remember(state.previous);
+    adx.#count = range.count;
+    adx.#plusDm = state.plusDm.acc;
+    adx.#minusDm = state.minusDm.acc;
+    adx.#range = state.range.acc;
+    adx.#dxCount = dx.count;
+    adx.#adx = state.dx.acc;
+    if (state.previous !== null) {
+      adx.#hasPrevious = true;
+      adx.#high = state.previous.high;
+      adx.#low = state.previous.low;
+      adx.#close = state.previous.close;
+    }
     return adx;
   }
 }

@@ -46,20 +46,12 @@ export class WilderAverage {
   }
 
   update(x: number): number | undefined {
-    this.push(x);
-    return this.value;
-  }
-
-  /**
-   * `update` without its result, for an indicator built on several averages (Adx): a call the
-   * engine does not inline boxes the double it returns, one heap number per average per bar.
-   */
-  push(x: number): void {
     if (!Number.isFinite(x)) assertSample('WilderAverage', x);
     this.#hasBefore = true;
     this.#beforeCount = this.#count;
     this.#beforeAcc = this.#acc;
     this.#apply(x);
+    return this.value;
   }
 
   /** The average if the last value were `x` now; nothing changes. */

@@ -18,7 +18,7 @@ import {
   seedAtomsOf,
   type LedgerJson,
 } from './journal-json.js';
-import { fillPostings, shortOfCash, type BooksBefore } from './postings.js';
+import { fillAmounts, fillPostings, shortOfCash, type BooksBefore } from './postings.js';
 import type { Posting, RecordedFill, Transaction } from './transaction.js';
 
 export interface LedgerOptions {
@@ -124,6 +124,32 @@ export class Ledger {
     const books = this.#booksFor(fill);
     if (shortOfCash(fill, books.cash)) return null;
     return this.#commit(fillPostings(fill, books), fill, ts, ref);
+  }
+
+  /**
+   * applyFillIfCovered's recorded fill alone, for a hot caller that never reads the transaction
+   * (a backtest books thousands). Without a journal the fill's amounts (`fillAmounts`, the rule
+   * every path books by) go straight to the balances, with no postings or transaction built:
+   * the same refusals and the same balances as applyFillIfCovered, at a third of the allocations.
+   * Null where the cash falls short, having changed nothing.
+   */
+  bookFill(input: FillInput): RecordedFill | null {
+    if (this.#keepJournal) return this.applyFillIfCovered(input)?.fill ?? null;
+    const { fill } = normaliseFill(input, this.quote);
+    const books = this.#booksFor(fill);
+    if (shortOfCash(fill, books.cash)) return null;
+    const a = fillAmounts(fill, books);
+    // Only what moves, as fillPostings leaves out zero postings: the same accounts come to exist.
+    if (a.position !== 0n)
+      (this.#quantities.get(fill.asset)?.cost ?? this.#cell(positionAccount(fill.asset))).amount +=
+        a.position;
+    if (a.fees !== 0n) (this.#fees ??= this.#cell(FEES_ACCOUNT)).amount += a.fees;
+    if (a.cash !== 0n) this.#cash.amount += a.cash;
+    if (a.realised !== 0n) (this.#realised ??= this.#cell(REALISED_PNL_ACCOUNT)).amount += a.realised;
+    if (a.cash + a.fees + a.position + a.realised !== 0n) this.#unbalanced = true;
+    this.#booked++;
+    this.#moveQuantity(fill);
+    return fill;
   }
 
   /** The LedgerError `applyFill(input)` would throw, or null if it would succeed. Changes nothing. */

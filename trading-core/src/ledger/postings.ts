@@ -14,9 +14,25 @@ export interface BooksBefore {
   cost: bigint;
 }
 
-/** The postings a fill makes against the books; throws a LedgerError if the books cannot take it. */
-export function fillPostings(fill: RecordedFill, books: BooksBefore): Posting[] {
-  const { asset, side, quantity, notional, fee } = fill;
+/**
+ * What a fill moves in each account, debit positive: the one statement of how a fill is booked,
+ * which `fillPostings` turns into postings and a journal-less ledger adds to its balances
+ * directly. The four sum to zero.
+ */
+export interface FillAmounts {
+  /** To `cash:<QUOTE>`. */
+  cash: bigint;
+  /** To `fees`. */
+  fees: bigint;
+  /** To `position:<ASSET>`, at average cost. */
+  position: bigint;
+  /** To `realised-pnl` (credit = gain); 0n for a buy. */
+  realised: bigint;
+}
+
+/** The amounts a fill moves against the books; throws a LedgerError if the books cannot take it. */
+export function fillAmounts(fill: RecordedFill, books: BooksBefore): FillAmounts {
+  const { side, quantity, notional, fee } = fill;
   const { quote, cash, held, cost } = books;
   if (side === 'buy') {
     const total = notional + fee;
@@ -26,32 +42,42 @@ export function fillPostings(fill: RecordedFill, books: BooksBefore): Posting[] 
         `buy of ${what(fill)} needs ${formatAtoms(total)} ${quote} with fee, cash is ${formatAtoms(cash)} ${quote}`,
       );
     }
-    return nonZero([
-      { account: positionAccount(asset), amount: notional },
-      { account: FEES_ACCOUNT, amount: fee },
-      { account: cashAccount(quote), amount: -total },
-    ]);
+    return { cash: -total, fees: fee, position: notional, realised: 0n };
   }
   if (quantity > held) {
     throw new LedgerError(
       'E_INSUFFICIENT_POSITION',
-      `sell of ${what(fill)} exceeds the position of ${formatAtoms(held)} ${asset}`,
+      `sell of ${what(fill)} exceeds the position of ${formatAtoms(held)} ${fill.asset}`,
     );
   }
   // Average cost, prorated exactly; a full close takes the whole cost so no dust is left behind.
   const basis = quantity === held ? cost : mulDivRound(cost, quantity, held);
-  const net = notional - fee;
   if (shortOfCash(fill, cash)) {
     throw new LedgerError(
       'E_INSUFFICIENT_CASH',
       `sell of ${what(fill)} pays a fee of ${formatAtoms(fee)} ${quote} that cash of ${formatAtoms(cash)} ${quote} and proceeds of ${formatAtoms(notional)} ${quote} cannot cover`,
     );
   }
+  return { cash: notional - fee, fees: fee, position: -basis, realised: basis - notional };
+}
+
+/** The postings a fill makes against the books (`fillAmounts`, each to its account); throws a LedgerError if the books cannot take it. */
+export function fillPostings(fill: RecordedFill, books: BooksBefore): Posting[] {
+  const a = fillAmounts(fill, books);
+  const cash = cashAccount(books.quote);
+  const position = positionAccount(fill.asset);
+  if (fill.side === 'buy') {
+    return nonZero([
+      { account: position, amount: a.position },
+      { account: FEES_ACCOUNT, amount: a.fees },
+      { account: cash, amount: a.cash },
+    ]);
+  }
   return nonZero([
-    { account: cashAccount(quote), amount: net },
-    { account: FEES_ACCOUNT, amount: fee },
-    { account: positionAccount(asset), amount: -basis },
-    { account: REALISED_PNL_ACCOUNT, amount: basis - notional },
+    { account: cash, amount: a.cash },
+    { account: FEES_ACCOUNT, amount: a.fees },
+    { account: position, amount: a.position },
+    { account: REALISED_PNL_ACCOUNT, amount: a.realised },
   ]);
 }
 
