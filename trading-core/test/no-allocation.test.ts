@@ -26,7 +26,7 @@ const BOXING: Record<string, number> = {
   'Atr update + value': 32,
   'Atr update + replace + value': 32,
   'Adx update + plusDi, minusDi, dx': 64,
-  'Adx update + replace + plusDi, minusDi, dx': 64,
+  'Adx update + replace + plusDi, minusDi, dx': 80,
   'Donchian update + upper, lower, middle': 57,
   'Donchian update + replace + upper, lower, middle': 57,
   'Bollinger update + middle, upper, lower, stdDev': 80,

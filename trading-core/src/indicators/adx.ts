@@ -174,10 +174,46 @@ export class Adx {
   }
 
   /**
-   * One bar into the averages (`WilderAverage`'s steps, and `trueRange`'s, written out), then
-   * remembered as the previous one. The bar has been checked.
+   * One bar into the averages once all four are warm, the step of nearly every bar:
+   * `WilderAverage`'s and `trueRange`'s operations written out, then the bar remembered as the
+   * previous one. Kept small enough for the engine to inline whole into the caller's loop (so a
+   * bar built for the call need not even be allocated); warming up is `#warmingStep`. The bar
+   * has been checked.
    */
   #step(bar: Bar): void {
+    const period = this.period;
+    // The ADX starts only once the other three are warm, so a warm ADX means all four are.
+    if (this.#dxCount !== period || !this.#hasPrevious) {
+      this.#warmingStep(bar);
+      return;
+    }
+    const high = bar.high;
+    const low = bar.low;
+    const close = bar.close;
+    const up = high - this.#high;
+    const down = this.#low - low;
+    const previousClose = this.#close;
+    const keep = this.#keep;
+    const plusDm = (this.#plusDm * keep + (up > down && up > 0 ? up : 0)) / period;
+    const minusDm = (this.#minusDm * keep + (down > up && down > 0 ? down : 0)) / period;
+    const range =
+      (this.#range * keep +
+        Math.max(high - low, Math.abs(high - previousClose), Math.abs(low - previousClose))) /
+      period;
+    this.#plusDm = plusDm;
+    this.#minusDm = minusDm;
+    this.#range = range;
+    const plusDi = range > 0 ? (plusDm * 100) / range : 0;
+    const minusDi = range > 0 ? (minusDm * 100) / range : 0;
+    const sum = plusDi + minusDi;
+    this.#adx = (this.#adx * keep + (sum > 0 ? (Math.abs(plusDi - minusDi) / sum) * 100 : 0)) / period;
+    this.#high = high;
+    this.#low = low;
+    this.#close = close;
+  }
+
+  /** `#step` for a bar while any average still warms up (the first `2 × period` bars), in full. */
+  #warmingStep(bar: Bar): void {
     const high = bar.high;
     const low = bar.low;
     const close = bar.close;
