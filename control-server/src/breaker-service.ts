@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   MAX_BREAKER_ASSETS,
   isProtocolError,
+  timeframeMs as timeframeMsOf,
   verifyFeedReport,
   type BusMessage,
   type CandleMessage,
@@ -154,7 +155,8 @@ export class BreakerService {
       this.#apply(this.#breaker.peg(1 / c.close, at));
       return;
     }
-    const timeframeMs = timeframeToMs(c.timeframe);
+    // The candle schema admits only what `timeframeMs` reads.
+    const timeframeMs = timeframeMsOf(c.timeframe)!;
     this.#apply(this.#breaker.candle({ symbol: c.symbol, time: c.time, close: c.close, timeframeMs }, at));
   }
 
@@ -357,11 +359,4 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   if (parsed.success) return parsed.data;
   const i = parsed.error.issues[0];
   throw new BreakerApiError('E_INVALID', `${i?.path.join('.') || 'body'}: ${i?.message}`);
-}
-
-const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `1h` → 3 600 000. The candle schema allows only digits and m, h or d. */
-function timeframeToMs(tf: string): number {
-  return Number(tf.slice(0, -1)) * UNIT_MS[tf.slice(-1)]!;
 }

@@ -1,19 +1,13 @@
 import { basename } from 'node:path';
+import { timeframeMs } from '@appliance/protocol';
 import type { Candle } from '@appliance/trading-core';
 import { CandleCsvReader, type CandleGap, type ReadCsvOptions } from './csv-reader.js';
 import { FeedError } from './errors.js';
 
 export { CSV_HEADER, type CandleGap, type ReadCsvOptions } from './csv-reader.js';
 
-const TIMEFRAME = /^(\d+)([mhd])$/;
-const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** `1m`, `15m`, `1h`, `4h`, `1d` in milliseconds; undefined for anything else. */
-export function timeframeMs(timeframe: string): number | undefined {
-  const m = TIMEFRAME.exec(timeframe);
-  if (!m || Number(m[1]) <= 0) return undefined;
-  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
-}
+/** Re-exported for the datafeed's users (the paper exchange, the simulator's workers). */
+export { timeframeMs };
 
 /**
  * `binance_BTC-USDT_1h.csv` names BTC/USDT on 1h. Other names need `--symbol` and

@@ -6,6 +6,7 @@ export * from './keys.js';
 export * from './signing.js';
 export * from './signal.js';
 export * from './candle.js';
+export * from './timeframe.js';
 export * from './feed-report.js';
 export * from './control.js';
 export * from './fleet.js';

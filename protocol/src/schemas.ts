@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TIMEFRAME } from './timeframe.js';
 
 /** Wire version of every message defined here. Bumped only with a migration note. */
 export const PROTOCOL_VERSION = 1 as const;
@@ -503,7 +504,7 @@ export const UnsignedCandleMessage = z.strictObject({
   id: z.string().regex(/^[0-9a-f]{32}$/),
   origin: z.string().min(1).max(64),
   symbol,
-  timeframe: z.string().regex(/^\d{1,4}[mhd]$/),
+  timeframe: z.string().regex(TIMEFRAME),
   /** The bar's open time. */
   time: epochMs,
   open: price,
@@ -607,7 +608,7 @@ const feedVenue = z
 
 /** The newest closed candle the datafeed has of a symbol, and when it received it. */
 const feedCandle = z.strictObject({
-  timeframe: z.string().regex(/^\d{1,4}[mhd]$/),
+  timeframe: z.string().regex(TIMEFRAME),
   /** The bar's open time. */
   time: epochMs,
   /** When the datafeed received it (its clock). */

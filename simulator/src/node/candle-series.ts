@@ -1,5 +1,6 @@
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TIMEFRAME, timeframeMs as timeframeMsOf } from '@appliance/protocol';
 import type { Candle } from '@appliance/trading-core';
 import { decodeRecord } from './candle-record.js';
 import { CandleStoreError } from './candle-store-error.js';
@@ -66,14 +67,14 @@ export interface SeriesStats {
 }
 
 export const SYMBOL = /^[A-Z0-9]{1,20}\/[A-Z0-9]{1,20}$/;
-export const TIMEFRAME = /^([1-9]\d{0,3})([mhd])$/;
-const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+export { TIMEFRAME };
 
 /** The length of one bar of `timeframe` in ms; E_BAD_SERIES for anything else than e.g. 1m, 4h, 1d. */
 export function timeframeMs(timeframe: string): number {
-  const m = TIMEFRAME.exec(timeframe);
-  if (!m) throw new CandleStoreError('E_BAD_SERIES', `timeframe ${timeframe} is not like 1m, 4h or 1d`);
-  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  const ms = timeframeMsOf(timeframe);
+  if (ms === undefined)
+    throw new CandleStoreError('E_BAD_SERIES', `timeframe ${timeframe} is not like 1m, 4h or 1d`);
+  return ms;
 }
 
 /** The file of a series, relative to the data dir; refuses names that could leave it. */
