@@ -11,12 +11,21 @@ export interface Concentrator {
   removePeer(wgPublicKey: string): Promise<void>;
   /** Replaces the peer holding `address` (one address maps to one peer) with the new key. */
   swapPeer(oldKey: string, newKey: string, address: string): Promise<void>;
+  /** Removes each of `remove` and adds each of `add` in one change (the start-up reconcile). */
+  setPeers(add: readonly PeerAddress[], remove: readonly string[]): Promise<void>;
+}
+
+/** A device's peer as the concentrator holds it: its WireGuard public key and tunnel address. */
+export interface PeerAddress {
+  wgPublicKey: string;
+  address: string;
 }
 
 export type ConcentratorCall =
   | { op: 'addPeer'; wgPublicKey: string; address: string }
   | { op: 'removePeer'; wgPublicKey: string }
-  | { op: 'swapPeer'; oldKey: string; newKey: string; address: string };
+  | { op: 'swapPeer'; oldKey: string; newKey: string; address: string }
+  | { op: 'setPeers'; add: PeerAddress[]; remove: string[] };
 
 /**
  * Changes nothing, records each call: the default when no WireGuard interface is configured
@@ -36,6 +45,10 @@ export class RecordingConcentrator implements Concentrator {
   async swapPeer(oldKey: string, newKey: string, address: string): Promise<void> {
     this.calls.push({ op: 'swapPeer', oldKey, newKey, address });
   }
+
+  async setPeers(add: readonly PeerAddress[], remove: readonly string[]): Promise<void> {
+    this.calls.push({ op: 'setPeers', add: [...add], remove: [...remove] });
+  }
 }
 
 /** What a WireGuard interface must offer (`@appliance/wireguard`'s `WgInterface` does). */
@@ -43,6 +56,7 @@ export interface WgPeerControl {
   addPeer(publicKey: string, address: string): Promise<void>;
   removePeer(publicKey: string): Promise<void>;
   swapPeer(oldKey: string, newKey: string, address: string): Promise<void>;
+  setPeers(add: readonly { publicKey: string; address: string }[], remove: readonly string[]): Promise<void>;
 }
 
 /** A real interface (`wg set …`), through the wireguard package's `WgInterface`. */
@@ -59,5 +73,12 @@ export class WgConcentrator implements Concentrator {
 
   swapPeer(oldKey: string, newKey: string, address: string): Promise<void> {
     return this.wg.swapPeer(oldKey, newKey, address);
+  }
+
+  setPeers(add: readonly PeerAddress[], remove: readonly string[]): Promise<void> {
+    return this.wg.setPeers(
+      add.map((p) => ({ publicKey: p.wgPublicKey, address: p.address })),
+      remove,
+    );
   }
 }

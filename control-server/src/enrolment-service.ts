@@ -17,6 +17,7 @@ import type { RequestOrigin } from './audit.js';
 import type { Concentrator } from './concentrator.js';
 import { EnrolmentError } from './enrolment-error.js';
 import * as rows from './enrolment-store.js';
+import { reconcilePeers, type ReconcileResult } from './peer-reconcile.js';
 import type { Device, DeviceRegistry, TokenIssue } from './registry.js';
 import type { Db } from './store/database.js';
 import { isDeviceAddress, nextTunnelAddress } from './tunnel-pool.js';
@@ -564,26 +565,12 @@ export class EnrolmentService {
    * At start, with a real interface: adds every active device's peer (idempotent) and removes
    * revoked devices' peers, so a change that failed after its commit is made now.
    */
-  async reconcile(): Promise<{ added: number; removed: number; failed: number }> {
-    const out = { added: 0, removed: 0, failed: 0 };
-    for (const k of rows.allKeys(this.#db)) {
-      const revoked = this.#o.registry.get(k.device_id).revokedAt !== undefined;
-      try {
-        if (revoked) {
-          await this.#o.concentrator.removePeer(k.wg_public_key);
-          out.removed++;
-        } else {
-          await this.#o.concentrator.addPeer(k.wg_public_key, k.tunnel_address);
-          out.added++;
-        }
-      } catch (err) {
-        out.failed++;
-        this.#o.logger.error(
-          { device: k.device_id, wgPublicKey: k.wg_public_key, address: k.tunnel_address, err },
-          'CONCENTRATOR RECONCILE FAILED for a device',
-        );
-      }
-    }
-    return out;
+  reconcile(): Promise<ReconcileResult> {
+    return reconcilePeers({
+      keys: rows.allKeys(this.#db),
+      revoked: (deviceId) => this.#o.registry.get(deviceId).revokedAt !== undefined,
+      concentrator: this.#o.concentrator,
+      logger: this.#o.logger,
+    });
   }
 }

@@ -652,7 +652,6 @@ t.test('at start, a configured concentrator gets every active peer back', async 
   const concentrator = new RecordingConcentrator();
   await start(t, { dataDir, concentrator });
   t.same(concentrator.calls, [
-    { op: 'addPeer', wgPublicKey: a.wg, address: '10.77.0.2' },
-    { op: 'removePeer', wgPublicKey: b.wg },
+    { op: 'setPeers', add: [{ wgPublicKey: a.wg, address: '10.77.0.2' }], remove: [b.wg] },
   ]);
 });

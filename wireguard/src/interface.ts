@@ -117,6 +117,22 @@ export class WgInterface {
     ]);
   }
 
+  /**
+   * Many peers in ONE `wg set`: each of `remove` removed, then each of `add` added with its /32
+   * (or its allowed IP set to it); peers named in neither are not touched, so their sessions go
+   * on. A thousand devices cost one `wg` run instead of a thousand (the control server's
+   * start-up reconcile). Every key and address is checked before anything runs.
+   */
+  async setPeers(
+    add: readonly { publicKey: string; address: string }[],
+    remove: readonly string[],
+  ): Promise<void> {
+    const args = ['set', this.name];
+    for (const k of remove) args.push('peer', key('publicKey', k), 'remove');
+    for (const p of add) args.push('peer', key('publicKey', p.publicKey), 'allowed-ips', host32(p.address));
+    if (args.length > 2) await this.#wg(args);
+  }
+
   /** `wg set <if> private-key <file>`: the key is read from the file, never passed in argv. */
   async setPrivateKeyFile(file: string): Promise<void> {
     await this.#wg(['set', this.name, 'private-key', file]);

@@ -200,6 +200,29 @@ async function live(t: Test) {
     'the hub now has device 1 and device 3 (new key) only',
   );
 
+  // Several peers in one change (the control server's start-up reconcile): device 2 back, device
+  // 3 out, device 1 untouched.
+  await hubIf.setPeers(
+    [{ publicKey: devices[1]!.key.publicKey, address: devices[1]!.address }],
+    [newKey.publicKey],
+  );
+  t.same(
+    (await hubIf.peers()).map((p) => [p.publicKey, p.allowedIps]).sort(),
+    [
+      [devices[0]!.key.publicKey, [`${devices[0]!.address}/32`]],
+      [devices[1]!.key.publicKey, [`${devices[1]!.address}/32`]],
+    ].sort(),
+    'one setPeers: device 2 back with its /32, device 3 gone, device 1 kept',
+  );
+  await waitFor(() => udpReachable(devices[1]!.ns, HUB, ECHO, 1000), 'device 2 reaching the hub again');
+  t.pass('device 2 reaches the hub again');
+  t.notOk(await udpReachable(devices[2]!.ns, HUB, ECHO, 1500), 'device 3 no longer does');
+  await t.rejects(
+    hubIf.setPeers([{ publicKey: 'not a key', address: devices[2]!.address }], []),
+    { code: 'E_INVALID' },
+    'a bad key in the batch: refused before wg runs',
+  );
+
   // Down: every interface goes, and every wireguard-go with it.
   const names = tunnels.map((x) => x.name);
   for (const tunnel of tunnels.splice(0)) await bringDown(tunnel);
