@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { ClientRequest } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { DEVICE_PROOF_HEADER, backoffDelay, issueDeviceProof, type Signer } from '@appliance/protocol';
+import { peerCertSha256 } from './cert-pin.js';
 import { tlsFix, type GatewayTlsOptions } from './gateway-tls.js';
 
 /** Ceiling of the first reconnect delay: each retry waits a random time in [0, ceiling). */
@@ -314,8 +314,7 @@ function finishPinned(req: ClientRequest, pin: string, headers: Record<string, s
   req.once('socket', (socket) => {
     const tlsSocket = socket as TLSSocket;
     const check = () => {
-      const cert = tlsSocket.getPeerX509Certificate();
-      const got = cert ? createHash('sha256').update(cert.raw).digest('hex') : '(none)';
+      const got = peerCertSha256(tlsSocket) ?? '(none)';
       if (got !== pin) {
         req.destroy(
           Object.assign(new Error(`the gateway's certificate has SHA-256 ${got}, not the pinned ${pin}`), {

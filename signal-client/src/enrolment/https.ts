@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { isIP } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { errorClass } from '@appliance/errors';
+import { peerCertSha256 } from '../cert-pin.js';
 
 const ENROLMENT_CLIENT_ERRORS = {
   E_ENROL_PIN: "the enrolment endpoint's certificate is not the pinned one",
@@ -38,12 +38,6 @@ export interface PinnedEndpoint {
 }
 
 const MAX_ANSWER_BYTES = 64 * 1024;
-
-/** SHA-256 of a TLS socket's peer certificate (DER), lowercase hex; undefined without one. */
-function peerCertSha256(socket: TLSSocket): string | undefined {
-  const cert = socket.getPeerX509Certificate();
-  return cert ? createHash('sha256').update(cert.raw).digest('hex') : undefined;
-}
 
 /**
  * POSTs `body` as JSON to `endpoint.url` + `path` and returns the status and the JSON answer.
