@@ -1,13 +1,5 @@
 import type { Logger } from 'pino';
-import {
-  ProtocolError,
-  TOPICS,
-  verifyControl,
-  type Bus,
-  type BusMessage,
-  type KeyRing,
-  type Subscription,
-} from '@appliance/protocol';
+import { ProtocolError, verifyControl, type BusMessage, type KeyRing } from '@appliance/protocol';
 
 /** A control message is well under this; anything larger is refused before it is parsed. */
 export const MAX_CONTROL_RECORD_BYTES = 256 * 1024;
@@ -58,28 +50,11 @@ export class Eligibility implements EligibilityGate {
   readonly #o: EligibilityOptions;
   readonly #streams: ReadonlySet<string>;
   readonly #held = new Map<string, Held>();
-  #subscription: Subscription | undefined;
   readonly #counts = { rejected: 0, older: 0 };
 
   constructor(o: EligibilityOptions) {
     this.#o = o;
     this.#streams = new Set(o.streams);
-  }
-
-  /** Reads the control topic from its start, so retained eligibility applies at once. */
-  async start(bus: Bus): Promise<void> {
-    if (this.#subscription) return;
-    this.#subscription = await bus.subscribe({
-      topic: TOPICS.control,
-      from: 'earliest',
-      onMessage: (m) => void this.onMessage(m),
-    });
-    await this.#subscription.ready;
-  }
-
-  async stop(): Promise<void> {
-    await this.#subscription?.close();
-    this.#subscription = undefined;
   }
 
   /** Handles one record of the control topic. */

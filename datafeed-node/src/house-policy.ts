@@ -1,13 +1,5 @@
 import type { Logger } from 'pino';
-import {
-  ProtocolError,
-  TOPICS,
-  verifyControl,
-  type Bus,
-  type BusMessage,
-  type KeyRing,
-  type Subscription,
-} from '@appliance/protocol';
+import { ProtocolError, verifyControl, type BusMessage, type KeyRing } from '@appliance/protocol';
 import {
   MAX_PRICE_DEVIATION_PCT,
   UserSettings,
@@ -61,27 +53,10 @@ export type HousePolicyOutcome = 'applied' | 'older' | 'other' | 'rejected';
 export class HousePolicy implements HousePolicySource {
   readonly #o: HousePolicyOptions;
   #held: HeldHousePolicy | undefined;
-  #subscription: Subscription | undefined;
   readonly #counts = { rejected: 0, older: 0 };
 
   constructor(o: HousePolicyOptions) {
     this.#o = o;
-  }
-
-  /** Reads the control topic from its start, so the retained house policy applies at once. */
-  async start(bus: Bus): Promise<void> {
-    if (this.#subscription) return;
-    this.#subscription = await bus.subscribe({
-      topic: TOPICS.control,
-      from: 'earliest',
-      onMessage: (m) => void this.onMessage(m),
-    });
-    await this.#subscription.ready;
-  }
-
-  async stop(): Promise<void> {
-    await this.#subscription?.close();
-    this.#subscription = undefined;
   }
 
   onMessage(m: Pick<BusMessage, 'partition' | 'offset' | 'value'>): HousePolicyOutcome {

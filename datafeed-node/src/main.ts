@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-import { KeyRing, exportPublicKey, signerFromPem } from '@appliance/protocol';
+import { KeyRing, exportPublicKey, signerFromPem, type Subscription } from '@appliance/protocol';
 import { createKafkaBus } from '@appliance/protocol/kafka';
 import { DEFAULT_FILL_COSTS } from '@appliance/trading-core';
 import { EXIT, createLogger, handleShutdown, kafkaSecurityFromEnv, startShell } from '@appliance/runtime';
 import { runFeed } from './run-feed.js';
 import { DEFAULT_SIGNAL_TTL_MS } from './datafeed.js';
 import { DEFAULT_REPORT_EVERY_MS } from './feed-reporter.js';
+import { followControlTopic } from './control-topic.js';
 import { Eligibility } from './eligibility.js';
 import { HousePolicy } from './house-policy.js';
 import { resolveReplayFiles } from './csv-candles.js';
@@ -183,14 +184,10 @@ const bus = createKafkaBus({
 const abort = new AbortController();
 let eligibility: Eligibility | undefined;
 let housePolicy: HousePolicy | undefined;
+let control: Subscription | undefined;
 // Closers run last to first: the feed is aborted before the bus closes, so no feed report is
 // begun on a closing bus (runFeed stops its reports on abort and waits for one in flight).
-handleShutdown(logger, [
-  () => housePolicy?.stop(),
-  () => eligibility?.stop(),
-  () => bus.close(),
-  () => abort.abort(),
-]);
+handleShutdown(logger, [() => control?.close(), () => bus.close(), () => abort.abort()]);
 const signer = signerFromPem(signingKeyPem);
 // Which key this node signs with, so an operator can match it to the pins (`npm run keygen -- --public FILE`).
 logger.info(
@@ -209,8 +206,7 @@ if (config.controlKeys.length > 0) {
   });
   housePolicy = new HousePolicy({ keys: KeyRing.of(...config.controlKeys), logger });
   // Positioned before the first candle, so retained eligibility and policy are read from the topic's start.
-  await eligibility.start(bus);
-  await housePolicy.start(bus);
+  control = await followControlTopic(bus, [eligibility, housePolicy]);
 } else {
   logger.warn(
     'no --control-key: the house portfolios do not follow eligibility nor the house policy, and buy any symbol (signals are the same either way)',

@@ -12,6 +12,7 @@ import {
 } from '@appliance/protocol';
 import { DEFAULT_FILL_COSTS, type Candle, type Strategy, type StrategyAction } from '@appliance/trading-core';
 import { waitFor } from '@appliance/test-kit';
+import { followControlTopic } from '../src/control-topic.js';
 import { Datafeed, Eligibility } from '../src/index.js';
 
 const HOUR = 3_600_000;
@@ -68,7 +69,7 @@ async function setup() {
   const bus = new EmbeddedBus();
   const log = capture();
   const gate = new Eligibility({ keys, streams: [STREAM], logger: log.logger });
-  await gate.start(bus);
+  await followControlTopic(bus, [gate]);
   const signals: Signal[] = [];
   await bus.subscribe({
     topic: TOPICS.signals,

@@ -19,6 +19,7 @@ import {
   type StrategyAction,
 } from '@appliance/trading-core';
 import { waitFor } from '@appliance/test-kit';
+import { followControlTopic } from '../src/control-topic.js';
 import { Datafeed, HousePolicy } from '../src/index.js';
 
 const HOUR = 3_600_000;
@@ -98,7 +99,7 @@ async function setup() {
   const bus = new EmbeddedBus();
   const log = capture();
   const house = new HousePolicy({ keys, logger: log.logger });
-  await house.start(bus);
+  await followControlTopic(bus, [house]);
   const signals: Signal[] = [];
   await bus.subscribe({
     topic: TOPICS.signals,
