@@ -573,21 +573,7 @@ t.test(
         const strict = new Ledger({ quote: 'USDT', seed: 10_000, journal });
         const lenient = new Ledger({ quote: 'USDT', seed: 10_000, journal });
         for (const [step, op] of ops.entries()) {
-          const have = strict.positionAtoms(op.asset).quantity;
-          const quantity =
-            op.quantity === 'all'
-              ? fromAtoms(have)
-              : op.quantity === 'half'
-                ? fromAtoms(have / 2n)
-                : op.quantity;
-          const input: FillInput = { ...op, quantity, ts: step, ref: `r${step}` };
-          let expected: string;
-          try {
-            expected = JSON.stringify(strict.applyFill(input).fill, bigints);
-          } catch (err) {
-            if (!(err instanceof LedgerError)) throw err;
-            expected = err.code;
-          }
+          const { input, expected } = appliedBy(strict, op, step);
           const before = JSON.stringify(lenient.balances());
           let got: string;
           try {
@@ -623,21 +609,7 @@ t.test(
         const strict = new Ledger({ quote: 'USDT', seed: 10_000 });
         const hot = new Ledger({ quote: 'USDT', seed: 10_000, journal });
         for (const [step, op] of ops.entries()) {
-          const have = strict.positionAtoms(op.asset).quantity;
-          const quantity =
-            op.quantity === 'all'
-              ? fromAtoms(have)
-              : op.quantity === 'half'
-                ? fromAtoms(have / 2n)
-                : op.quantity;
-          const input: FillInput = { ...op, quantity, ts: step, ref: `r${step}` };
-          let expected: string;
-          try {
-            expected = JSON.stringify(strict.applyFill(input).fill, bigints);
-          } catch (err) {
-            if (!(err instanceof LedgerError)) throw err;
-            expected = err.code;
-          }
+          const { input, expected } = appliedBy(strict, op, step);
           const before = JSON.stringify(hot.balancesAtoms(), bigints);
           let got: string;
           try {
@@ -670,6 +642,23 @@ t.test(
     t.ok(booked >= 200, `${booked} fills booked`);
   },
 );
+
+/**
+ * The fill `op` makes at `step` against `strict` (all or half of what it holds, or a quantity),
+ * and what `applyFill` makes of it there: the recorded fill as JSON, or the refusal's code.
+ */
+function appliedBy(strict: Ledger, op: Op, step: number): { input: FillInput; expected: string } {
+  const have = strict.positionAtoms(op.asset).quantity;
+  const quantity =
+    op.quantity === 'all' ? fromAtoms(have) : op.quantity === 'half' ? fromAtoms(have / 2n) : op.quantity;
+  const input: FillInput = { ...op, quantity, ts: step, ref: `r${step}` };
+  try {
+    return { input, expected: JSON.stringify(strict.applyFill(input).fill, bigints) };
+  } catch (err) {
+    if (!(err instanceof LedgerError)) throw err;
+    return { input, expected: err.code };
+  }
+}
 
 function bigints(_key: string, v: unknown): unknown {
   return typeof v === 'bigint' ? String(v) : v;
