@@ -16,7 +16,17 @@ export async function followControlTopic(bus: Bus, readers: readonly ControlRead
     topic: TOPICS.control,
     from: 'earliest',
     onMessage: (m) => {
-      for (const reader of readers) reader.onMessage(m);
+      // Every reader gets the record even if one before it throws (as when each had its own
+      // subscription); the first error then goes to the bus, as it did.
+      let failure: { err: unknown } | undefined;
+      for (const reader of readers) {
+        try {
+          reader.onMessage(m);
+        } catch (err) {
+          failure ??= { err };
+        }
+      }
+      if (failure) throw failure.err;
     },
   });
   await subscription.ready;

@@ -34,3 +34,22 @@ t.test('one subscription hands every control record, retained ones first, to eac
   t.equal(seen.length, 6, 'nothing after the subscription is closed');
   await bus.close();
 });
+
+t.test('a reader that throws does not keep the record from the others', async (t) => {
+  const bus = new EmbeddedBus();
+  const seen: string[] = [];
+  const boom = new Error('a bug in a reader');
+  const sub = await followControlTopic(bus, [
+    {
+      onMessage: () => {
+        throw boom;
+      },
+    },
+    { onMessage: (m: { value: Buffer }) => void seen.push(m.value.toString()) },
+  ]);
+  await bus.publish(TOPICS.control, [{ key: 'a', value: 'one' }]);
+  for (let i = 0; i < 200 && seen.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+  t.same(seen, ['one'], 'the second reader got the record');
+  await sub.close();
+  await bus.close();
+});
