@@ -176,9 +176,10 @@ export class Adx {
   /**
    * One bar into the averages once all four are warm, the step of nearly every bar:
    * `WilderAverage`'s and `trueRange`'s operations written out, then the bar remembered as the
-   * previous one. Kept small enough for the engine to inline whole into the caller's loop (so a
-   * bar built for the call need not even be allocated); warming up is `#warmingStep`. The bar
-   * has been checked.
+   * previous one. Kept under V8's size limit for inlining a function (460 bytes of bytecode;
+   * with the warm-up in it, it was over), so `push` takes it whole, and a caller's loop can take
+   * `push` when its own inlining budget allows (then a bar built for the call is not even
+   * allocated); warming up is `#warmingStep`. The bar has been checked.
    */
   #step(bar: Bar): void {
     const period = this.period;
