@@ -139,16 +139,16 @@ export class Ledger {
     const books = this.#booksFor(fill);
     if (shortOfCash(fill, books.cash)) return null;
     const a = fillAmounts(fill, books);
-    // Only what moves, as fillPostings leaves out zero postings: the same accounts come to exist.
-    if (a.position !== 0n)
-      (this.#quantities.get(fill.asset)?.cost ?? this.#cell(positionAccount(fill.asset))).amount +=
-        a.position;
+    // Only what moves, as fillPostings leaves out zero postings: the same accounts come to exist
+    // (the position account's with the holding, as #moveQuantity makes it after postings).
+    const holding = this.#holding(fill.asset);
+    if (a.position !== 0n) holding.cost.amount += a.position;
     if (a.fees !== 0n) (this.#fees ??= this.#cell(FEES_ACCOUNT)).amount += a.fees;
     if (a.cash !== 0n) this.#cash.amount += a.cash;
     if (a.realised !== 0n) (this.#realised ??= this.#cell(REALISED_PNL_ACCOUNT)).amount += a.realised;
     if (a.cash + a.fees + a.position + a.realised !== 0n) this.#unbalanced = true;
     this.#booked++;
-    this.#moveQuantity(fill);
+    holding.quantity += fill.side === 'buy' ? fill.quantity : -fill.quantity;
     return fill;
   }
 
@@ -390,13 +390,17 @@ export class Ledger {
 
   #moveQuantity(fill: RecordedFill | null): void {
     if (fill === null) return;
-    let holding = this.#quantities.get(fill.asset);
+    this.#holding(fill.asset).quantity += fill.side === 'buy' ? fill.quantity : -fill.quantity;
+  }
+
+  /** What is held of `asset`, made (nothing held, its position account's cell) at its first fill, a buy. */
+  #holding(asset: string): Holding {
+    let holding = this.#quantities.get(asset);
     if (holding === undefined) {
-      // The first fill of an asset is a buy, which has just posted to its position account.
-      holding = { quantity: 0n, cost: this.#cell(positionAccount(fill.asset)) };
-      this.#quantities.set(fill.asset, holding);
+      holding = { quantity: 0n, cost: this.#cell(positionAccount(asset)) };
+      this.#quantities.set(asset, holding);
     }
-    holding.quantity += fill.side === 'buy' ? fill.quantity : -fill.quantity;
+    return holding;
   }
 }
 
