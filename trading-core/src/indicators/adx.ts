@@ -175,8 +175,9 @@ export class Adx {
 
   /**
    * One bar into the averages once all four are warm, the step of nearly every bar:
-   * `WilderAverage`'s and `trueRange`'s operations written out, then the bar remembered as the
-   * previous one. Kept under V8's size limit for inlining a function (460 bytes of bytecode;
+   * `WilderAverage`'s, `plusDmOf`'s, `trueRange`'s, `diOf`'s and `dxOf`'s operations written out
+   * (called, as `#warmingStep` calls them, they cost a boxed double a bar: measured in
+   * test/no-allocation.test.ts), then the bar remembered as the previous one. Kept under V8's size limit for inlining a function (460 bytes of bytecode;
    * with the warm-up in it, it was over), so `push` takes it whole, and a caller's loop can take
    * `push` when its own inlining budget allows (then a bar built for the call is not even
    * allocated); warming up is `#warmingStep`. The bar has been checked.
@@ -215,16 +216,12 @@ export class Adx {
 
   /** `#step` for a bar while any average still warms up (the first `2 × period` bars), in full. */
   #warmingStep(bar: Bar): void {
-    const high = bar.high;
-    const low = bar.low;
-    const close = bar.close;
     if (this.#hasPrevious) {
-      const up = high - this.#high;
-      const down = this.#low - low;
-      const previousClose = this.#close;
-      const plusDm = up > down && up > 0 ? up : 0;
-      const minusDm = down > up && down > 0 ? down : 0;
-      const range = Math.max(high - low, Math.abs(high - previousClose), Math.abs(low - previousClose));
+      const up = bar.high - this.#high;
+      const down = this.#low - bar.low;
+      const plusDm = plusDmOf(up, down);
+      const minusDm = plusDmOf(down, up);
+      const range = trueRange(bar, this.#close);
       const period = this.period;
       if (this.#count === period) {
         const keep = this.#keep;
@@ -251,9 +248,9 @@ export class Adx {
       }
     }
     this.#hasPrevious = true;
-    this.#high = high;
-    this.#low = low;
-    this.#close = close;
+    this.#high = bar.high;
+    this.#low = bar.low;
+    this.#close = bar.close;
   }
 
   /** `WilderAverage.peek` on one of the averages: its value after `x`, or undefined while it would still warm up. */
@@ -263,11 +260,7 @@ export class Adx {
   }
 
   #currentDx(): number {
-    const range = this.#range;
-    const plusDi = range > 0 ? (this.#plusDm * 100) / range : 0;
-    const minusDi = range > 0 ? (this.#minusDm * 100) / range : 0;
-    const sum = plusDi + minusDi;
-    return sum > 0 ? (Math.abs(plusDi - minusDi) / sum) * 100 : 0;
+    return dxOf(diOf(this.#plusDm, this.#range), diOf(this.#minusDm, this.#range));
   }
 
   toJSON(): AdxState {
