@@ -92,6 +92,77 @@ t.test('bad values exit 2 naming each option, its flag and its variable', async 
   t.notOk(hasStackTrace(noFeedKey.stderr));
 });
 
+t.test(
+  'files the options name are read and checked at start: each problem exits 2 naming the option',
+  async (t) => {
+    const key = goodSigningKeyFile(dir);
+    const base = ['--kafka', '127.0.0.1:1', '--signing-key-file', key, '--no-paper'];
+    const notCert = join(dir, 'not-a-cert.pem');
+    writeFileSync(notCert, 'hello\n');
+    const badBreaker = join(dir, 'breaker.json');
+    writeFileSync(badBreaker, '{"no such field": 1}');
+    const notJson = join(dir, 'breaker.txt');
+    writeFileSync(notJson, 'levels: high');
+    const simulatorKey = join(dir, 'simulator.pub');
+    writeFileSync(simulatorKey, `${FEED_KEY}\n`);
+    const cases: { name: string; args: string[]; line: RegExp }[] = [
+      {
+        name: 'one enrolment flag without the rest',
+        args: ['--enrol-url', 'https://enrol.example'],
+        line: /^ {2}- enrolUrl \(--enrol-url, CONTROL_ENROL_URL\): enrolment needs --enrol-cert, --tunnel-pool, --tunnel-endpoint, --tunnel-public-key, --tunnel-gateway-url as well/,
+      },
+      {
+        name: 'an enrolment certificate that is not one',
+        args: [
+          ...[
+            '--enrol-url',
+            'https://enrol.example',
+            '--enrol-cert',
+            notCert,
+            '--tunnel-pool',
+            '10.77.0.0/16',
+          ],
+          ...['--tunnel-endpoint', 'hub.example:51820', '--tunnel-public-key', 'x'],
+          ...['--tunnel-gateway-url', 'ws://10.77.0.1:8081/'],
+        ],
+        line: new RegExp(
+          `^ {2}- enrolCert \\(--enrol-cert, CONTROL_ENROL_CERT\\): ${notCert}: not a PEM certificate$`,
+        ),
+      },
+      {
+        name: 'breaker settings with a field the breaker does not have',
+        args: ['--breaker-config', badBreaker],
+        line: new RegExp(
+          `^ {2}- breakerConfig \\(--breaker-config, CONTROL_BREAKER_CONFIG\\): ${badBreaker}: `,
+        ),
+      },
+      {
+        name: 'breaker settings that are not JSON',
+        args: ['--breaker-config', notJson],
+        line: new RegExp(
+          `^ {2}- breakerConfig \\(--breaker-config, CONTROL_BREAKER_CONFIG\\): ${notJson}: not JSON`,
+        ),
+      },
+      {
+        name: 'a simulator key given under a kid that is not its own',
+        args: ['--simulator-key', `wrongkid1=${simulatorKey}`],
+        line: new RegExp(
+          `^ {2}- simulatorKeys \\(--simulator-key, CONTROL_SIMULATOR_KEYS\\): ${simulatorKey}: its kid is `,
+        ),
+      },
+    ];
+    for (const c of cases) {
+      const r = run([...base, ...c.args]);
+      t.equal(r.status, 2, `${c.name}: exit 2`);
+      const lines = r.stderr.trimEnd().split('\n');
+      t.equal(lines[0], 'invalid control-server configuration:', c.name);
+      t.equal(lines.length, 2, `${c.name}: one problem, one line`);
+      t.match(lines[1], c.line, c.name);
+      t.equal(r.stdout, '', `${c.name}: nothing started`);
+    }
+  },
+);
+
 t.test('variables and a --config file are honoured: flag > variable > file > default', async (t) => {
   const key = goodSigningKeyFile(dir);
   const file = join(dir, 'control.json');
