@@ -350,6 +350,8 @@ interface FanoutResult extends ConfigResult {
     burstBusy: number | null;
   };
   gatewayBurstCpuUsPerDelivery: number | null;
+  /** Packets lost on the way over the rounds, both tunnel namespaces: see LossCounters. */
+  network: { tcpRetransmits: number; udpReceiveBufferDrops: number };
 }
 
 /** One run of one configuration: the measurement, and the CPU of HAProxy and wireguard-go in it. */
@@ -361,6 +363,8 @@ interface FanoutRun {
   wg: { steadyUs: number; burstUs: number; hubBurstUs: number };
   gatewayBurstUs: number;
   currentConnections: number | null;
+  /** Over the run, in both tunnel namespaces. */
+  loss: LossCounters;
 }
 
 /** Pools the rounds of one configuration (analyse's figures, plus HAProxy's and wireguard-go's CPU). */
@@ -392,7 +396,60 @@ function pool(config: TunnelConfig, tls: boolean, runs: FanoutRun[]): FanoutResu
       burstBusy: busy(sum((r) => r.wg.burstUs)),
     },
     gatewayBurstCpuUsPerDelivery: perDelivery(sum((r) => r.gatewayBurstUs)),
+    network: {
+      tcpRetransmits: sum((r) => r.loss.tcpRetrans),
+      udpReceiveBufferDrops: sum((r) => r.loss.udpRcvbufDrops),
+    },
   };
+}
+
+/** Counters of the kernel's that show packets lost on the way (absolute, as `nstat -a` reads them). */
+interface LossCounters {
+  /** TCP segments sent again (TcpRetransSegs). */
+  tcpRetrans: number;
+  /** UDP datagrams dropped for a full socket receive buffer (UdpRcvbufErrors): WireGuard's own packets. */
+  udpRcvbufDrops: number;
+}
+
+/** Both tunnel namespaces' LossCounters, summed. */
+async function lossCounters(net: Net): Promise<LossCounters> {
+  const total: LossCounters = { tcpRetrans: 0, udpRcvbufDrops: 0 };
+  for (const ns of [net.hub, net.load]) {
+    const { stdout } = await ns.exec('nstat', ['-asz', 'TcpRetransSegs', 'UdpRcvbufErrors']);
+    const count = (name: string) => Number(new RegExp(`^${name}\\s+(\\d+)`, 'm').exec(stdout)?.[1] ?? NaN);
+    total.tcpRetrans += count('TcpRetransSegs');
+    total.udpRcvbufDrops += count('UdpRcvbufErrors');
+  }
+  return total;
+}
+
+const lossSince = (before: LossCounters, after: LossCounters): LossCounters => ({
+  tcpRetrans: after.tcpRetrans - before.tcpRetrans,
+  udpRcvbufDrops: after.udpRcvbufDrops - before.udpRcvbufDrops,
+});
+
+const RMEM_DEFAULT = '/proc/sys/net/core/rmem_default';
+const RMEM_MAX = '/proc/sys/net/core/rmem_max';
+
+/**
+ * Raises the host's default socket receive buffer to its maximum for the suite, and returns what
+ * puts it back. wireguard-go 0.0.20220316 (Debian 12's, the one here) never sizes its UDP socket,
+ * so it gets the default (208 KiB): the load namespace's end, which all N clients' traffic comes
+ * through, then drops datagrams in every burst of a fan-out (UdpRcvbufErrors in the thousands),
+ * TCP inside the tunnel resends (TcpRetransSegs; some after a 200 ms timeout) and the steady
+ * p99 rose to 130 ms. Later wireguard-go releases ask for 7 MiB themselves (SO_RCVBUFFORCE), and
+ * the kernel module has no socket buffer in the way; a namespace cannot set its own default here
+ * (EINVAL), so the host's is raised, and only while the suite runs.
+ */
+function widenReceiveBuffer(ctx: SuiteContext): () => Promise<void> {
+  const before = readFileSync(RMEM_DEFAULT, 'utf8').trim();
+  const max = readFileSync(RMEM_MAX, 'utf8').trim();
+  if (Number(before) >= Number(max)) return async () => {};
+  writeFileSync(RMEM_DEFAULT, max);
+  ctx.log(
+    `tunnel: net.core.rmem_default ${before} -> ${max} while the suite runs (wireguard-go's UDP socket)`,
+  );
+  return async () => writeFileSync(RMEM_DEFAULT, before);
 }
 
 /** CPU µs per delivery in the burst of the hub's serving path: gateway, HAProxy, the hub's wireguard-go. */
@@ -474,6 +531,7 @@ async function runFanout(
     const hpPid = hp.process.pid!;
     const wgPids = wireguardGoPids([net.hubIf, net.loadIf]);
     const hubWgPids = wireguardGoPids([net.hubIf]);
+    const lossBefore = await lossCounters(net);
     const l = (load = await spawnWorker<LoadApi>(
       `load:${label}`,
       'bench/load-proc.ts',
@@ -555,6 +613,7 @@ async function runFanout(
       wg: { steadyUs: c1.wg - c0.wg, burstUs: c2.wg - c1.wg, hubBurstUs: c2.wgHub - c1.wgHub },
       gatewayBurstUs: c2.server - c1.server,
       currentConnections,
+      loss: lossSince(lossBefore, await lossCounters(net)),
     };
     return result;
   } finally {
@@ -1019,6 +1078,8 @@ function render(config: TunnelConfig, ctx: SuiteContext, out: Record<string, unk
           'wg-go µs/msg hub/both',
           'wg-go busy',
           'other cores',
+          'tcp resent',
+          'udp dropped',
         ],
         Object.entries(fan).map(([name, r]) => [
           name,
@@ -1036,6 +1097,8 @@ function render(config: TunnelConfig, ctx: SuiteContext, out: Record<string, unk
           `${fmt(r.wireguardGo.hubBurstCpuUsPerDelivery, 2)}/${fmt(r.wireguardGo.burstCpuUsPerDelivery, 2)}`,
           `${fmt(r.wireguardGo.steadyBusy, 2)}/${fmt(r.wireguardGo.burstBusy, 2)}`,
           fmt(r.otherCores, 2),
+          r.network.tcpRetransmits,
+          r.network.udpReceiveBufferDrops,
         ]),
       ),
     );
@@ -1088,7 +1151,8 @@ function render(config: TunnelConfig, ctx: SuiteContext, out: Record<string, unk
       'deliveries per second over the burst; µs/msg: CPU per delivery in the burst; busy: CPU ÷ time, steady/burst;',
       "wg-go: wireguard-go, the hub's alone / both ends (hub and load namespace); busy is both ends;",
       "other cores: the most CPU anything else used in a steady phase (other programs, and the kernel's share of the",
-      'veths and sockets, which no process is charged for).',
+      'veths and sockets, which no process is charged for); tcp resent / udp dropped: TCP segments sent again and',
+      'WireGuard datagrams dropped for a full socket receive buffer, both namespaces, all rounds (packets lost in the tunnel).',
     );
     const others = Math.max(...Object.values(fan).map((r) => r.otherCores ?? 0));
     if (others > NOISY_OTHER_CORES)
@@ -1181,6 +1245,7 @@ export const tunnelSuite: Suite = {
     const out: Record<string, unknown> = {};
     const failed: Record<string, string> = {};
     try {
+      cleanup.push(widenReceiveBuffer(ctx));
       const net = await buildNet(dir, cleanup, ctx);
       if (config.parts.includes('fanout')) {
         const shared = makeFanoutShared(config);
