@@ -244,12 +244,29 @@ t.test(
     const events: string[] = [];
     const journalFds = new Set<string>();
     const pending = new Map<string, string>(); // pid -> the journal call it has under way
+    const opening = new Map<string, string>(); // pid -> the file of an openat under way
+    const opened = (file: string, fd: string) => {
+      if (file === journal) journalFds.add(fd);
+      else journalFds.delete(fd); // the number was reused
+    };
     for (const line of trace.split('\n')) {
       const pid = /^\[pid\s+(\d+)\]/.exec(line)?.[1] ?? 'main';
       const open = /openat\(.*"([^"]+)".*\)\s*=\s*(\d+)/.exec(line);
       if (open) {
-        if (open[1] === journal) journalFds.add(open[2]!);
-        else journalFds.delete(open[2]!); // the number was reused
+        opened(open[1]!, open[2]!);
+        continue;
+      }
+      // An openat on a worker thread can be cut in two by another thread's call: its file on
+      // the first line, its descriptor on the `resumed` one.
+      const startedOpen = /openat\(.*"([^"]+)".*<unfinished/.exec(line);
+      if (startedOpen) {
+        opening.set(pid, startedOpen[1]!);
+        continue;
+      }
+      const resumedOpen = /<\.\.\. openat resumed>.*=\s*(\d+)/.exec(line);
+      if (resumedOpen && opening.has(pid)) {
+        opened(opening.get(pid)!, resumedOpen[1]!);
+        opening.delete(pid);
         continue;
       }
       if (line.includes('ORDER cid-7')) {
