@@ -430,26 +430,33 @@ const lossSince = (before: LossCounters, after: LossCounters): LossCounters => (
 
 const RMEM_DEFAULT = '/proc/sys/net/core/rmem_default';
 const RMEM_MAX = '/proc/sys/net/core/rmem_max';
+/** What the suite gives wireguard-go's socket: 4 MiB held no drop in the measurements (docs/wireguard.md). */
+const TUNNEL_RMEM = 4 * 1024 * 1024;
 
 /**
- * Raises the host's default socket receive buffer to its maximum for the suite, and returns what
- * puts it back. wireguard-go 0.0.20220316 (Debian 12's, the one here) never sizes its UDP socket,
- * so it gets the default (208 KiB): the load namespace's end, which all N clients' traffic comes
- * through, then drops datagrams in every burst of a fan-out (UdpRcvbufErrors in the thousands),
- * TCP inside the tunnel resends (TcpRetransSegs; some after a 200 ms timeout) and the steady
- * p99 rose to 130 ms. Later wireguard-go releases ask for 7 MiB themselves (SO_RCVBUFFORCE), and
- * the kernel module has no socket buffer in the way; a namespace cannot set its own default here
- * (EINVAL), so the host's is raised, and only while the suite runs.
+ * Raises the host's default socket receive buffer (and its maximum, if lower) to 4 MiB for the
+ * suite, and returns what puts both back. wireguard-go 0.0.20220316 (Debian 12's, the one here)
+ * never sizes its UDP socket, so it gets the default (208 KiB): the load namespace's end, which
+ * all N clients' traffic comes through, then drops datagrams in every burst of a fan-out
+ * (UdpRcvbufErrors in the thousands), TCP inside the tunnel resends (TcpRetransSegs; some after a
+ * 200 ms timeout) and the steady p99 rose to 130 ms. Later wireguard-go releases ask for 7 MiB
+ * themselves (SO_RCVBUFFORCE), and the kernel module has no socket buffer in the way; a namespace
+ * cannot set its own default here (EINVAL), so the host's is raised, and only while the suite runs.
  */
 function widenReceiveBuffer(ctx: SuiteContext): () => Promise<void> {
-  const before = readFileSync(RMEM_DEFAULT, 'utf8').trim();
-  const max = readFileSync(RMEM_MAX, 'utf8').trim();
-  if (Number(before) >= Number(max)) return async () => {};
-  writeFileSync(RMEM_DEFAULT, max);
+  const read = (file: string) => Number(readFileSync(file, 'utf8').trim());
+  const before = { max: read(RMEM_MAX), default: read(RMEM_DEFAULT) };
+  if (before.default >= TUNNEL_RMEM) return async () => {};
+  // The maximum first: the kernel refuses a default above it.
+  if (before.max < TUNNEL_RMEM) writeFileSync(RMEM_MAX, String(TUNNEL_RMEM));
+  writeFileSync(RMEM_DEFAULT, String(TUNNEL_RMEM));
   ctx.log(
-    `tunnel: net.core.rmem_default ${before} -> ${max} while the suite runs (wireguard-go's UDP socket)`,
+    `tunnel: net.core.rmem_default ${before.default} -> ${TUNNEL_RMEM} while the suite runs (wireguard-go's UDP socket)`,
   );
-  return async () => writeFileSync(RMEM_DEFAULT, before);
+  return async () => {
+    writeFileSync(RMEM_DEFAULT, String(before.default));
+    writeFileSync(RMEM_MAX, String(before.max));
+  };
 }
 
 /** CPU µs per delivery in the burst of the hub's serving path: gateway, HAProxy, the hub's wireguard-go. */
