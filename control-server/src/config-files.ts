@@ -24,16 +24,20 @@ const ENROLMENT_FLAGS = [
   ['tunnelGatewayUrl', '--tunnel-gateway-url'],
 ] as const;
 
-/** A PEM certificate file's pin (SHA-256 of its DER, lowercase hex). */
-function readCertificatePin(file: string): string {
-  let pem: string;
+/** A file's text; an Error naming the file and the reason when it cannot be read. */
+function readText(file: string): string {
   try {
-    pem = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     throw new Error(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
       cause: err,
     });
   }
+}
+
+/** A PEM certificate file's pin (SHA-256 of its DER, lowercase hex). */
+function readCertificatePin(file: string): string {
+  const pem = readText(file);
   if (pem.includes('PRIVATE KEY')) throw new Error(`${file}: holds a private key; give the certificate only`);
   try {
     return new X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();
@@ -50,14 +54,7 @@ export function readSimulatorKey(spec: string): KeyObject {
   const eq = spec.indexOf('=');
   const kid = spec.slice(0, eq);
   const file = spec.slice(eq + 1);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new Error(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
-      cause: err,
-    });
-  }
+  const text = readText(file).trim();
   if (text.includes('PRIVATE KEY'))
     throw new Error(`${file}: a private key; give the simulator node's public key only`);
   let key: KeyObject;
@@ -74,15 +71,12 @@ export function readSimulatorKey(spec: string): KeyObject {
 /** The breaker's settings file: JSON, any field of trading-core's BreakerConfig, checked whole now. */
 export function readBreakerConfig(file: string): BreakerConfigInput | undefined {
   if (file === '') return undefined;
+  const text = readText(file);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
-    const why =
-      err instanceof SyntaxError
-        ? `not JSON (${err.message})`
-        : `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
-    throw new Error(`${file}: ${why}`, { cause: err });
+    throw new Error(`${file}: not JSON (${(err as Error).message})`, { cause: err });
   }
   try {
     new Breaker(parsed as BreakerConfigInput);
