@@ -58,7 +58,7 @@ export interface BuildResult {
   /** Native addons copied beside the executable, by file name. */
   addons: string[];
   bundleBytes: number;
-  /** The ccxt exchange classes in the bundle (only `binance`: see CCXT_BINANCE_ONLY). */
+  /** The ccxt exchange classes in the bundle (only `binance`: see runtime/src/ccxt/classes.ts). */
   ccxtExchanges: string[];
   /**
    * What the bundle is made of: each input file (a path relative to the repository, as
@@ -68,31 +68,6 @@ export interface BuildResult {
   executableBytes: number;
   ms: number;
 }
-
-/**
- * The device trades on Binance only, but `import ccxt` loads every exchange class ccxt has
- * (over a hundred), about 28 MiB of the client's idle memory for nothing. In the bundle, `ccxt`
- * is the binance class, the error classes and the Exchange base: ccxt's own modules, so
- * `instanceof` checks and behaviour are unchanged.
- */
-const CCXT_ROOT = dirname(dirname(createRequire(import.meta.url).resolve('ccxt')));
-const CCXT_BINANCE_ONLY = [
-  `import binance from ${JSON.stringify(join(CCXT_ROOT, 'js', 'src', 'binance.js'))};`,
-  `import * as errors from ${JSON.stringify(join(CCXT_ROOT, 'js', 'src', 'base', 'errors.js'))};`,
-  `export * from ${JSON.stringify(join(CCXT_ROOT, 'js', 'src', 'base', 'errors.js'))};`,
-  `export { Exchange } from ${JSON.stringify(join(CCXT_ROOT, 'js', 'src', 'base', 'Exchange.js'))};`,
-  'export { binance };',
-  // A named import of anything else fails the build (esbuild checks ESM exports); a property
-  // of the default export that is not here fails loudly at its first use, not as `undefined`.
-  'const ccxt = { ...errors, binance };',
-  'export default new Proxy(ccxt, {',
-  '  get(target, key) {',
-  '    if (typeof key === "string" && !(key in target))',
-  "      throw new Error(`ccxt.${key} is not in the signal-client executable, which bundles ccxt's binance class only (images/build-client.ts)`);",
-  '    return target[key];',
-  '  },',
-  '});',
-].join('\n');
 
 const builtins = new Set(builtinModules);
 const isBuiltin = (spec: string) => spec.startsWith('node:') || builtins.has(spec);
@@ -118,11 +93,14 @@ function seaPlugin(addons: Map<string, string>): Plugin {
         addons.set(name, file);
         return { path: name, namespace: 'sea-addon' };
       });
-      b.onResolve({ filter: /^ccxt$/ }, () => ({ path: 'ccxt', namespace: 'sea-ccxt' }));
-      b.onLoad({ filter: /.*/, namespace: 'sea-ccxt' }, () => ({
-        contents: CCXT_BINANCE_ONLY,
-        loader: 'js',
-        resolveDir: CCXT_ROOT,
+      // ccxt's index evaluates every exchange class it has (over a hundred, ~28 MiB of a
+      // device's memory); the device takes binance's from @appliance/runtime/ccxt.
+      b.onResolve({ filter: /^ccxt$/ }, (args) => ({
+        errors: [
+          {
+            text: `${args.importer} imports ccxt's index, which loads every exchange: import { ccxt } from '@appliance/runtime/ccxt' (binance only)`,
+          },
+        ],
       }));
       b.onResolve({ filter: /^[^./]/ }, (args) => {
         if (isBuiltin(args.path)) return { path: args.path, namespace: 'sea-builtin' };

@@ -22,6 +22,15 @@ t.test('the device loads ccxt but not kafkajs or fastify', async (t) => {
   const r = await loadedModules('signal-client/src/main.ts', ['--help']);
   t.equal(r.exitCode, 0, `--help: ${r.output}`);
   t.ok(r.packages.has('ccxt'), 'ccxt (it trades with it)');
+  // ccxt's index would evaluate every exchange class it has; the device needs binance's alone.
+  const exchanges = r.urls.flatMap(
+    (u) => /\/node_modules\/ccxt\/js\/src\/([a-z0-9]+)\.js$/.exec(u)?.[1] ?? [],
+  );
+  t.same(exchanges, ['binance'], 'of ccxt, the binance class only');
+  t.notOk(
+    r.urls.some((u) => u.endsWith('/node_modules/ccxt/js/ccxt.js')),
+    "not ccxt's index, which loads every exchange",
+  );
   t.notOk(r.packages.has('kafkajs'), `no kafkajs; loaded: ${[...r.packages].sort().join(' ')}`);
   t.notOk(r.packages.has('fastify'), 'no fastify');
 });

@@ -177,6 +177,15 @@ t.test(
   },
 );
 
+t.test("an import of ccxt's index fails the build, naming the file", async (t) => {
+  const entry = join(root, 'imports-ccxt.mjs');
+  writeFileSync(entry, "import ccxt from 'ccxt';\nconsole.log(Object.keys(ccxt).length);\n");
+  await t.rejects(
+    buildClient({ entry, outDir: join(root, 'dist-ccxt') }),
+    /imports-ccxt\.mjs imports ccxt's index, which loads every exchange/,
+  );
+});
+
 t.test('the sd_notify addon is loaded from beside the executable', async (t) => {
   if (!requireTool('python3', 'python3'))
     return t.comment('python3 is not installed: apt-get install python3');

@@ -1,6 +1,5 @@
-import ccxt, { type Exchange } from 'ccxt';
 import { errorClass } from '@appliance/errors';
-import { createBinance } from '@appliance/runtime/ccxt';
+import { ccxt, createBinance, type Exchange } from '@appliance/runtime/ccxt';
 import { MAX_PRICE, type MarketRules } from '@appliance/trading-core';
 
 /**

@@ -1,4 +1,4 @@
-import ccxt, { type Exchange } from 'ccxt';
+import { ccxt, type Exchange } from './classes.js';
 
 export interface BinanceOptions {
   apiKey?: string;

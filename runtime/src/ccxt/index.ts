@@ -3,3 +3,4 @@
  * an exchange load it (ccxt is most of a process's memory; the gateway never needs it).
  */
 export * from './binance.js';
+export { ccxt, type Exchange } from './classes.js';
