@@ -2,6 +2,7 @@ import { fromAtoms } from './atoms.js';
 import { candleProblem, isSoundCandle } from './candle.js';
 import type { Candle } from './candle.js';
 import { fillCostsProblem, frozenCosts, type Fill, type FillCosts, type OrderSide } from './fill-model.js';
+import { TradeLog } from './backtest-trade-log.js';
 import { Ledger } from './ledger.js';
 import type { Strategy, StrategyParams } from './strategies/strategy.js';
 import { fillVirtualOrder, virtualBuyQuantity } from './virtual-fill.js';
@@ -85,7 +86,7 @@ export function backtest(
   const equity = options.equityCurve === true ? new Float64Array(candles.length) : null;
   const { maxDrawdown, lastClose, candlesHeld } = run(candles, strategy, symbol, seed, books, feed, equity);
   const finalEquity = books.equity(lastClose);
-  const trades = books.trades;
+  const trades = books.trades.toArray();
   return {
     strategy: { name: strategy.name, version: strategy.version, params: strategy.params ?? {} },
     trades,
@@ -172,12 +173,14 @@ function settle(
   let { pending, pendingQuantity, holding, cash, held, peak, trough, maxDrawdown, candlesHeld } = state;
   for (let i = start; i < end; i++) {
     const candle = candles[i]!;
+    let filled = false;
     if (pending !== NONE) {
       // Everything that touches the ledger is in BacktestBooks, out of line.
       if (books.fill(pending === BUY ? 'buy' : 'sell', pendingQuantity, candle)) {
         cash = books.cash;
         held = books.held;
         holding = books.holding;
+        filled = true;
       }
       pending = NONE;
     }
@@ -195,9 +198,12 @@ function settle(
       }
     }
 
-    const equity = cash + held * candle.close;
+    if (curve !== null) curve[i] = cash + held * candle.close;
+    // Flat and not just filled, equity is the cash, the same as at the close before, and the same
+    // equity again can move neither the peak nor the trough: nothing to do.
+    if (!holding && !filled) continue;
     if (holding) candlesHeld++;
-    if (curve !== null) curve[i] = equity;
+    const equity = cash + held * candle.close;
     if (equity > peak) {
       peak = equity;
       trough = equity;
@@ -259,9 +265,9 @@ function badAction(action: unknown): never {
  */
 class BacktestBooks {
   readonly ledger: Ledger;
-  readonly trades: BacktestTrade[] = [];
-  /** After a fill: cash and quantity held, as numbers for the loop's equity. */
-  cash = 0;
+  readonly trades = new TradeLog();
+  /** Cash and quantity held, as numbers for the loop's equity and for sizing; set by each fill. */
+  cash: number;
   held = 0;
   holding = false;
   readonly #symbol: string;
@@ -270,6 +276,7 @@ class BacktestBooks {
 
   constructor(symbol: string, asset: string, quote: string, seed: number, costs: Readonly<FillCosts>) {
     this.ledger = new Ledger({ quote, seed, journal: false });
+    this.cash = this.ledger.cash();
     this.#symbol = symbol;
     this.#asset = asset;
     this.#costs = costs;
@@ -289,26 +296,19 @@ class BacktestBooks {
       this.#symbol,
     );
     if (filled === null) return false;
-    this.trades.push({
-      side: filled.side,
-      quantity: filled.quantity,
-      price: filled.price,
-      notional: filled.notional,
-      fee: filled.fee,
-      time: candle.time,
-    });
+    this.trades.add(filled.side, filled.quantity, filled.price, filled.notional, filled.fee, candle.time);
     this.cash = this.ledger.cash();
     const atoms = this.ledger.quantityAtoms(this.#asset);
-    this.held = fromAtoms(atoms);
     this.holding = atoms > 0n;
+    this.held = this.holding ? fromAtoms(atoms) : 0;
     return true;
   }
 
   /** The quantity a buy at this close would be sized at while flat; 0 when not one atom fits. */
   sizeBuy(close: number): number {
-    // Flat, so equity is the cash: what the VirtualTrader's ledger.equity(marks) gives.
-    const cash = this.ledger.cash();
-    return virtualBuyQuantity(cash, cash, 1, close, this.#costs);
+    // Flat, so equity is the cash: what the VirtualTrader's ledger.equity(marks) gives. Cash
+    // moves only on a fill, which keeps `this.cash` (the ledger's, converted) current.
+    return virtualBuyQuantity(this.cash, this.cash, 1, close, this.#costs);
   }
 
   equity(lastClose: number): number {

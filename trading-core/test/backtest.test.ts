@@ -55,6 +55,28 @@ t.test('a scripted round trip gives exact equity, return and drawdown', async (t
   t.strictSame([...curve!], [1000, 800, 1200, 1200], 'equity at each close: cash, then 10 held, then cash');
 });
 
+t.test('a sell that gaps down counts in the drawdown on its own candle, flat after it', async (t) => {
+  // Held at 100 through the close that decides the sell; the next candle opens at 50 and the
+  // sell fills there. From then on the portfolio is flat, so that candle's equity is the cash
+  // alone, and it is the low: the loop must not take a flat candle as one that changes nothing.
+  const candles = [bar(0, 100, 100), bar(1, 100, 100), bar(2, 50, 60), bar(3, 60, 60)];
+  const costs = { slippageBps: 0, feeBps: 0 };
+  const run = (equityCurve: boolean) =>
+    backtest(candles, scripted(['buy', 'sell', null, null]), { ...options, seed: 1000, costs, equityCurve });
+  const r = run(true);
+  t.strictSame(
+    r.trades.map((x) => [x.time, x.side, x.price]),
+    [
+      [1 * HOUR, 'buy', 100],
+      [2 * HOUR, 'sell', 50],
+    ],
+  );
+  t.strictSame([...r.equity!], [1000, 1000, 500, 500], 'cash, 10 held at 100, then cash');
+  t.equal(r.maxDrawdown, 0.5, 'the fall to 500 on the sell candle');
+  t.equal(r.exposure, 0.25, 'held at one close of four');
+  t.equal(run(false).maxDrawdown, 0.5, 'the same without the equity curve');
+});
+
 t.test('the default strategy over the real BTC file trades at next opens and balances', async (t) => {
   const r = backtest(btc, new EmaCrossVolumeStrategy(), options);
   t.ok(r.fills > 100, `${r.fills} fills`);
