@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: runs every benchmark suite in one process run, writes
- * bench/results/latest.json and prints a table per suite. See docs/benchmarks.md.
+ * `npm run bench`: runs every benchmark suite, each in a process of its own (`suite-worker.ts`),
+ * writes bench/results/latest.json and prints a table per suite. See docs/benchmarks.md.
  *
  *   npm run bench -- --only fanout --clients 100 --no-pin
  */
@@ -9,36 +9,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { backtestSuite } from './backtest.js';
-import { clientDecideSuite } from './client-decide.js';
-import { csvSuite } from './csv.js';
-import { fanoutSuite } from './fanout.js';
-import { indicatorsSuite } from './indicators.js';
-import { intentWriteSuite } from './intent-write.js';
-import { orderBookSuite } from './order-book.js';
-import { processesSuite } from './processes.js';
-import { REPO_ROOT } from './ipc.js';
-import { scaleSuite } from './scale.js';
-import { simulatorSuite } from './simulator.js';
-import { tunnelSuite } from './tunnel.js';
-import { wireguardSuite } from './wireguard.js';
-import type { Pinning, Suite } from './suite.js';
-
-/** Every suite, in run order. A new benchmark is one more module and one more entry here. */
-const SUITES: Suite[] = [
-  fanoutSuite,
-  clientDecideSuite,
-  intentWriteSuite,
-  scaleSuite,
-  processesSuite,
-  csvSuite,
-  backtestSuite,
-  simulatorSuite,
-  orderBookSuite,
-  indicatorsSuite,
-  wireguardSuite,
-  tunnelSuite,
-];
+import { REPO_ROOT, spawnWorker } from './ipc.js';
+import type { Pinning, SuiteOutcome } from './suite.js';
+import type { SuiteRun } from './suite-worker.js';
+import { SUITES } from './suites.js';
 
 /** The whole run is bounded (`--timeout-s`): past this, stop and say so rather than hang. */
 const DEFAULT_RUN_TIMEOUT_S = 900;
@@ -88,7 +62,9 @@ async function main(): Promise<void> {
     'timeout-s': { type: 'string' },
     help: { type: 'boolean' },
   };
-  for (const s of SUITES) Object.assign(options, s.options);
+  // Every suite's options are parsed here, so a mistyped one fails before anything runs.
+  const suites = await Promise.all(SUITES.map((s) => s.load()));
+  for (const s of suites) Object.assign(options, s.options);
   const { values } = parseArgs({ options, strict: true });
   const timeoutS = values['timeout-s'] === undefined ? DEFAULT_RUN_TIMEOUT_S : Number(values['timeout-s']);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new Error('--timeout-s must be a positive number');
@@ -100,18 +76,21 @@ async function main(): Promise<void> {
   if (values.help) {
     log(
       `npm run bench -- [--only SUITE]... [--no-pin] [--out FILE] [--timeout-s S] [suite options]\n` +
-        SUITES.map(
-          (s) =>
-            `  ${s.name}: ${s.description}; options: ${Object.keys(s.options)
-              .map((o) => `--${o}`)
-              .join(' ')}`,
-        ).join('\n'),
+        suites
+          .map(
+            (s) =>
+              `  ${s.name}: ${s.description}; options: ${Object.keys(s.options)
+                .map((o) => `--${o}`)
+                .join(' ')}`,
+          )
+          .join('\n'),
     );
     return;
   }
-  const only = (values.only as string[] | undefined) ?? SUITES.map((s) => s.name);
+  const only = (values.only as string[] | undefined) ?? suites.map((s) => s.name);
   for (const name of only)
-    if (!SUITES.some((s) => s.name === name)) throw new Error(`--only: no suite ${name}`);
+    if (!suites.some((s) => s.name === name))
+      throw new Error(`--only: no suite ${name} (there are: ${suites.map((s) => s.name).join(', ')})`);
   const pinning = choosePinning(values['no-pin'] === true);
   const cpuInfo = cpus();
   const report: Record<string, unknown> & { suites: Record<string, unknown> } = {
@@ -130,14 +109,25 @@ async function main(): Promise<void> {
     suites: {},
   };
   const tables: string[] = [];
-  for (const suite of SUITES) {
+  const runEnds = Date.now() + timeoutS * 1000;
+  for (const suite of suites) {
     if (!only.includes(suite.name)) continue;
     const started = performance.now();
-    const outcome = await suite.run({
-      pinning,
-      options: values as Record<string, string | boolean | undefined>,
-      log,
-    });
+    const worker = await spawnWorker<{ run(arg: SuiteRun): Promise<SuiteOutcome> }>(
+      `bench:${suite.name}`,
+      'bench/suite-worker.ts',
+      undefined,
+    );
+    let outcome: SuiteOutcome;
+    try {
+      outcome = await worker.call(
+        'run',
+        { name: suite.name, pinning, options: values as Record<string, string | boolean | undefined> },
+        Math.max(1, runEnds - Date.now()),
+      );
+    } finally {
+      await worker.stop();
+    }
     report.suites[suite.name] = {
       ...outcome.report,
       durationS: Math.round((performance.now() - started) / 100) / 10,
