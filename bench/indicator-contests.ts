@@ -42,6 +42,7 @@ export interface Columns {
 }
 export interface Plain {
   n: number;
+  time: number[];
   high: number[];
   low: number[];
   close: number[];
@@ -101,8 +102,8 @@ function tulip(name: string, inputs: number[][], options: number[]): number {
 
 /**
  * A new bar object per update, as a live feed hands them over and as the peers get theirs
- * (`tick`): what the engine makes of it (it may never allocate one) is part of the indicator's
- * cost, for ours and the peers alike.
+ * (`tick`, the same fields): what the engine makes of it (it may never allocate one) is part of
+ * the indicator's cost, for ours and the peers alike.
  */
 const barOf = (d: Columns, i: number) => ({
   time: d.time[i]!,
@@ -112,8 +113,12 @@ const barOf = (d: Columns, i: number) => ({
   volume: d.volume[i]!,
 });
 
-/** technicalindicators' streaming form keeps the previous tick object, so each bar is a new one. */
+/**
+ * `barOf` for the peers, the same fields: technicalindicators' streaming form keeps the previous
+ * tick object, so each bar is a new one.
+ */
 const tick = (d: Plain, i: number) => ({
+  time: d.time[i]!,
   high: d.high[i]!,
   low: d.low[i]!,
   close: d.close[i]!,

@@ -69,6 +69,7 @@ function prefix(c: Columns, n: number): Columns {
 
 const plain = (c: Columns): Plain => ({
   n: c.n,
+  time: Array.from(c.time),
   high: Array.from(c.high),
   low: Array.from(c.low),
   close: Array.from(c.close),
