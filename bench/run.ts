@@ -16,6 +16,8 @@ import { SUITES } from './suites.js';
 
 /** The whole run is bounded (`--timeout-s`): past this, stop and say so rather than hang. */
 const DEFAULT_RUN_TIMEOUT_S = 900;
+/** Past the deadline, how long a timed-out suite's process has to stop before the runner exits. */
+const STOP_BACKSTOP_MS = 10_000;
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
@@ -68,10 +70,15 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options, strict: true });
   const timeoutS = values['timeout-s'] === undefined ? DEFAULT_RUN_TIMEOUT_S : Number(values['timeout-s']);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new Error('--timeout-s must be a positive number');
-  const deadline = setTimeout(() => {
-    log(`bench: not finished after ${timeoutS} s; giving up`);
-    process.exit(1);
-  }, timeoutS * 1000);
+  // A suite past the deadline is stopped by its call's timeout below, which lets its process shut
+  // down the workers it started; this is the backstop for a hang anywhere else.
+  const deadline = setTimeout(
+    () => {
+      log(`bench: not finished after ${timeoutS} s; giving up`);
+      process.exit(1);
+    },
+    timeoutS * 1000 + STOP_BACKSTOP_MS,
+  );
   deadline.unref();
   if (values.help) {
     log(
