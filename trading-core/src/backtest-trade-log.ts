@@ -6,8 +6,8 @@ const FIELDS = 5;
 const BUY = 1;
 
 /**
- * A backtest's trades as they are booked, in columns of numbers, made into `BacktestTrade`
- * objects once at the end.
+ * A backtest's trades as they are booked, five numbers and a side byte each in typed arrays,
+ * made into `BacktestTrade` objects once at the end.
  *
  * Why not an array of objects from the start: every trade lives to the end of the run, so an
  * array of them is an old object pointing at young ones, and each young-generation collection
@@ -18,10 +18,6 @@ export class TradeLog {
   #count = 0;
   #numbers = new Float64Array(64 * FIELDS);
   #sides = new Uint8Array(64);
-
-  get length(): number {
-    return this.#count;
-  }
 
   add(side: OrderSide, quantity: number, price: number, notional: number, fee: number, time: number): void {
     const i = this.#count;
