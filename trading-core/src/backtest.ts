@@ -299,8 +299,10 @@ class BacktestBooks {
     this.trades.add(filled.side, filled.quantity, filled.price, filled.notional, filled.fee, candle.time);
     this.cash = this.ledger.cash();
     const atoms = this.ledger.quantityAtoms(this.#asset);
+    const bought = !this.holding && filled.side === 'buy';
     this.holding = atoms > 0n;
-    this.held = this.holding ? fromAtoms(atoms) : 0;
+    // A buy from flat holds what it bought: the report's quantity is fromAtoms of the same atoms.
+    this.held = !this.holding ? 0 : bought ? filled.quantity : fromAtoms(atoms);
     return true;
   }
 

@@ -4,7 +4,6 @@ import { fillableQuantity, marketFill } from './fill-model.js';
 import type { Fill, FillCosts, OrderSide } from './fill-model.js';
 import type { Ledger } from './ledger.js';
 import { isLedgerError } from './ledger-error.js';
-import { reportedFill } from './ledger/fill-report.js';
 import type { FillInput } from './ledger/fill-input.js';
 
 const BPS = 10_000;
@@ -118,8 +117,7 @@ function input(asset: string, fill: Fill, ts: number, ref: string): FillInput {
  */
 function book(ledger: Ledger, fill: FillInput): Fill | null | undefined {
   try {
-    const booked = ledger.bookFill(fill);
-    return booked === null ? undefined : reportedFill(booked);
+    return ledger.bookFill(fill) ?? undefined;
   } catch (err) {
     // bookFill changes nothing when it throws.
     if (isLedgerError(err)) return null;

@@ -23,6 +23,12 @@ export interface NormalisedFill {
   fill: RecordedFill;
   ts: number;
   ref: string;
+  /**
+   * The fill's quantity, notional and fee as numbers, each exactly `fromAtoms` of its atoms in
+   * `fill`, worked out from the numbers the atoms were made from: a report of the fill without
+   * converting the bigints back (a call into the engine's runtime each, several a fill).
+   */
+  units: { quantity: number; notional: number; fee: number };
 }
 
 const badFill = (detail: string): LedgerError => new LedgerError('E_BAD_FILL', detail);
@@ -56,11 +62,26 @@ export function normaliseFill(input: FillInput, quote: string): NormalisedFill {
   const qAtoms = nearestAtoms(quantity);
   const q = qAtoms === undefined ? toAtoms(quantity) : BigInt(qAtoms);
   if (q === 0n) throw badFill(`fill quantity ${quantity} rounds to 0 at 8 decimals`);
-  const product = (qAtoms === undefined ? fromAtoms(q) : qAtoms / 1e8) * price;
+  const units = qAtoms === undefined ? fromAtoms(q) : qAtoms / 1e8;
+  const product = units * price;
   if (!Number.isFinite(product)) throw badFill(`fill notional ${formatAtoms(q)} × ${price} is not finite`);
-  const notional = toAtoms(product);
+  const nAtoms = nearestAtoms(product);
+  const notional = nAtoms === undefined ? toAtoms(product) : BigInt(nAtoms);
   if (notional === 0n) throw badFill(`fill notional ${formatAtoms(q)} × ${price} rounds to 0 at 8 decimals`);
-  return { fill: { asset, side, quantity: q, price, notional, fee: toAtoms(fee) }, ts, ref };
+  const fAtoms = nearestAtoms(fee);
+  const feeAtoms = fAtoms === undefined ? toAtoms(fee) : BigInt(fAtoms);
+  return {
+    fill: { asset, side, quantity: q, price, notional, fee: feeAtoms },
+    ts,
+    ref,
+    // nearestAtoms gives an exact integer below 2^52, the number fromAtoms would convert the
+    // bigint back to, so the same division gives the same number.
+    units: {
+      quantity: units,
+      notional: nAtoms === undefined ? fromAtoms(notional) : nAtoms / 1e8,
+      fee: fAtoms === undefined ? fromAtoms(feeAtoms) : fAtoms / 1e8,
+    },
+  };
 }
 
 /** The checks normaliseFill makes on numbers, made on a stored fill's atoms. */

@@ -18,7 +18,8 @@ import {
   seedAtomsOf,
   type LedgerJson,
 } from './journal-json.js';
-import { fillAmounts, fillPostings, shortOfCash, type BooksBefore } from './postings.js';
+import { fillAmounts, fillPostings, shortOfCash, type BooksBefore, type FillAmounts } from './postings.js';
+import type { Fill } from '../fill-model.js';
 import type { Posting, RecordedFill, Transaction } from './transaction.js';
 
 export interface LedgerOptions {
@@ -127,21 +128,38 @@ export class Ledger {
   }
 
   /**
-   * applyFillIfCovered's recorded fill alone, for a hot caller that never reads the transaction
-   * (a backtest books thousands). Without a journal the fill's amounts (`fillAmounts`, the rule
-   * every path books by) go straight to the balances, with no postings or transaction built:
-   * the same refusals and the same balances as applyFillIfCovered, at a third of the allocations.
-   * Null where the cash falls short, having changed nothing.
+   * applyFillIfCovered for a hot caller that never reads the transaction (a backtest books
+   * thousands): the fill as booked, in numbers, for a trade report. Quantity, notional and fee
+   * are exactly `fromAtoms` of the recorded atoms (a `quantity × price` such as 3 × 100.1 =
+   * 300.29999999999995 is booked, and reported, as 300.3), so a report adds up to the books.
+   * Without a journal the fill's amounts (`fillAmounts`, the rule every path books by) go
+   * straight to the balances, with no postings or transaction built: the same refusals and the
+   * same balances as applyFillIfCovered, at a third of the allocations. Null where the cash falls
+   * short, having changed nothing.
    */
-  bookFill(input: FillInput): RecordedFill | null {
-    if (this.#keepJournal) return this.applyFillIfCovered(input)?.fill ?? null;
-    const { fill } = normaliseFill(input, this.quote);
-    const books = this.#booksFor(fill);
+  bookFill(input: FillInput): Fill | null {
+    const { fill, ts, ref, units } = normaliseFill(input, this.quote);
+    const holding = this.#quantities.get(fill.asset);
+    const books = this.#booksFor(fill, holding);
     if (shortOfCash(fill, books.cash)) return null;
-    const a = fillAmounts(fill, books);
-    // Only what moves, as fillPostings leaves out zero postings: the same accounts come to exist
-    // (the position account's with the holding, as #moveQuantity makes it after postings).
-    const holding = this.#holding(fill.asset);
+    if (this.#keepJournal) this.#commit(fillPostings(fill, books), fill, ts, ref);
+    else this.#bookAmounts(fill, fillAmounts(fill, books), holding);
+    return {
+      side: fill.side,
+      quantity: units.quantity,
+      price: fill.price,
+      notional: units.notional,
+      fee: units.fee,
+    };
+  }
+
+  /**
+   * A fill's amounts straight to the balances, for a ledger without a journal. Only what moves,
+   * as fillPostings leaves out zero postings: the same accounts come to exist (the position
+   * account's with the holding, as #moveQuantity makes it after postings).
+   */
+  #bookAmounts(fill: RecordedFill, a: FillAmounts, known: Holding | undefined): void {
+    const holding = known ?? this.#holding(fill.asset);
     if (a.position !== 0n) holding.cost.amount += a.position;
     if (a.fees !== 0n) (this.#fees ??= this.#cell(FEES_ACCOUNT)).amount += a.fees;
     if (a.cash !== 0n) this.#cash.amount += a.cash;
@@ -149,7 +167,6 @@ export class Ledger {
     if (a.cash + a.fees + a.position + a.realised !== 0n) this.#unbalanced = true;
     this.#booked++;
     holding.quantity += fill.side === 'buy' ? fill.quantity : -fill.quantity;
-    return fill;
   }
 
   /** The LedgerError `applyFill(input)` would throw, or null if it would succeed. Changes nothing. */
@@ -333,9 +350,8 @@ export class Ledger {
     return cell;
   }
 
-  /** What a fill's postings depend on in the books now. */
-  #booksFor(fill: RecordedFill): BooksBefore {
-    const holding = this.#quantities.get(fill.asset);
+  /** What a fill's postings depend on in the books now (`holding`: the fill's asset's, if known). */
+  #booksFor(fill: RecordedFill, holding = this.#quantities.get(fill.asset)): BooksBefore {
     return {
       quote: this.quote,
       cash: this.#cash.amount,

@@ -70,24 +70,27 @@ export class EmaCrossVolumeStrategy implements Strategy {
   }
 
   onCandle(candle: Candle): StrategyAction | null {
-    // The gate compares with the candles before this one, so read the average before adding it.
     // `push`, `ready`, then `value`: no heap number per candle (test/no-allocation.test.ts).
-    const volume = this.#volume;
     const fast = this.#fast;
     const slow = this.#slow;
-    const volumeReady = volume.ready;
-    const averageVolume = volumeReady ? volume.value! : 0;
-    volume.push(candle.volume);
+    const volume = this.#volume;
     fast.push(candle.close);
     slow.push(candle.close);
-    if (!fast.ready || !slow.ready) return null;
-
-    const above = fast.value! > slow.value!;
-    const wasAbove = this.#wasAbove;
-    this.#wasAbove = above;
-    if (wasAbove === undefined || above === wasAbove) return null;
-    if (above) return volumeReady && candle.volume > averageVolume ? 'buy' : null;
-    // Exits are never volume-gated: a position must always be able to leave, quiet market or not.
-    return 'sell';
+    let action: StrategyAction | null = null;
+    if (fast.ready && slow.ready) {
+      const above = fast.value! > slow.value!;
+      const wasAbove = this.#wasAbove;
+      this.#wasAbove = above;
+      if (wasAbove !== undefined && above !== wasAbove) {
+        // Exits are never volume-gated: a position must always be able to leave, quiet market or not.
+        if (!above) action = 'sell';
+        // The gate compares with the candles before this one: this candle's volume joins the
+        // average below, after the gate has read it.
+        else if (volume.ready && candle.volume > volume.value!) action = 'buy';
+      }
+    }
+    // Last, so that between crosses (nearly every candle) the average is not read at all.
+    volume.push(candle.volume);
+    return action;
   }
 }
