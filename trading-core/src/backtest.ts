@@ -110,8 +110,10 @@ const CHUNK = 512;
  *
  * Each pass is a small loop of its own, called from this cold one, so the engine compiles each
  * whole and the same way every run: the strategy's indicators inlined into `decide` with
- * nothing else competing for the inlining budget, the books kept out of both. The second pass
- * reads candles the first has just brought into cache.
+ * nothing else competing for the inlining budget, the books kept out of both loops (`settle`
+ * leaves the few candles that touch them to `bookStep`). The second pass reads candles the first
+ * has just brought into cache, and only those it needs: a flat candle with nothing to do is not
+ * read again.
  */
 function run(
   candles: readonly Candle[],
@@ -132,7 +134,7 @@ function run(
   return state;
 }
 
-/** What `settle` carries from one chunk to the next. */
+/** What `settle` carries from one candle that touches the books, and one chunk, to the next. */
 class Settlement {
   pending = NONE;
   pendingQuantity = 0;
@@ -159,7 +161,11 @@ class Settlement {
 /**
  * The second pass over candles[start, end): fills the order pending from the candle before at
  * this one's open, turns the strategy's action (actions[i - start]) into the next order, and
- * follows equity at the close. Its state lives in locals for the chunk.
+ * follows equity at the close.
+ *
+ * Most candles touch no books: nothing pending, and no buy to size. Those run in `glide`, a
+ * tight loop with its state in locals; it stops at a candle that does, which `bookStep` takes
+ * out of line (a few candles in a hundred), and goes on after it.
  */
 function settle(
   candles: readonly Candle[],
@@ -170,61 +176,112 @@ function settle(
   state: Settlement,
   curve: Float64Array | null,
 ): void {
-  let { pending, pendingQuantity, holding, cash, held, peak, trough, maxDrawdown, candlesHeld } = state;
-  for (let i = start; i < end; i++) {
-    const candle = candles[i]!;
-    let filled = false;
-    if (pending !== NONE) {
-      // Everything that touches the ledger is in BacktestBooks, out of line.
-      if (books.fill(pending === BUY ? 'buy' : 'sell', pendingQuantity, candle)) {
-        cash = books.cash;
-        held = books.held;
-        holding = books.holding;
-        filled = true;
-      }
-      pending = NONE;
-    }
+  for (let i = glide(candles, start, start, end, actions, state, curve); i < end;) {
+    bookStep(candles[i]!, i, actions[i - start]!, books, state, curve);
+    i = glide(candles, i + 1, start, end, actions, state, curve);
+  }
+  if (end > start) state.lastClose = candles[end - 1]!.close;
+}
 
+/**
+ * Candles [from, end) up to the first that touches the books (an order pending at its open, or
+ * a buy to size at its close while flat), whose index it returns (`end` if none): a sell while
+ * holding becomes the pending order, a held candle counts and moves equity.
+ */
+function glide(
+  candles: readonly Candle[],
+  from: number,
+  start: number,
+  end: number,
+  actions: Uint8Array,
+  state: Settlement,
+  curve: Float64Array | null,
+): number {
+  if (state.pending !== NONE) return from;
+  const { holding, cash, held } = state;
+  let { peak, trough, maxDrawdown, candlesHeld } = state;
+  let pending = NONE;
+  let i = from;
+  for (; i < end; i++) {
+    if (pending !== NONE) break;
     const action = actions[i - start];
-    if (action === SELL) {
-      if (holding) {
-        pending = SELL;
-        pendingQuantity = held;
+    if (holding) {
+      // A sell is sized at what is held and filled at the next open, by bookStep.
+      if (action === SELL) pending = SELL;
+      candlesHeld++;
+      const equity = cash + held * candles[i]!.close;
+      if (curve !== null) curve[i] = equity;
+      if (equity > peak) {
+        peak = equity;
+        trough = equity;
+      } else if (equity < trough) {
+        // For one peak, (peak - equity) / peak only grows as equity falls (subtraction and
+        // division round monotonically), so only a new low since the peak can raise the
+        // drawdown: the same maximum as dividing on every candle, without the division on most.
+        trough = equity;
+        maxDrawdown = Math.max(maxDrawdown, (peak - equity) / peak);
       }
-    } else if (action === BUY) {
-      if (!holding) {
-        pendingQuantity = books.sizeBuy(candle.close);
-        if (pendingQuantity > 0) pending = BUY;
-      }
-    }
-
-    if (curve !== null) curve[i] = cash + held * candle.close;
-    // Flat and not just filled, equity is the cash, the same as at the close before, and the same
-    // equity again can move neither the peak nor the trough: nothing to do.
-    if (!holding && !filled) continue;
-    if (holding) candlesHeld++;
-    const equity = cash + held * candle.close;
-    if (equity > peak) {
-      peak = equity;
-      trough = equity;
-    } else if (equity < trough) {
-      // For one peak, (peak - equity) / peak only grows as equity falls (subtraction and
-      // division round monotonically), so only a new low since the peak can raise the drawdown:
-      // the same maximum as dividing on every candle, without the division on most.
-      trough = equity;
-      maxDrawdown = Math.max(maxDrawdown, (peak - equity) / peak);
+    } else {
+      if (action === BUY) break;
+      // Flat, equity is the cash, the same as at the close before, and the same equity again
+      // can move neither the peak nor the trough.
+      if (curve !== null) curve[i] = cash;
     }
   }
+  if (pending === SELL) state.pendingQuantity = held;
   state.pending = pending;
-  state.pendingQuantity = pendingQuantity;
-  state.holding = holding;
-  state.cash = cash;
-  state.held = held;
   state.peak = peak;
   state.trough = trough;
   state.maxDrawdown = maxDrawdown;
   state.candlesHeld = candlesHeld;
-  if (end > start) state.lastClose = candles[end - 1]!.close;
+  return i;
+}
+
+/** One candle that touches the books: `glide`'s step, with the fill and the sizing. */
+function bookStep(
+  candle: Candle,
+  i: number,
+  action: number,
+  books: BacktestBooks,
+  state: Settlement,
+  curve: Float64Array | null,
+): void {
+  let filled = false;
+  if (state.pending !== NONE) {
+    // Everything that touches the ledger is in BacktestBooks.
+    if (books.fill(state.pending === BUY ? 'buy' : 'sell', state.pendingQuantity, candle)) {
+      state.cash = books.cash;
+      state.held = books.held;
+      state.holding = books.holding;
+      filled = true;
+    }
+    state.pending = NONE;
+  }
+  if (action === SELL) {
+    if (state.holding) {
+      state.pending = SELL;
+      state.pendingQuantity = state.held;
+    }
+  } else if (action === BUY) {
+    if (!state.holding) {
+      const quantity = books.sizeBuy(candle.close);
+      if (quantity > 0) {
+        state.pending = BUY;
+        state.pendingQuantity = quantity;
+      }
+    }
+  }
+  const equity = state.cash + state.held * candle.close;
+  if (curve !== null) curve[i] = equity;
+  if (!state.holding && !filled) return;
+  if (state.holding) state.candlesHeld++;
+  if (equity > state.peak) {
+    state.peak = equity;
+    state.trough = equity;
+  } else if (equity < state.trough) {
+    state.trough = equity;
+    state.maxDrawdown = Math.max(state.maxDrawdown, (state.peak - equity) / state.peak);
+  }
 }
 
 /**

@@ -24,8 +24,10 @@ function referenceBacktest(
   symbol: string,
   costs: FillCosts,
   inputs: Record<string, readonly Candle[]> = {},
+  equityCurve = false,
 ): BacktestResult {
   const seed = 10_000;
+  const curve = equityCurve ? new Float64Array(series.length) : undefined;
   const trader = new VirtualTrader({ quote: 'USDT', seed, costs, allocation: 1 });
   const asset = symbol.split('/')[0]!;
   const trades: BacktestTrade[] = [];
@@ -35,7 +37,7 @@ function referenceBacktest(
   let peak = seed;
   let maxDrawdown = 0;
   let candlesHeld = 0;
-  for (const candle of series) {
+  for (const [index, candle] of series.entries()) {
     for (const [name, list] of Object.entries(inputs)) {
       let i = next.get(name)!;
       for (; i < list.length && list[i]!.time < candle.time; i++) strategy.onInput!(name, list[i]!);
@@ -48,6 +50,7 @@ function referenceBacktest(
       held = trader.ledger.position(asset).quantity;
     }
     const equity = cash + held * candle.close;
+    if (curve !== undefined) curve[index] = equity;
     if (held > 0) candlesHeld++;
     if (equity > peak) peak = equity;
     else maxDrawdown = Math.max(maxDrawdown, (peak - equity) / peak);
@@ -61,6 +64,7 @@ function referenceBacktest(
     maxDrawdown,
     fills: trades.length,
     exposure: series.length === 0 ? 0 : candlesHeld / series.length,
+    ...(curve === undefined ? {} : { equity: curve }),
     ledgerBalanced: trader.ledger.trialBalance() === 0n && trader.ledger.isBalanced(),
   };
 }
@@ -113,9 +117,16 @@ t.test('every registered strategy backtests exactly as the VirtualTrader trades 
       // A strategy that reads other symbols gets them; one of them may be the traded symbol's leader.
       const inputs = Object.fromEntries((probe.inputs ?? []).map((s) => [s, candles.get(s)!]));
       if ((probe.inputs ?? []).includes(symbol)) continue;
-      const fast = backtest(series, fresh(), { symbol, seed: 10_000, costs: DEFAULT_FILL_COSTS, inputs });
-      const reference = referenceBacktest(series, fresh(), symbol, DEFAULT_FILL_COSTS, inputs);
-      t.strictSame(fast, reference, `${name} on ${symbol}: ${reference.fills} fills`);
+      const options = { symbol, seed: 10_000, costs: DEFAULT_FILL_COSTS, inputs };
+      const fast = backtest(series, fresh(), options);
+      const reference = referenceBacktest(series, fresh(), symbol, DEFAULT_FILL_COSTS, inputs, true);
+      const { equity: referenceCurve, ...withoutCurve } = reference;
+      t.strictSame(fast, withoutCurve, `${name} on ${symbol}: ${reference.fills} fills`);
+      // The equity at every close too, to the bit: the fast loop works it out only where it can
+      // change (held, or just filled), the reference on every candle.
+      const curve = backtest(series, fresh(), { ...options, equityCurve: true }).equity!;
+      const differ = referenceCurve!.findIndex((x, i) => !Object.is(x, curve[i]));
+      t.equal(differ, -1, `${name} on ${symbol}: the equity curve, candle by candle`);
     }
   }
 });
