@@ -24,12 +24,10 @@ export class Sma {
   /** Slot the next value goes into; once full, it holds the oldest value. */
   #next = 0;
   #count = 0;
-  /** `#count === period`, kept as its own field so that `ready` and `value` are one load. */
+  /** `#count === period`, kept as its own field so that `ready` is one load. */
   #ready = false;
   #sum = 0;
   #compensation = 0;
-  /** The mean once warm (0 before): always a number, so the field stays a plain double. */
-  #value = 0;
   /**
    * The state before the last `push`, for `replace`: -1 before the first (scalars: no
    * allocation per step). The slot and the mean follow from the rest.
@@ -48,8 +46,13 @@ export class Sma {
     this.#window = new Float64Array(period);
   }
 
+  /**
+   * The mean is worked out when read, not stored on every push: a strategy that reads it only on
+   * the candles where it decides (a volume gate at a cross) does the division only there. The
+   * same operations as before, so the same bits.
+   */
   get value(): number | undefined {
-    return this.#ready ? this.#value : undefined;
+    return this.#ready ? (this.#sum + this.#compensation) / this.period : undefined;
   }
 
   get ready(): boolean {
@@ -58,7 +61,7 @@ export class Sma {
 
   update(x: number): number | undefined {
     this.push(x);
-    return this.#ready ? this.#value : undefined;
+    return this.#ready ? (this.#sum + this.#compensation) / this.period : undefined;
   }
 
   /**
@@ -91,7 +94,6 @@ export class Sma {
       const c2 = c1 + twoSumError(t1, x, t);
       this.#sum = t;
       this.#compensation = c2;
-      this.#value = (t + c2) / this.period;
     } else {
       this.#x = x;
       this.#step();
@@ -128,10 +130,7 @@ export class Sma {
     c += twoSumError(sum, x, t);
     this.#sum = t;
     this.#compensation = c;
-    if (this.#ready || ++this.#count === this.period) {
-      this.#value = (t + c) / this.period;
-      this.#ready = true;
-    }
+    if (!this.#ready && ++this.#count === this.period) this.#ready = true;
   }
 
   /** The mean if the current candle closed at `x` now; nothing changes. Same operations as `update`. */
@@ -164,7 +163,7 @@ export class Sma {
     this.#compensation = this.#beforeCompensation;
     this.#x = x;
     this.#step();
-    return this.#ready ? this.#value : undefined;
+    return this.#ready ? (this.#sum + this.#compensation) / this.period : undefined;
   }
 
   toJSON(): SmaState {
@@ -188,7 +187,6 @@ export class Sma {
     sma.#sum = state.sum;
     sma.#compensation = state.compensation;
     sma.#ready = sma.#count === sma.period;
-    if (sma.ready) sma.#value = (sma.#sum + sma.#compensation) / sma.period;
     return sma;
   }
 }
