@@ -198,7 +198,9 @@ function glide(
   curve: Float64Array | null,
 ): number {
   if (state.pending !== NONE) return from;
-  const { holding, cash, held } = state;
+  // `=== true`: a known boolean to branch on every candle (see indicators/period.ts).
+  const holding = state.holding === true;
+  const { cash, held } = state;
   let { peak, trough, maxDrawdown, candlesHeld } = state;
   let pending = NONE;
   let i = from;
@@ -258,12 +260,12 @@ function bookStep(
     state.pending = NONE;
   }
   if (action === SELL) {
-    if (state.holding) {
+    if (state.holding === true) {
       state.pending = SELL;
       state.pendingQuantity = state.held;
     }
   } else if (action === BUY) {
-    if (!state.holding) {
+    if (state.holding !== true) {
       const quantity = books.sizeBuy(candle.close);
       if (quantity > 0) {
         state.pending = BUY;
@@ -273,8 +275,8 @@ function bookStep(
   }
   const equity = state.cash + state.held * candle.close;
   if (curve !== null) curve[i] = equity;
-  if (!state.holding && !filled) return;
-  if (state.holding) state.candlesHeld++;
+  if (state.holding !== true && !filled) return;
+  if (state.holding === true) state.candlesHeld++;
   if (equity > state.peak) {
     state.peak = equity;
     state.trough = equity;

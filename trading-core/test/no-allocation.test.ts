@@ -45,10 +45,9 @@ const BOXING: Record<string, number> = {
   'RollingVwap update + replace + value': 48,
   'NadarayaWatson update + estimate, upper, lower': 64,
   'NadarayaWatson update + replace + estimate, upper, lower': 64,
-  // Each at 0 when measured alone (`probeAllocations('rsi-div|turtle|consol')`); after the
-  // indicator cases have run in the same process, the engine compiles their per-candle path
-  // differently (Donchian's getters no longer inlined into onCandle).
-  'strategy rsi-divergence-vwap': 16,
+  // Each at 0 when measured alone (`probeAllocations('turtle|consol')`); after the indicator
+  // cases have run in the same process, the engine compiles their per-candle path differently
+  // (Donchian's getters no longer inlined into onCandle).
   'strategy turtle': 83,
   'strategy consolidation-pop': 73,
 };

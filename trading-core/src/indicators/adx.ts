@@ -143,7 +143,7 @@ export class Adx {
   /** Every reading if the current candle ended as `bar` now; nothing changes. */
   peek(bar: Bar): AdxValue | undefined {
     assertBar('Adx.peek', bar);
-    if (!this.#hasPrevious) return undefined;
+    if (this.#hasPrevious !== true) return undefined;
     const up = bar.high - this.#high;
     const down = this.#low - bar.low;
     const range = this.#peekAverage(this.#count, this.#range, trueRange(bar, this.#close));
@@ -158,7 +158,7 @@ export class Adx {
   /** Replaces the last bar given to `update` (the same candle, moved on); returns the ADX. */
   replace(bar: Bar): number | undefined {
     assertBar('Adx.replace', bar);
-    if (!this.#hasBefore) throw new RangeError('Adx.replace: no bar to replace yet');
+    if (this.#hasBefore !== true) throw new RangeError('Adx.replace: no bar to replace yet');
     this.#hasPrevious = this.#beforeHasPrevious;
     this.#high = this.#beforeHigh;
     this.#low = this.#beforeLow;
@@ -185,7 +185,7 @@ export class Adx {
   #step(bar: Bar): void {
     const period = this.period;
     // The ADX starts only once the other three are warm, so a warm ADX means all four are.
-    if (this.#dxCount !== period || !this.#hasPrevious) {
+    if (this.#dxCount !== period || this.#hasPrevious !== true) {
       this.#warmingStep(bar);
       return;
     }
@@ -216,7 +216,7 @@ export class Adx {
 
   /** `#step` for a bar while any average still warms up (the first `2 × period` bars), in full. */
   #warmingStep(bar: Bar): void {
-    if (this.#hasPrevious) {
+    if (this.#hasPrevious === true) {
       const up = bar.high - this.#high;
       const down = this.#low - bar.low;
       const plusDm = plusDmOf(up, down);
@@ -267,7 +267,7 @@ export class Adx {
     const average = (count: number, acc: number): WilderAverageState => ({ period: this.period, count, acc });
     return {
       period: this.period,
-      previous: this.#hasPrevious ? { high: this.#high, low: this.#low, close: this.#close } : null,
+      previous: this.#hasPrevious === true ? { high: this.#high, low: this.#low, close: this.#close } : null,
       plusDm: average(this.#count, this.#plusDm),
       minusDm: average(this.#count, this.#minusDm),
       range: average(this.#count, this.#range),

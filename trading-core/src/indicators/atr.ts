@@ -79,7 +79,7 @@ export class Atr {
     this.#beforePreviousClose = this.#previousClose;
     this.#beforeCount = this.#count;
     this.#beforeAcc = this.#acc;
-    if (this.#hasPrevious) this.#apply(bar);
+    if (this.#hasPrevious === true) this.#apply(bar);
     this.#hasPrevious = true;
     this.#previousClose = bar.close;
   }
@@ -101,7 +101,7 @@ export class Atr {
   /** The ATR if the current candle ended as `bar` now; nothing changes. */
   peek(bar: Bar): number | undefined {
     assertBar('Atr.peek', bar);
-    if (!this.#hasPrevious) return undefined;
+    if (this.#hasPrevious !== true) return undefined;
     const range = trueRange(bar, this.#previousClose);
     if (this.#count === this.period) return (this.#acc * this.#keep + range) / this.period;
     return this.#count + 1 === this.period ? (this.#acc + range) / this.period : undefined;
@@ -110,8 +110,8 @@ export class Atr {
   /** Replaces the last bar given to `update` (the same candle, moved on). */
   replace(bar: Bar): number | undefined {
     assertBar('Atr.replace', bar);
-    if (!this.#hasBefore) throw new RangeError('Atr.replace: no bar to replace yet');
-    if (this.#beforeHasPrevious) {
+    if (this.#hasBefore !== true) throw new RangeError('Atr.replace: no bar to replace yet');
+    if (this.#beforeHasPrevious === true) {
       this.#count = this.#beforeCount;
       this.#acc = this.#beforeAcc;
       this.#previousClose = this.#beforePreviousClose;
@@ -124,8 +124,8 @@ export class Atr {
   toJSON(): AtrState {
     return {
       period: this.period,
-      count: this.#hasPrevious ? this.#count + 1 : 0,
-      previousClose: this.#hasPrevious ? this.#previousClose : null,
+      count: this.#hasPrevious === true ? this.#count + 1 : 0,
+      previousClose: this.#hasPrevious === true ? this.#previousClose : null,
       range: this.#acc,
     };
   }

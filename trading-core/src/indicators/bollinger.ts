@@ -61,31 +61,31 @@ export class Bollinger {
   }
 
   get ready(): boolean {
-    return this.#ready;
+    return this.#ready === true;
   }
 
   /** The SMA of the window; undefined until `period` values were seen. */
   get middle(): number | undefined {
-    return this.#ready ? this.#mean : undefined;
+    return this.#ready === true ? this.#mean : undefined;
   }
 
   /** middle + multiplier × stdDev. */
   get upper(): number | undefined {
-    return this.#ready
+    return this.#ready === true
       ? this.#mean + this.multiplier * Math.sqrt(Math.max(0, this.#m2) / this.period)
       : undefined;
   }
 
   /** middle − multiplier × stdDev. */
   get lower(): number | undefined {
-    return this.#ready
+    return this.#ready === true
       ? this.#mean - this.multiplier * Math.sqrt(Math.max(0, this.#m2) / this.period)
       : undefined;
   }
 
   /** Population standard deviation of the window. */
   get stdDev(): number | undefined {
-    return this.#ready ? Math.sqrt(Math.max(0, this.#m2) / this.period) : undefined;
+    return this.#ready === true ? Math.sqrt(Math.max(0, this.#m2) / this.period) : undefined;
   }
 
   /** Every line as a fresh object (allocates: for display; a per-candle loop reads the getters). */
@@ -96,7 +96,7 @@ export class Bollinger {
   /** Takes the next value and returns the middle band (the others are on the getters: no allocation here). */
   update(x: number): number | undefined {
     this.push(x);
-    return this.#ready ? this.#mean : undefined;
+    return this.#ready === true ? this.#mean : undefined;
   }
 
   /**
@@ -144,7 +144,7 @@ export class Bollinger {
    */
   replace(x: number): number | undefined {
     if (!Number.isFinite(x)) assertSample('Bollinger.replace', x);
-    if (!this.#hasBefore) throw new RangeError('Bollinger.replace: no value to replace yet');
+    if (this.#hasBefore !== true) throw new RangeError('Bollinger.replace: no value to replace yet');
     this.#n--;
     this.#window[this.#n % this.period] = this.#displaced;
     this.#mean = this.#beforeMean;
@@ -152,7 +152,7 @@ export class Bollinger {
     this.#sinceExact = this.#beforeSinceExact;
     this.#x = x;
     this.#apply();
-    return this.#ready ? this.#mean : undefined;
+    return this.#ready === true ? this.#mean : undefined;
   }
 
   /**

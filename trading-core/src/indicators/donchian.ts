@@ -67,34 +67,34 @@ export class Donchian {
   }
 
   get ready(): boolean {
-    return this.#ready;
+    return this.#ready === true;
   }
 
   /** The highest high of the window; undefined until `period` bars were seen. */
   get upper(): number | undefined {
-    return this.#ready ? this.#upper : undefined;
+    return this.#ready === true ? this.#upper : undefined;
   }
 
   /** The lowest low of the window; undefined until `period` bars were seen. */
   get lower(): number | undefined {
-    return this.#ready ? this.#lower : undefined;
+    return this.#ready === true ? this.#lower : undefined;
   }
 
   /** (upper + lower) / 2; undefined until `period` bars were seen. */
   get middle(): number | undefined {
-    return this.#ready ? this.#middle : undefined;
+    return this.#ready === true ? this.#middle : undefined;
   }
 
   /** Every line as a fresh object (allocates: for display; a per-candle loop reads the getters). */
   get value(): DonchianValue | undefined {
-    if (!this.#ready) return undefined;
+    if (this.#ready !== true) return undefined;
     return { upper: this.#upper, lower: this.#lower, middle: this.#middle };
   }
 
   /** Takes the next bar and returns the middle line (the others are on the getters: no allocation here). */
   update(bar: HighLow): number | undefined {
     this.push(bar);
-    return this.#ready ? this.#middle : undefined;
+    return this.#ready === true ? this.#middle : undefined;
   }
 
   /**
@@ -149,7 +149,7 @@ export class Donchian {
     this.#highs[slot] = bar.high;
     this.#lows[slot] = bar.low;
     this.#rebuild();
-    return this.#ready ? this.#middle : undefined;
+    return this.#ready === true ? this.#middle : undefined;
   }
 
   /**
@@ -191,7 +191,7 @@ export class Donchian {
     this.#slot = slot + 1 === p ? 0 : slot + 1;
     // The flag is written only when it changes (see `SessionVwap`'s #sync).
     if (++this.#n >= p) {
-      if (!this.#ready) this.#ready = true;
+      if (this.#ready !== true) this.#ready = true;
       const upper = this.#highs[this.#maxQ[this.#maxHead]!]!;
       const lower = this.#lows[this.#minQ[this.#minHead]!]!;
       this.#upper = upper;

@@ -46,16 +46,16 @@ export class Ema {
   }
 
   get value(): number | undefined {
-    return this.#ready ? this.#value : undefined;
+    return this.#ready === true ? this.#value : undefined;
   }
 
   get ready(): boolean {
-    return this.#ready;
+    return this.#ready === true;
   }
 
   update(x: number): number | undefined {
     this.push(x);
-    return this.#ready ? this.#value : undefined;
+    return this.#ready === true ? this.#value : undefined;
   }
 
   /**
@@ -68,7 +68,7 @@ export class Ema {
    * (warming up, refusing a bad value) is `#coldPush`.
    */
   push(x: number): void {
-    if (this.#ready && Number.isFinite(x)) {
+    if (this.#ready === true && Number.isFinite(x)) {
       const value = this.#value;
       this.#beforeCount = this.period;
       this.#beforeValue = value;
@@ -103,7 +103,7 @@ export class Ema {
   /** The EMA if the current candle closed at `x` now; nothing changes. */
   peek(x: number): number | undefined {
     if (!Number.isFinite(x)) assertSample('Ema.peek', x);
-    if (this.#ready) return this.#value + this.alpha * (x - this.#value);
+    if (this.#ready === true) return this.#value + this.alpha * (x - this.#value);
     return this.#count + 1 === this.period ? (this.#seedSum + x) / this.period : undefined;
   }
 
@@ -118,7 +118,7 @@ export class Ema {
     this.#ready = before === this.period;
     this.#value = this.#beforeValue;
     this.push(x);
-    return this.#ready ? this.#value : undefined;
+    return this.#ready === true ? this.#value : undefined;
   }
 
   toJSON(): EmaState {

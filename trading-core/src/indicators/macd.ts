@@ -85,7 +85,7 @@ export class Macd {
     const f = this.#fast.update(close);
     const s = this.#slow.update(close);
     this.#fedSignal = f !== undefined && s !== undefined;
-    if (this.#fedSignal) this.#signal.update(f! - s!);
+    if (this.#fedSignal === true) this.#signal.update(f! - s!);
     return this.#signal.ready ? f! - s! : undefined;
   }
 
@@ -103,7 +103,7 @@ export class Macd {
     const f = this.#fast.replace(close);
     const s = this.#slow.replace(close);
     // Whether the signal line was fed depends on counts alone, never on prices: the same as before.
-    if (this.#fedSignal) this.#signal.replace(f! - s!);
+    if (this.#fedSignal === true) this.#signal.replace(f! - s!);
     return this.#signal.ready ? f! - s! : undefined;
   }
 

@@ -97,19 +97,19 @@ export class NadarayaWatson {
   }
 
   get ready(): boolean {
-    return this.#ready;
+    return this.#ready === true;
   }
 
   get estimate(): number | undefined {
-    return this.#ready ? this.#estimate : undefined;
+    return this.#ready === true ? this.#estimate : undefined;
   }
 
   get upper(): number | undefined {
-    return this.#ready ? this.#estimate + this.multiplier * this.#mae : undefined;
+    return this.#ready === true ? this.#estimate + this.multiplier * this.#mae : undefined;
   }
 
   get lower(): number | undefined {
-    return this.#ready ? this.#estimate - this.multiplier * this.#mae : undefined;
+    return this.#ready === true ? this.#estimate - this.multiplier * this.#mae : undefined;
   }
 
   get value(): NadarayaWatsonValue | undefined {
@@ -119,7 +119,7 @@ export class NadarayaWatson {
   /** Adds a close; returns the estimate (the envelope is `upper`/`lower`), undefined until ready. */
   update(close: number): number | undefined {
     this.push(close);
-    return this.#ready ? this.#estimate : undefined;
+    return this.#ready === true ? this.#estimate : undefined;
   }
 
   /**
@@ -153,7 +153,7 @@ export class NadarayaWatson {
     const s = this.#n - 1;
     this.#closes[s % this.window] = close;
     this.#refresh();
-    return this.#ready ? this.#estimate : undefined;
+    return this.#ready === true ? this.#estimate : undefined;
   }
 
   /**

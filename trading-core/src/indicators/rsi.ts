@@ -89,7 +89,7 @@ export class Rsi {
     this.#beforeGain = this.#gain;
     this.#beforeLoss = this.#loss;
     this.#x = close;
-    if (this.#hasPrevious) this.#apply();
+    if (this.#hasPrevious === true) this.#apply();
     this.#hasPrevious = true;
     this.#previousClose = close;
   }
@@ -118,7 +118,7 @@ export class Rsi {
   /** The RSI if the current candle closed at `close` now; nothing changes. */
   peek(close: number): number | undefined {
     if (!Number.isFinite(close)) assertSample('Rsi.peek', close);
-    if (!this.#hasPrevious) return undefined;
+    if (this.#hasPrevious !== true) return undefined;
     const change = close - this.#previousClose;
     const up = change > 0 ? change : 0;
     const down = change < 0 ? -change : 0;
@@ -134,8 +134,8 @@ export class Rsi {
   /** Replaces the last close given to `update` (the same candle, moved on) and returns the new RSI. */
   replace(close: number): number | undefined {
     if (!Number.isFinite(close)) assertSample('Rsi.replace', close);
-    if (!this.#hasBefore) throw new RangeError('Rsi.replace: no close to replace yet');
-    if (this.#beforeHasPrevious) {
+    if (this.#hasBefore !== true) throw new RangeError('Rsi.replace: no close to replace yet');
+    if (this.#beforeHasPrevious === true) {
       this.#count = this.#beforeCount;
       this.#gain = this.#beforeGain;
       this.#loss = this.#beforeLoss;
@@ -150,8 +150,8 @@ export class Rsi {
   toJSON(): RsiState {
     return {
       period: this.period,
-      count: this.#hasPrevious ? this.#count + 1 : 0,
-      previousClose: this.#hasPrevious ? this.#previousClose : null,
+      count: this.#hasPrevious === true ? this.#count + 1 : 0,
+      previousClose: this.#hasPrevious === true ? this.#previousClose : null,
       gain: this.#gain,
       loss: this.#loss,
     };

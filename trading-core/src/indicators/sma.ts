@@ -52,16 +52,16 @@ export class Sma {
    * same operations as before, so the same bits.
    */
   get value(): number | undefined {
-    return this.#ready ? (this.#sum + this.#compensation) / this.period : undefined;
+    return this.#ready === true ? (this.#sum + this.#compensation) / this.period : undefined;
   }
 
   get ready(): boolean {
-    return this.#ready;
+    return this.#ready === true;
   }
 
   update(x: number): number | undefined {
     this.push(x);
-    return this.#ready ? (this.#sum + this.#compensation) / this.period : undefined;
+    return this.#ready === true ? (this.#sum + this.#compensation) / this.period : undefined;
   }
 
   /**
@@ -74,7 +74,7 @@ export class Sma {
    * indicators; the rest (filling the window, refusing a bad value) is `#step`.
    */
   push(x: number): void {
-    if (this.#ready && Number.isFinite(x)) {
+    if (this.#ready === true && Number.isFinite(x)) {
       const window = this.#window;
       const next = this.#next;
       const sum = this.#sum;
@@ -120,7 +120,7 @@ export class Sma {
     window[next] = x;
     this.#next = next + 1 === this.period ? 0 : next + 1;
     // The same operations as push's: the value leaving a full window taken out first.
-    if (this.#ready) {
+    if (this.#ready === true) {
       const y = -displaced;
       const t1 = sum + y;
       c += twoSumError(sum, y, t1);
@@ -130,7 +130,7 @@ export class Sma {
     c += twoSumError(sum, x, t);
     this.#sum = t;
     this.#compensation = c;
-    if (!this.#ready && ++this.#count === this.period) this.#ready = true;
+    if (this.#ready !== true && ++this.#count === this.period) this.#ready = true;
   }
 
   /** The mean if the current candle closed at `x` now; nothing changes. Same operations as `update`. */
@@ -163,7 +163,7 @@ export class Sma {
     this.#compensation = this.#beforeCompensation;
     this.#x = x;
     this.#step();
-    return this.#ready ? (this.#sum + this.#compensation) / this.period : undefined;
+    return this.#ready === true ? (this.#sum + this.#compensation) / this.period : undefined;
   }
 
   toJSON(): SmaState {

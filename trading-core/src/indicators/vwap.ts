@@ -86,16 +86,16 @@ export class SessionVwap {
 
   /** Whether the session has traded volume (so `value` is defined). */
   get ready(): boolean {
-    return this.#ready;
+    return this.#ready === true;
   }
 
   get value(): number | undefined {
-    return this.#ready ? this.#value : undefined;
+    return this.#ready === true ? this.#value : undefined;
   }
 
   update(bar: VwapBar): number | undefined {
     this.push(bar);
-    return this.#ready ? this.#value : undefined;
+    return this.#ready === true ? this.#value : undefined;
   }
 
   /**
@@ -124,12 +124,12 @@ export class SessionVwap {
 
   replace(bar: VwapBar): number | undefined {
     check('SessionVwap.replace', bar);
-    if (!this.#hasBefore) throw new RangeError('SessionVwap.replace: no bar to replace yet');
+    if (this.#hasBefore !== true) throw new RangeError('SessionVwap.replace: no bar to replace yet');
     this.#session = this.#beforeSession;
     this.#pv = this.#beforePv;
     this.#v = this.#beforeV;
     this.#apply(Math.floor(bar.time / this.sessionMs), bar);
-    return this.#ready ? this.#value : undefined;
+    return this.#ready === true ? this.#value : undefined;
   }
 
   #apply(session: number, bar: VwapBar): void {
@@ -150,8 +150,8 @@ export class SessionVwap {
   #sync(): void {
     if (this.#v > 0) {
       this.#value = this.#pv / this.#v;
-      if (!this.#ready) this.#ready = true;
-    } else if (this.#ready) this.#ready = false;
+      if (this.#ready !== true) this.#ready = true;
+    } else if (this.#ready === true) this.#ready = false;
   }
 
   toJSON(): SessionVwapState {

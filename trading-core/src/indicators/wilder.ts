@@ -64,7 +64,7 @@ export class WilderAverage {
   /** Replaces the last value given to `update`. */
   replace(x: number): number | undefined {
     if (!Number.isFinite(x)) assertSample('WilderAverage.replace', x);
-    if (!this.#hasBefore) throw new RangeError('WilderAverage.replace: no value to replace yet');
+    if (this.#hasBefore !== true) throw new RangeError('WilderAverage.replace: no value to replace yet');
     this.#count = this.#beforeCount;
     this.#acc = this.#beforeAcc;
     this.#apply(x);

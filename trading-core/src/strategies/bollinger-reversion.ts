@@ -60,14 +60,14 @@ export class BollingerReversionStrategy implements Strategy {
     if (!bands.ready) return null;
     const middle = bands.middle!;
     const lower = bands.lower!;
-    const wasBelow = this.#wasBelow;
+    const wasBelow = this.#wasBelow === true;
     this.#wasBelow = close < lower;
-    if (!this.#long) {
+    if (this.#long !== true) {
       if (!wasBelow || close < lower) return null;
       this.#long = true;
       return 'buy';
     }
-    if (close < (this.#exitUpper ? bands.upper! : middle)) return null;
+    if (close < (this.#exitUpper === true ? bands.upper! : middle)) return null;
     this.#long = false;
     return 'sell';
   }

@@ -26,7 +26,7 @@ export class BuyAndHoldStrategy implements Strategy {
   #bought = false;
 
   onCandle(_candle: Candle): StrategyAction | null {
-    if (this.#bought) return null;
+    if (this.#bought === true) return null;
     this.#bought = true;
     return 'buy';
   }

@@ -84,7 +84,7 @@ export class ConsolidationPopStrategy implements Strategy {
     volume.push(candle.volume);
     const close = candle.close;
     const p = this.params;
-    if (!this.#long) {
+    if (this.#long !== true) {
       if (!(rangeReady && atrReady && volumeReady)) return null;
       if (rangeHigh - rangeLow > p.maxRangeAtr * atrBefore) return null;
       if (!(close > rangeHigh) || candle.volume < p.volumeFactor * volumeBefore) return null;

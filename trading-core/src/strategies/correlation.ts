@@ -111,7 +111,7 @@ export class CorrelationStrategy implements Strategy {
     const leaderFrom = from >= 0 ? this.#leaders[from % size]! : Number.NaN;
     // NaN (too early, no leader yet) fails every comparison below, so it never buys.
     const leaderMove = leader / leaderFrom - 1;
-    if (!this.#long) {
+    if (this.#long !== true) {
       if (!(correlation >= p.minCorrelation && leaderMove >= p.leaderMove)) return null;
       const closeFrom = this.#closes[from % size]!;
       if (!(close / closeFrom - 1 < p.followRatio * leaderMove)) return null;

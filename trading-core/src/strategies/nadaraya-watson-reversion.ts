@@ -60,14 +60,14 @@ export class NadarayaWatsonReversionStrategy implements Strategy {
     if (!nw.ready) return null;
     const estimate = nw.estimate!;
     const lower = nw.lower!;
-    const wasBelow = this.#wasBelow;
+    const wasBelow = this.#wasBelow === true;
     this.#wasBelow = close < lower;
-    if (!this.#long) {
+    if (this.#long !== true) {
       if (!wasBelow || close < lower) return null;
       this.#long = true;
       return 'buy';
     }
-    if (close < (this.#exitUpper ? nw.upper! : estimate)) return null;
+    if (close < (this.#exitUpper === true ? nw.upper! : estimate)) return null;
     this.#long = false;
     return 'sell';
   }

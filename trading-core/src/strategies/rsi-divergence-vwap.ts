@@ -105,7 +105,7 @@ export class RsiDivergenceVwapStrategy implements Strategy {
     const previousVwap = this.#previousVwap;
     this.#previousClose = candle.close;
     this.#previousVwap = vwap;
-    if (!this.#long) {
+    if (this.#long !== true) {
       if (t > this.#armedUntil || !(previousClose <= previousVwap && candle.close > vwap)) return null;
       this.#long = true;
       this.#stop = this.#divergenceLow;

@@ -71,7 +71,7 @@ export class TurtleStrategy implements Strategy {
     exit.push(candle);
     atr.push(candle);
     const close = candle.close;
-    if (!this.#long) {
+    if (this.#long !== true) {
       if (!entryReady || !atr.ready || !(close > entryUpper)) return null;
       this.#long = true;
       this.#stop = close - this.params.stopAtr * atr.value!;
