@@ -58,6 +58,10 @@ const SYMBOL = /^([A-Z0-9]{1,20})\/([A-Z0-9]{1,20})$/;
 const NONE = 0;
 const BUY = 1;
 const SELL = 2;
+/** Indexes into `Settlement.marks`. */
+const PEAK = 0;
+const TROUGH = 1;
+const DRAWDOWN = 2;
 
 /**
  * One strategy over one symbol's candles, all in, on a virtual balance: the datafeed's
@@ -84,7 +88,9 @@ export function backtest(
   const feed = inputFeed(strategy, options.inputs);
 
   const equity = options.equityCurve === true ? new Float64Array(candles.length) : null;
-  const { maxDrawdown, lastClose, candlesHeld } = run(candles, strategy, symbol, seed, books, feed, equity);
+  const settled = run(candles, strategy, symbol, seed, books, feed, equity);
+  const { lastClose, candlesHeld } = settled;
+  const maxDrawdown = settled.marks[DRAWDOWN]!;
   const finalEquity = books.equity(lastClose);
   const trades = books.trades.toArray();
   return {
@@ -143,18 +149,19 @@ class Settlement {
   holding = false;
   cash: number;
   held = 0;
-  peak: number;
-  /** The lowest equity since `peak` was set. */
-  trough: number;
-  maxDrawdown = 0;
+  /**
+   * The peak of equity, the lowest equity since that peak, and the largest drawdown so far (at
+   * PEAK, TROUGH and DRAWDOWN). In a Float64Array, not fields: written back from `glide`'s loop
+   * into number fields, V8 kept them as tagged values and boxed the equity of every held candle.
+   */
+  readonly marks: Float64Array;
   lastClose = 0;
   /** Candles that closed with a position held, for the exposure. */
   candlesHeld = 0;
 
   constructor(seed: number) {
     this.cash = seed;
-    this.peak = seed;
-    this.trough = seed;
+    this.marks = Float64Array.of(seed, seed, 0);
   }
 }
 
@@ -201,7 +208,11 @@ function glide(
   // `=== true`: a known boolean to branch on every candle (see indicators/period.ts).
   const holding = state.holding === true;
   const { cash, held } = state;
-  let { peak, trough, maxDrawdown, candlesHeld } = state;
+  const marks = state.marks;
+  let peak = marks[PEAK]!;
+  let trough = marks[TROUGH]!;
+  let maxDrawdown = marks[DRAWDOWN]!;
+  let candlesHeld = state.candlesHeld;
   let pending = NONE;
   let i = from;
   for (; i < end; i++) {
@@ -232,9 +243,9 @@ function glide(
   }
   if (pending === SELL) state.pendingQuantity = held;
   state.pending = pending;
-  state.peak = peak;
-  state.trough = trough;
-  state.maxDrawdown = maxDrawdown;
+  marks[PEAK] = peak;
+  marks[TROUGH] = trough;
+  marks[DRAWDOWN] = maxDrawdown;
   state.candlesHeld = candlesHeld;
   return i;
 }
@@ -277,12 +288,14 @@ function bookStep(
   if (curve !== null) curve[i] = equity;
   if (state.holding !== true && !filled) return;
   if (state.holding === true) state.candlesHeld++;
-  if (equity > state.peak) {
-    state.peak = equity;
-    state.trough = equity;
-  } else if (equity < state.trough) {
-    state.trough = equity;
-    state.maxDrawdown = Math.max(state.maxDrawdown, (state.peak - equity) / state.peak);
+  const marks = state.marks;
+  const peak = marks[PEAK]!;
+  if (equity > peak) {
+    marks[PEAK] = equity;
+    marks[TROUGH] = equity;
+  } else if (equity < marks[TROUGH]!) {
+    marks[TROUGH] = equity;
+    marks[DRAWDOWN] = Math.max(marks[DRAWDOWN]!, (peak - equity) / peak);
   }
 }
 
