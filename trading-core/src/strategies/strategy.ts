@@ -12,7 +12,8 @@ export type StrategyParams = Readonly<Record<string, number | string | boolean>>
  * Callers (the backtest, the datafeed) check every candle with `candleProblem` before a
  * strategy sees it and keep each symbol's candles in strictly increasing time: a strategy may
  * rely on both and does not check again, so the per-candle path stays a handful of float
- * operations with no allocation.
+ * operations with no allocation. The strategies here test their boolean fields as
+ * `this.#long === true`, never bare, for the reason `indicators/period.ts` gives.
  */
 export interface Strategy {
   /** Stable kebab-case name, e.g. `ema-cross-volume`. */
