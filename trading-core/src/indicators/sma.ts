@@ -61,7 +61,7 @@ export class Sma {
 
   update(x: number): number | undefined {
     this.push(x);
-    return this.#ready === true ? (this.#sum + this.#compensation) / this.period : undefined;
+    return this.value;
   }
 
   /**
@@ -163,7 +163,7 @@ export class Sma {
     this.#compensation = this.#beforeCompensation;
     this.#x = x;
     this.#step();
-    return this.#ready === true ? (this.#sum + this.#compensation) / this.period : undefined;
+    return this.value;
   }
 
   toJSON(): SmaState {
