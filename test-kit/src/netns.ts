@@ -267,7 +267,16 @@ if (mode === 'echo') {
   process.stdin.on('data', () => {});
   process.stdin.on('end', () => {
     clearInterval(timer);
-    setTimeout(() => { console.log(JSON.stringify({ sentAt, replies })); process.exit(0); }, 300);
+    // Answers still on their way: wait until every datagram sent has one, for at most 3 s, so a
+    // loaded machine's late echo is not counted lost.
+    const deadline = now() + 3000;
+    const report = () => {
+      const answered = new Set(replies.map((r) => r[0])).size;
+      if (answered < sentAt.length && now() < deadline) return void setTimeout(report, 20);
+      console.log(JSON.stringify({ sentAt, replies }));
+      process.exit(0);
+    };
+    setTimeout(report, 20);
   });
   console.log('ready');
 }`;
@@ -307,7 +316,7 @@ export async function udpReachable(
 export interface UdpStreamResult {
   sent: number;
   received: number;
-  /** Sequence numbers sent but never answered (the last 300 ms of answers are waited for). */
+  /** Sequence numbers sent but never answered (stragglers are waited for, up to 3 s after stop()). */
   lost: number[];
   /** Gaps between consecutive answers, ms, in order. */
   gapsMs: number[];
