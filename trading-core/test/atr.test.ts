@@ -1,5 +1,6 @@
 // Wilder's ATR on the real candles against technicalindicators (which does not round ATR: to
 // 1e-9 relative), the forming-candle operations against plain updates, snapshots and bad input.
+import fc from 'fast-check';
 import t from 'tap';
 import ti from 'technicalindicators';
 import { Atr, atrSeries, trueRange } from '../src/indicators/atr.js';
@@ -30,6 +31,40 @@ t.test('true range counts the gap from the previous close', async (t) => {
   t.equal(trueRange({ high: 12, low: 11, close: 11.5 }, 10), 2, 'a gap up');
   t.equal(trueRange({ high: 9, low: 8, close: 8.5 }, 10), 2, 'a gap down');
   t.equal(trueRange({ high: 10.5, low: 9.5, close: 10 }, 10), 1, 'inside: high - low');
+});
+
+/** The textbook form, which `trueRange` replaces with one subtraction of the same two numbers. */
+const largestOfThree = (high: number, low: number, previousClose: number): number =>
+  Math.max(high - low, Math.abs(high - previousClose), Math.abs(low - previousClose));
+
+t.test('true range equals the largest of the three differences, bit for bit, on any bar', async (t) => {
+  // Prices spread over many magnitudes and equal values often, where rounding would show.
+  const price = fc.oneof(
+    fc.double({ min: 1e-8, max: 1e9, noNaN: true, noDefaultInfinity: true }),
+    fc.constantFrom(0, 1, 1.1, 100, 0.1 + 0.2),
+  );
+  fc.assert(
+    fc.property(price, price, price, (a, b, previousClose) => {
+      const high = Math.max(a, b);
+      const low = Math.min(a, b);
+      return Object.is(
+        trueRange({ high, low, close: low }, previousClose),
+        largestOfThree(high, low, previousClose),
+      );
+    }),
+    { numRuns: 20_000 },
+  );
+  let differing = 0;
+  for (const { candles } of SERIES)
+    for (let i = 1; i < candles.length; i++) {
+      const c = candles[i]!;
+      if (
+        !Object.is(trueRange(c, candles[i - 1]!.close), largestOfThree(c.high, c.low, candles[i - 1]!.close))
+      )
+        differing++;
+    }
+  t.equal(differing, 0, 'every real bar after the first');
+  t.pass('20,000 generated bars');
 });
 
 t.test('peek changes nothing; replace is as if the candle had ended as the new bar', async (t) => {

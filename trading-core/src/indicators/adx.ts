@@ -199,9 +199,7 @@ export class Adx {
     const plusDm = (this.#plusDm * keep + (up > down && up > 0 ? up : 0)) / period;
     const minusDm = (this.#minusDm * keep + (down > up && down > 0 ? down : 0)) / period;
     const range =
-      (this.#range * keep +
-        Math.max(high - low, Math.abs(high - previousClose), Math.abs(low - previousClose))) /
-      period;
+      (this.#range * keep + (Math.max(high, previousClose) - Math.min(low, previousClose))) / period;
     this.#plusDm = plusDm;
     this.#minusDm = minusDm;
     this.#range = range;
@@ -356,7 +354,7 @@ export function adxSeries(
     const down = low[i - 1]! - l;
     pdm += up > down && up > 0 ? up : 0;
     mdm += down > up && down > 0 ? down : 0;
-    tr += Math.max(h - l, Math.abs(h - c), Math.abs(l - c));
+    tr += Math.max(h, c) - Math.min(l, c);
   }
   pdm /= period;
   mdm /= period;
@@ -372,7 +370,7 @@ export function adxSeries(
       const down = low[i - 1]! - l;
       pdm = (pdm * keep + (up > down && up > 0 ? up : 0)) / period;
       mdm = (mdm * keep + (down > up && down > 0 ? down : 0)) / period;
-      tr = (tr * keep + Math.max(h - l, Math.abs(h - c), Math.abs(l - c))) / period;
+      tr = (tr * keep + (Math.max(h, c) - Math.min(l, c))) / period;
     }
     const p = tr > 0 ? (pdm * 100) / tr : 0;
     const m = tr > 0 ? (mdm * 100) / tr : 0;

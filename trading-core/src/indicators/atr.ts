@@ -17,10 +17,14 @@ export interface AtrState {
 
 /**
  * True range of a bar after a close: the largest of high − low and the gaps from the previous
- * close, so an overnight jump counts as range.
+ * close, so an overnight jump counts as range. Worked out as the span from the lower of the low
+ * and the previous close to the higher of the high and it, which for a bar with low ≤ high is
+ * the same subtraction of the same two numbers as the largest of the three, so equal bit for bit
+ * (test/atr.test.ts), and about a tenth faster. The bar is not checked here (`Atr` and `Adx`
+ * check theirs): one whose high is below its low has no true range.
  */
 export function trueRange(bar: Bar, previousClose: number): number {
-  return Math.max(bar.high - bar.low, Math.abs(bar.high - previousClose), Math.abs(bar.low - previousClose));
+  return Math.max(bar.high, previousClose) - Math.min(bar.low, previousClose);
 }
 
 /**
@@ -89,7 +93,7 @@ export class Atr {
     const high = bar.high;
     const low = bar.low;
     const close = this.#previousClose;
-    const range = Math.max(high - low, Math.abs(high - close), Math.abs(low - close));
+    const range = Math.max(high, close) - Math.min(low, close);
     if (this.#count === this.period) {
       this.#acc = (this.#acc * this.#keep + range) / this.period;
       return;
@@ -164,7 +168,7 @@ export function trueRangeSeries(high: Float64Array, low: Float64Array, close: Fl
     const h = high[i]!;
     const l = low[i]!;
     const c = close[i - 1]!;
-    out[i] = Math.max(h - l, Math.abs(h - c), Math.abs(l - c));
+    out[i] = Math.max(h, c) - Math.min(l, c);
   }
   return out;
 }
@@ -191,7 +195,7 @@ export function atrSeries(
     const h = high[i]!;
     const l = low[i]!;
     const c = close[i - 1]!;
-    range += Math.max(h - l, Math.abs(h - c), Math.abs(l - c));
+    range += Math.max(h, c) - Math.min(l, c);
   }
   range /= period;
   out[period] = range;
@@ -199,7 +203,7 @@ export function atrSeries(
     const h = high[i]!;
     const l = low[i]!;
     const c = close[i - 1]!;
-    out[i] = range = (range * keep + Math.max(h - l, Math.abs(h - c), Math.abs(l - c))) / period;
+    out[i] = range = (range * keep + (Math.max(h, c) - Math.min(l, c))) / period;
   }
   return out;
 }
