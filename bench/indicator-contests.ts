@@ -62,8 +62,10 @@ export interface Contest {
   /** What a peer computes when it is not exactly this indicator. */
   note?: string;
   /**
-   * The least a streaming object can do per value for this indicator (one field, no checks, no
-   * state kept for `replace`), on the peers' prefix: how far any `update` could go in this engine.
+   * The least a streaming object can do per value for this indicator (its operations alone: no
+   * checks, no state kept for `replace`, a number for every bar rather than `undefined` while
+   * warming up), on the peers' prefix: how far any `update` could go in this engine. Where it
+   * computes the same values as ours, bench/test/indicator-contests.test.ts says so.
    */
   floorStream?: Run<Columns>;
 }
@@ -82,6 +84,127 @@ class BareEma {
     const v = this.value;
     this.value = v + this.alpha * (x - v);
     return this.value;
+  }
+}
+
+/** A bar as the bare objects below read it. */
+interface BareBar {
+  time: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+
+/**
+ * An ATR as bare as a streaming object gets: the true range and Wilder's step (the same
+ * operations as `Atr`), 0 while warming up, no bar check, no state kept for `replace`.
+ */
+class BareAtr {
+  count = 0;
+  acc = 0;
+  previousClose = Number.NaN;
+  readonly period: number;
+  readonly keep: number;
+  constructor(period: number) {
+    this.period = period;
+    this.keep = period - 1;
+  }
+  update(bar: BareBar): number {
+    const high = bar.high;
+    const low = bar.low;
+    const c = this.previousClose;
+    this.previousClose = bar.close;
+    const range = Math.max(high, c) - Math.min(low, c);
+    if (this.count === this.period) return (this.acc = (this.acc * this.keep + range) / this.period);
+    if (c !== c) return 0; // the first bar: no previous close, no range
+    this.acc += range;
+    if (++this.count === this.period) return (this.acc /= this.period);
+    return 0;
+  }
+}
+
+/**
+ * An ADX as bare as a streaming object gets: `Adx`'s operations in the same order (three Wilder
+ * averages, the DIs, DX, the ADX's own Wilder average), 0 while warming up, no bar check, no state
+ * kept for `replace`.
+ */
+class BareAdx {
+  bars = 0;
+  high = 0;
+  low = 0;
+  close = 0;
+  plusDm = 0;
+  minusDm = 0;
+  range = 0;
+  adx = 0;
+  readonly period: number;
+  readonly keep: number;
+  constructor(period: number) {
+    this.period = period;
+    this.keep = period - 1;
+  }
+  update(bar: BareBar): number {
+    const high = bar.high;
+    const low = bar.low;
+    const up = high - this.high;
+    const down = this.low - low;
+    const c = this.close;
+    this.high = high;
+    this.low = low;
+    this.close = bar.close;
+    const n = ++this.bars;
+    if (n === 1) return 0;
+    const period = this.period;
+    const keep = this.keep;
+    const plus = up > down && up > 0 ? up : 0;
+    const minus = down > up && down > 0 ? down : 0;
+    const range = Math.max(high, c) - Math.min(low, c);
+    if (n > period + 1) {
+      this.plusDm = (this.plusDm * keep + plus) / period;
+      this.minusDm = (this.minusDm * keep + minus) / period;
+      this.range = (this.range * keep + range) / period;
+    } else {
+      this.plusDm += plus;
+      this.minusDm += minus;
+      this.range += range;
+      if (n < period + 1) return 0;
+      this.plusDm /= period;
+      this.minusDm /= period;
+      this.range /= period;
+    }
+    const r = this.range;
+    const plusDi = r > 0 ? (this.plusDm * 100) / r : 0;
+    const minusDi = r > 0 ? (this.minusDm * 100) / r : 0;
+    const sum = plusDi + minusDi;
+    const dx = sum > 0 ? (Math.abs(plusDi - minusDi) / sum) * 100 : 0;
+    if (n > 2 * period) return (this.adx = (this.adx * keep + dx) / period);
+    this.adx += dx;
+    return n === 2 * period ? (this.adx /= period) : 0;
+  }
+}
+
+/**
+ * A session VWAP as bare as a streaming object gets: `SessionVwap`'s operations (the session from
+ * the bar's time, a reset at each new one, the typical price, two sums and their quotient), 0
+ * before any volume, no bar check, no state kept for `replace`.
+ */
+class BareSessionVwap {
+  session = Number.NaN;
+  pv = 0;
+  v = 0;
+  readonly sessionMs = 86_400_000;
+  update(bar: BareBar): number {
+    const session = Math.floor(bar.time / this.sessionMs);
+    if (session !== this.session) {
+      this.session = session;
+      this.pv = 0;
+      this.v = 0;
+    }
+    const volume = bar.volume;
+    const v = (this.v += volume);
+    const pv = (this.pv += ((bar.high + bar.low + bar.close) / 3) * volume);
+    return v > 0 ? pv / v : 0;
   }
 }
 
@@ -287,6 +410,12 @@ export const CONTESTS: Contest[] = [
       return sum;
     },
     tulind: (d) => tulip('atr', [d.high, d.low, d.close], [14]),
+    floorStream: (d) => {
+      const atr = new BareAtr(14);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += atr.update(barOf(d, i));
+      return sum;
+    },
   },
   {
     name: 'ADX(14)',
@@ -306,6 +435,12 @@ export const CONTESTS: Contest[] = [
       return sum;
     },
     tulind: (d) => tulip('adx', [d.high, d.low, d.close], [14]),
+    floorStream: (d) => {
+      const adx = new BareAdx(14);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += adx.update(barOf(d, i));
+      return sum;
+    },
   },
   {
     name: 'Donchian(20)',
@@ -334,6 +469,12 @@ export const CONTESTS: Contest[] = [
       const next = candleStream(vwap.nextValue.bind(vwap));
       let sum = 0;
       for (let i = 0; i < d.n; i++) sum += next(tick(d, i)) ?? 0;
+      return sum;
+    },
+    floorStream: (d) => {
+      const vwap = new BareSessionVwap();
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) sum += vwap.update(barOf(d, i));
       return sum;
     },
     note: 'technicalindicators: one cumulative VWAP (no session reset); tulind has none',

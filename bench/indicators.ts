@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONTESTS, type Columns, type Plain, type Run } from './indicator-contests.js';
+import { CONTESTS, type Columns, type Contest, type Plain, type Run } from './indicator-contests.js';
 import { REPO_ROOT } from './ipc.js';
 import type { Suite } from './suite.js';
 import { fmt, formatTable } from './table.js';
@@ -54,6 +54,22 @@ function loadColumns(dir: string, values: number): { columns: Columns; files: st
     c.volume[i] = r[5]!;
   }
   return { columns: c, files: used, bars: rows.length };
+}
+
+/**
+ * `--indicators-only "ATR VWAP"`: the contests whose names start with any of the words given
+ * (case-insensitive); every contest without it. A word that names none is refused with the list.
+ */
+function selectContests(only: string | boolean | undefined): Contest[] {
+  if (only === undefined) return CONTESTS;
+  const words = String(only).toLowerCase().split(/\s+/).filter(Boolean);
+  const unknown = words.filter((w) => !CONTESTS.some((c) => c.name.toLowerCase().startsWith(w)));
+  if (words.length === 0 || unknown.length > 0)
+    throw new Error(
+      `--indicators-only: no indicator starts with ${unknown.length > 0 ? unknown.join(', ') : '(nothing given)'}; ` +
+        `the indicators are ${CONTESTS.map((c) => c.name).join(', ')}`,
+    );
+  return CONTESTS.filter((c) => words.some((w) => c.name.toLowerCase().startsWith(w)));
 }
 
 function prefix(c: Columns, n: number): Columns {
@@ -146,6 +162,7 @@ export const indicatorsSuite: Suite = {
     'indicators-values': { type: 'string' },
     'indicators-peer-values': { type: 'string' },
     'indicators-rounds': { type: 'string' },
+    'indicators-only': { type: 'string' },
   },
   async run(ctx) {
     const dir = String(ctx.options['indicators-data'] ?? DEFAULT_DATA_DIR);
@@ -158,6 +175,7 @@ export const indicatorsSuite: Suite = {
       ['--indicators-rounds', rounds],
     ] as const)
       if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
+    const contests = selectContests(ctx.options['indicators-only']);
     const { columns, files, bars } = loadColumns(dir, values);
     const peerColumns = prefix(columns, peerValues);
     const peerPlain = plain(peerColumns);
@@ -167,7 +185,7 @@ export const indicatorsSuite: Suite = {
       `indicators: ${bars} bars from ${files.length} files in ${dir}, repeated to ${values}; peers on the first ${peerValues}`,
     );
     const results: Record<string, ContestResult> = {};
-    for (const contest of CONTESTS) {
+    for (const contest of contests) {
       const ways: [Way, () => Sample][] = [
         ['oursBatch', () => sample(contest.oursBatch, columns, MIN_SAMPLE_SECONDS)],
         ['oursStream', () => sample(contest.oursStream, columns, MIN_SAMPLE_SECONDS)],
@@ -246,7 +264,7 @@ export const indicatorsSuite: Suite = {
             'b÷tulind',
             's÷tulind',
           ],
-          CONTESTS.map((c) => {
+          contests.map((c) => {
             const r = results[c.name]!;
             const v = r.valuesPerCpuSecond;
             return [
@@ -263,15 +281,17 @@ export const indicatorsSuite: Suite = {
             ];
           }),
         ),
-        ...CONTESTS.filter((c) => c.note).map((c) => `${c.name}: ${c.note}`),
-        ...CONTESTS.filter((c) => results[c.name]!.floorVsTi !== null).map((c) => {
-          const r = results[c.name]!;
-          return (
-            `${c.name}: a bare streaming object (one field, no checks, no replace) runs ` +
-            `${m(r.valuesPerCpuSecond.floorStream)} M/cpu-s, ${x(r.floorVsTi!)} technicalindicators' nextValue: ` +
-            `the most any streaming update could reach here`
-          );
-        }),
+        ...contests.filter((c) => c.note).map((c) => `${c.name}: ${c.note}`),
+        ...contests
+          .filter((c) => results[c.name]!.floorVsTi !== null)
+          .map((c) => {
+            const r = results[c.name]!;
+            return (
+              `${c.name}: a bare streaming object (its operations alone: no checks, no state for replace, a number every bar) runs ` +
+              `${m(r.valuesPerCpuSecond.floorStream)} M/cpu-s, ${x(r.floorVsTi!)} technicalindicators' nextValue: ` +
+              `the most any streaming update could reach here`
+            );
+          }),
       ],
     };
   },
