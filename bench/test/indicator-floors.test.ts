@@ -1,10 +1,11 @@
-// The indicator bench's bare streaming objects (`floorStream`) stand for the least an `update`
+// The indicator bench's bare streaming objects (`floor` in bench/indicator-ours.ts) stand for the least an `update`
 // could do per bar; that only means something if they compute what ours computes. On the real
 // candles, each floor's checksum must equal our streaming checksum exactly (same operations in
 // the same order, 0 where ours is still warming up and returns undefined).
 import { readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
-import { CONTESTS, type Columns } from '../indicator-contests.js';
+import type { Columns, IndicatorName } from '../indicator-data.js';
+import { OURS } from '../indicator-ours.js';
 
 const OHLCV_DIR = new URL('../../../shared/data/ohlcv/', import.meta.url);
 
@@ -38,20 +39,20 @@ function columns(): Columns {
 }
 
 /** The EMA's floor seeds with the first close instead of warming up on an SMA: other values. */
-const SEEDED_OTHERWISE = new Set(['EMA(20)']);
+const SEEDED_OTHERWISE = new Set<IndicatorName>(['EMA(20)']);
 
 t.test(
   'every bare streaming object computes what our update computes (the sum of all its values, to the bit)',
   async (t) => {
     const d = columns();
     t.ok(d.n > 100_000, `${d.n} real bars`);
-    const floors = CONTESTS.filter((c) => c.floorStream !== undefined);
+    const floors = Object.entries(OURS).filter(([, c]) => c.floor !== undefined);
     t.ok(floors.length >= 4, `${floors.length} indicators have a floor`);
-    for (const contest of floors) {
-      if (SEEDED_OTHERWISE.has(contest.name)) continue;
-      const ours = contest.oursStream(d);
-      t.ok(Number.isFinite(ours) && ours !== 0, `${contest.name}: ours sums to ${ours}`);
-      t.equal(contest.floorStream!(d), ours, `${contest.name}: the floor's sum is ours, to the bit`);
+    for (const [name, c] of floors) {
+      if (SEEDED_OTHERWISE.has(name as IndicatorName)) continue;
+      const ours = c.stream(d);
+      t.ok(Number.isFinite(ours) && ours !== 0, `${name}: ours sums to ${ours}`);
+      t.equal(c.floor!(d), ours, `${name}: the floor's sum is ours, to the bit`);
     }
   },
 );
