@@ -48,7 +48,7 @@ export interface OurContestant {
  */
 class BareEma {
   value = 0;
-  readonly alpha: number;
+  readonly alpha: number = 0;
   constructor(period: number) {
     this.alpha = 2 / (period + 1);
   }
@@ -76,8 +76,8 @@ class BareAtr {
   count = 0;
   acc = 0;
   previousClose = Number.NaN;
-  readonly period: number;
-  readonly keep: number;
+  readonly period: number = 0;
+  readonly keep: number = 0;
   constructor(period: number) {
     this.period = period;
     this.keep = period - 1;
@@ -110,13 +110,18 @@ class BareAdx {
   minusDm = 0;
   range = 0;
   adx = 0;
-  readonly period: number;
-  readonly keep: number;
+  readonly period: number = 0;
+  readonly keep: number = 0;
   constructor(period: number) {
     this.period = period;
     this.keep = period - 1;
   }
+  // Kept small enough for the engine to inline into the caller's loop (a bar built for the call
+  // is then never allocated), as `Adx` keeps its own warm step: warming up is a call of its own.
   update(bar: BareBar): number {
+    const n = ++this.bars;
+    const period = this.period;
+    if (n <= 2 * period) return this.warming(bar, n);
     const high = bar.high;
     const low = bar.low;
     const up = high - this.high;
@@ -125,7 +130,30 @@ class BareAdx {
     this.high = high;
     this.low = low;
     this.close = bar.close;
-    const n = ++this.bars;
+    const keep = this.keep;
+    const plusDm = (this.plusDm * keep + (up > down && up > 0 ? up : 0)) / period;
+    const minusDm = (this.minusDm * keep + (down > up && down > 0 ? down : 0)) / period;
+    const r = (this.range * keep + (Math.max(high, c) - Math.min(low, c))) / period;
+    this.plusDm = plusDm;
+    this.minusDm = minusDm;
+    this.range = r;
+    const plusDi = r > 0 ? (plusDm * 100) / r : 0;
+    const minusDi = r > 0 ? (minusDm * 100) / r : 0;
+    const sum = plusDi + minusDi;
+    const dx = sum > 0 ? (Math.abs(plusDi - minusDi) / sum) * 100 : 0;
+    return (this.adx = (this.adx * keep + dx) / period);
+  }
+
+  /** The first `2 × period` bars, while any of the averages still warms up. */
+  warming(bar: BareBar, n: number): number {
+    const high = bar.high;
+    const low = bar.low;
+    const up = high - this.high;
+    const down = this.low - low;
+    const c = this.close;
+    this.high = high;
+    this.low = low;
+    this.close = bar.close;
     if (n === 1) return 0;
     const period = this.period;
     const keep = this.keep;
