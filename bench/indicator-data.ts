@@ -52,10 +52,13 @@ export type Run<D> = (d: D) => number;
 
 const HOUR = 3_600_000;
 
-/** Every `*.csv` in `dir` with the exchange header, concatenated, then repeated up to `values` bars. */
+/**
+ * Every `*.csv` in `dir` with the exchange header, concatenated, then repeated up to `values` bars
+ * (without it, each bar once).
+ */
 export function loadColumns(
   dir: string,
-  values: number,
+  values?: number,
 ): { columns: Columns; files: string[]; bars: number } {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.csv'))
@@ -69,7 +72,7 @@ export function loadColumns(
     for (const line of lines) rows.push(line.split(',').map(Number));
   }
   if (rows.length === 0) throw new Error(`indicators bench: no candle CSVs in ${dir}`);
-  const n = values;
+  const n = values ?? rows.length;
   const c: Columns = {
     n,
     time: new Float64Array(n),
