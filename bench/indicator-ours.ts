@@ -178,7 +178,6 @@ class BareAdx {
     const minusDi = r > 0 ? (this.minusDm * 100) / r : 0;
     const sum = plusDi + minusDi;
     const dx = sum > 0 ? (Math.abs(plusDi - minusDi) / sum) * 100 : 0;
-    if (n > 2 * period) return (this.adx = (this.adx * keep + dx) / period);
     this.adx += dx;
     return n === 2 * period ? (this.adx /= period) : 0;
   }
