@@ -111,6 +111,7 @@ t.test('peek changes nothing; replace is as if the candle had ended as the new b
     const peeked = live.peek(forming);
     if (JSON.stringify(live.toJSON()) !== before) mismatches++;
     if (!Object.is(live.update(forming), peeked?.adx)) mismatches++;
+    if (!Object.is(live.adx, peeked?.adx)) mismatches++;
     if (JSON.stringify(live.value) !== JSON.stringify(peeked)) mismatches++;
     live.replace({ high: c.high, low: c.low, close: c.low });
     if (!Object.is(live.replace(c), plain.update(c))) mismatches++;
@@ -147,6 +148,11 @@ t.test('flat bars give DI and DX of 0, not 0 / 0; a steady rise gives +DI 100 an
   t.equal(rising.plusDi, 100 / 1.5);
   t.equal(rising.minusDi, 0);
   t.equal(rising.value!.adx, 100);
+  t.equal(rising.adx, 100);
+  const warming = new Adx(3);
+  for (let i = 0; i < 5; i++) warming.push({ high: 11 + i, low: 10 + i, close: 10.5 + i });
+  t.equal(warming.adx, undefined, 'no ADX before bar 2 × period');
+  t.equal(warming.dx, 100, 'while DX already reads');
   t.equal(new Adx(3).peek({ high: 1, low: 1, close: 1 }), undefined);
 });
 

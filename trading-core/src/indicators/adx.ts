@@ -95,6 +95,11 @@ export class Adx {
     return this.#dxCount === this.period;
   }
 
+  /** The ADX, from bar `2 × period` on: what `update` returns, read after `push` without a boxed result. */
+  get adx(): number | undefined {
+    return this.#dxCount === this.period ? this.#adx : undefined;
+  }
+
   /** +DI, from bar `period + 1` on. */
   get plusDi(): number | undefined {
     return this.#count === this.period ? diOf(this.#plusDm, this.#range) : undefined;

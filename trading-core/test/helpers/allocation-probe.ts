@@ -140,7 +140,7 @@ const INDICATOR_CASES: Case[] = [
   ...indicatorCases('WilderAverage', () => new I.WilderAverage(14), 'close', ['value']),
   ...indicatorCases('Rsi', () => new I.Rsi(14), 'close', ['value']),
   ...indicatorCases('Atr', () => new I.Atr(14), 'bar', ['value']),
-  ...indicatorCases('Adx', () => new I.Adx(14), 'bar', ['plusDi', 'minusDi', 'dx']),
+  ...indicatorCases('Adx', () => new I.Adx(14), 'bar', ['adx', 'plusDi', 'minusDi', 'dx']),
   ...indicatorCases('Donchian', () => new I.Donchian(20), 'bar', ['upper', 'lower', 'middle']),
   ...indicatorCases('Bollinger', () => new I.Bollinger(20, 2), 'close', [
     'middle',
