@@ -40,6 +40,13 @@ export interface OurContestant {
    * computes the same values as ours, bench/test/indicator-floors.test.ts says so.
    */
   floor?: Run<Columns>;
+  /**
+   * Streaming as the strategies stream (`push` a bar, test `ready`, read `value`, or `Adx`'s
+   * `adx`), on the peers' prefix: the same values as `stream`, but the getter read after `ready`
+   * folds to a plain double, where `update`'s `number | undefined` is a tagged result the engine
+   * boxes on every bar. bench/test/indicator-floors.test.ts checks it sums to what `stream` sums.
+   */
+  push?: Run<Columns>;
 }
 
 /**
@@ -233,6 +240,15 @@ export const OURS: Record<IndicatorName, OurContestant> = {
       for (let i = 0; i < d.n; i++) sum += sma.update(d.close[i]!) ?? 0;
       return sum;
     },
+    push: (d) => {
+      const sma = new Sma(20);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) {
+        sma.push(d.close[i]!);
+        if (sma.ready) sum += sma.value!;
+      }
+      return sum;
+    },
   },
   'EMA(20)': {
     batch: (d) => last(emaSeries(d.close, 20)),
@@ -240,6 +256,15 @@ export const OURS: Record<IndicatorName, OurContestant> = {
       const ema = new Ema(20);
       let sum = 0;
       for (let i = 0; i < d.n; i++) sum += ema.update(d.close[i]!) ?? 0;
+      return sum;
+    },
+    push: (d) => {
+      const ema = new Ema(20);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) {
+        ema.push(d.close[i]!);
+        if (ema.ready) sum += ema.value!;
+      }
       return sum;
     },
     floor: (d) => {
@@ -256,6 +281,15 @@ export const OURS: Record<IndicatorName, OurContestant> = {
       const rsi = new Rsi(14);
       let sum = 0;
       for (let i = 0; i < d.n; i++) sum += rsi.update(d.close[i]!) ?? 0;
+      return sum;
+    },
+    push: (d) => {
+      const rsi = new Rsi(14);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) {
+        rsi.push(d.close[i]!);
+        if (rsi.ready) sum += rsi.value!;
+      }
       return sum;
     },
   },
@@ -299,6 +333,15 @@ export const OURS: Record<IndicatorName, OurContestant> = {
       for (let i = 0; i < d.n; i++) sum += atr.update(barOf(d, i)) ?? 0;
       return sum;
     },
+    push: (d) => {
+      const atr = new Atr(14);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) {
+        atr.push(barOf(d, i));
+        if (atr.ready) sum += atr.value!;
+      }
+      return sum;
+    },
     floor: (d) => {
       const atr = new BareAtr(14);
       let sum = 0;
@@ -312,6 +355,15 @@ export const OURS: Record<IndicatorName, OurContestant> = {
       const adx = new Adx(14);
       let sum = 0;
       for (let i = 0; i < d.n; i++) sum += adx.update(barOf(d, i)) ?? 0;
+      return sum;
+    },
+    push: (d) => {
+      const adx = new Adx(14);
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) {
+        adx.push(barOf(d, i));
+        if (adx.ready) sum += adx.adx!;
+      }
       return sum;
     },
     floor: (d) => {
@@ -336,6 +388,15 @@ export const OURS: Record<IndicatorName, OurContestant> = {
       const vwap = new SessionVwap();
       let sum = 0;
       for (let i = 0; i < d.n; i++) sum += vwap.update(barOf(d, i)) ?? 0;
+      return sum;
+    },
+    push: (d) => {
+      const vwap = new SessionVwap();
+      let sum = 0;
+      for (let i = 0; i < d.n; i++) {
+        vwap.push(barOf(d, i));
+        if (vwap.ready) sum += vwap.value!;
+      }
       return sum;
     },
     floor: (d) => {

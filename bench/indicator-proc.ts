@@ -15,12 +15,16 @@ import { serve } from './ipc.js';
 
 export type Side = 'ours' | 'peers';
 
-/** Every way an indicator is timed: ours on the full series and on the peers' prefix, the peers on the prefix. */
+/**
+ * Every way an indicator is timed: ours on the full series and on the peers' prefix (our `push`
+ * form and the floor on the prefix only), the peers on the prefix.
+ */
 export type Way =
   | 'oursBatch'
   | 'oursStream'
   | 'oursBatchPeerSize'
   | 'oursStreamPeerSize'
+  | 'oursPushPeerSize'
   | 'floorStream'
   | 'tiBatch'
   | 'tiStream'
@@ -93,6 +97,7 @@ serve({
       add('oursStream', c.stream, columns, warm);
       add('oursBatchPeerSize', c.batch, peerSize, warm);
       add('oursStreamPeerSize', c.stream, peerSize, warm);
+      add('oursPushPeerSize', c.push, peerSize, warm);
       add('floorStream', c.floor, peerSize, warm);
       return { ways: [...timed.keys()], files, bars };
     }

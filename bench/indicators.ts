@@ -48,7 +48,9 @@ interface ContestResult {
   valuesPerCpuSecond: Rates;
   valuesPerSecond: Rates;
   /** Ours ÷ peer, both on the peers' prefix: the figures the issue's targets are about. */
-  ratios: Partial<Record<'batchVsTi' | 'streamVsTi' | 'batchVsTulind' | 'streamVsTulind', number>>;
+  ratios: Partial<
+    Record<'batchVsTi' | 'streamVsTi' | 'pushVsTi' | 'batchVsTulind' | 'streamVsTulind', number>
+  >;
   ratiosWall: ContestResult['ratios'];
   /** The bare streaming object (Contest.floorStream) ÷ technicalindicators' `nextValue`. */
   floorVsTi: number | null;
@@ -62,6 +64,7 @@ function ratiosOf(r: Rates): ContestResult['ratios'] {
   };
   put('batchVsTi', r.oursBatchPeerSize, r.tiBatch);
   put('streamVsTi', r.oursStreamPeerSize, r.tiStream);
+  put('pushVsTi', r.oursPushPeerSize, r.tiStream);
   put('batchVsTulind', r.oursBatchPeerSize, r.tulind);
   put('streamVsTulind', r.oursStreamPeerSize, r.tulind);
   return out;
@@ -176,17 +179,19 @@ export const indicatorsSuite: Suite = {
         results,
       },
       table: [
-        `indicators: M values per CPU-second (median of ${rounds}); ours on ${values} values; the peers, and ours for the ratios, on the first ${peerValues}`,
+        `indicators: M values per CPU-second (median of ${rounds}); ours on ${values} values; the peers, ours for the ratios and ours through push (push, ready, value: as the strategies stream) on the first ${peerValues}`,
         ...formatTable(
           [
             'indicator',
             'batch',
             'stream',
+            'push',
             'ti batch',
             'ti stream',
             'tulind',
             'b÷ti',
             's÷ti',
+            'p÷ti',
             'b÷tulind',
             's÷tulind',
           ],
@@ -197,11 +202,13 @@ export const indicatorsSuite: Suite = {
               name,
               m(v.oursBatch),
               m(v.oursStream),
+              m(v.oursPushPeerSize),
               m(v.tiBatch),
               m(v.tiStream),
               m(v.tulind),
               x(r.ratios.batchVsTi),
               x(r.ratios.streamVsTi),
+              x(r.ratios.pushVsTi),
               x(r.ratios.batchVsTulind),
               x(r.ratios.streamVsTulind),
             ];

@@ -2,6 +2,7 @@
 // least an `update` could do per bar; that only means something if they compute what ours
 // computes. On the real candles, each floor's checksum must equal our streaming checksum exactly
 // (same operations in the same order, 0 where ours is still warming up and returns undefined).
+// The push forms (`push` in bench/indicator-ours.ts) must read the same values as `update` returns.
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { type Columns, type IndicatorName, loadColumns } from '../indicator-data.js';
@@ -27,3 +28,14 @@ t.test(
     }
   },
 );
+
+t.test('every push form (push, ready, value) sums to what update sums, to the bit', async (t) => {
+  const d: Columns = loadColumns(OHLCV_DIR).columns;
+  const pushes = Object.entries(OURS).filter(([, c]) => c.push !== undefined);
+  t.ok(pushes.length >= 6, `${pushes.length} indicators have a push form`);
+  for (const [name, c] of pushes) {
+    const ours = c.stream(d);
+    t.ok(Number.isFinite(ours) && ours !== 0, `${name}: update sums to ${ours}`);
+    t.equal(c.push!(d), ours, `${name}: push sums to the same`);
+  }
+});
