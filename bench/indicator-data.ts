@@ -47,6 +47,28 @@ export interface Plain {
   volume: number[];
 }
 
+/** A bar as both sides' streaming forms take it: the same fields for ours and the peers. */
+export interface Bar {
+  time: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+}
+
+/**
+ * A new bar object per streaming update, as a live feed hands them over, built the same way on
+ * both sides: what the engine makes of it (it may never allocate one) is part of each side's
+ * cost. technicalindicators' streaming forms keep the previous tick object, so each must be new.
+ */
+export const barOf = (d: Columns | Plain, i: number): Bar => ({
+  time: d.time[i]!,
+  high: d.high[i]!,
+  low: d.low[i]!,
+  close: d.close[i]!,
+  volume: d.volume[i]!,
+});
+
 /** One way of computing an indicator over the data, returning a checksum so no work can be dropped. */
 export type Run<D> = (d: D) => number;
 

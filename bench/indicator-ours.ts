@@ -27,7 +27,7 @@ import {
   trueRange,
   trueRangeSeries,
 } from '@appliance/trading-core';
-import type { Columns, IndicatorName, Run } from './indicator-data.js';
+import { type Bar, barOf, type Columns, type IndicatorName, type Run } from './indicator-data.js';
 
 /** Our ways of computing one indicator, each returning a checksum. */
 export interface OurContestant {
@@ -66,15 +66,6 @@ class BareEma {
   }
 }
 
-/** A bar as the bare objects below read it. */
-interface BareBar {
-  time: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
-
 /**
  * An ATR as bare as a streaming object gets: the true range and Wilder's step (the same
  * operations as `Atr`), 0 while warming up, no bar check, no state kept for `replace`.
@@ -89,7 +80,7 @@ class BareAtr {
     this.period = period;
     this.keep = period - 1;
   }
-  update(bar: BareBar): number {
+  update(bar: Bar): number {
     const high = bar.high;
     const low = bar.low;
     const c = this.previousClose;
@@ -125,7 +116,7 @@ class BareAdx {
   }
   // Kept small enough for the engine to inline into the caller's loop (a bar built for the call
   // is then never allocated), as `Adx` keeps its own warm step: warming up is a call of its own.
-  update(bar: BareBar): number {
+  update(bar: Bar): number {
     const n = ++this.bars;
     const period = this.period;
     if (n <= 2 * period) return this.warming(bar, n);
@@ -152,7 +143,7 @@ class BareAdx {
   }
 
   /** The first `2 × period` bars, while any of the averages still warms up. */
-  warming(bar: BareBar, n: number): number {
+  warming(bar: Bar, n: number): number {
     const high = bar.high;
     const low = bar.low;
     const up = high - this.high;
@@ -200,7 +191,7 @@ class BareSessionVwap {
   pv = 0;
   v = 0;
   readonly sessionMs = 86_400_000;
-  update(bar: BareBar): number {
+  update(bar: Bar): number {
     const session = Math.floor(bar.time / this.sessionMs);
     if (session !== this.session) {
       this.session = session;
@@ -213,19 +204,6 @@ class BareSessionVwap {
     return v > 0 ? pv / v : 0;
   }
 }
-
-/**
- * A new bar object per update, as a live feed hands them over and as the peers get theirs
- * (`tick`, the same fields): what the engine makes of it (it may never allocate one) is part of
- * the indicator's cost, for ours and the peers alike.
- */
-const barOf = (d: Columns, i: number) => ({
-  time: d.time[i]!,
-  high: d.high[i]!,
-  low: d.low[i]!,
-  close: d.close[i]!,
-  volume: d.volume[i]!,
-});
 
 const last = (a: Float64Array): number => a[a.length - 1]!;
 

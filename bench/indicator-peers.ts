@@ -6,7 +6,7 @@
 import ti from 'technicalindicators';
 // @ts-expect-error tulind ships no types; its shape as used here is declared below.
 import tulindModule from 'tulind';
-import type { IndicatorName, Plain, Run } from './indicator-data.js';
+import { type Bar, barOf, type IndicatorName, type Plain, type Run } from './indicator-data.js';
 
 /** The peers' ways of computing one indicator, each returning a checksum; absent where a peer lacks it. */
 export interface PeerContestant {
@@ -30,21 +30,9 @@ function tulip(name: string, inputs: number[][], options: number[]): number {
   return last;
 }
 
-/**
- * A new bar object per update, with the fields ours gets (`barOf` in indicator-ours.ts):
- * technicalindicators' streaming form keeps the previous tick object, so each bar is a new one.
- */
-const tick = (d: Plain, i: number) => ({
-  time: d.time[i]!,
-  high: d.high[i]!,
-  low: d.low[i]!,
-  close: d.close[i]!,
-  volume: d.volume[i]!,
-});
-
 /** technicalindicators' typings say some `nextValue`s take a number; their code reads a candle. */
-function candleStream<T>(next: (x: never) => T): (c: ReturnType<typeof tick>) => T {
-  return next as (c: ReturnType<typeof tick>) => T;
+function candleStream<T>(next: (x: never) => T): (c: Bar) => T {
+  return next as (c: Bar) => T;
 }
 
 export const PEERS: Record<IndicatorName, PeerContestant> = {
@@ -118,7 +106,7 @@ export const PEERS: Record<IndicatorName, PeerContestant> = {
     tiStream: (d) => {
       const tr = new ti.TrueRange({ high: [], low: [], close: [] });
       let sum = 0;
-      for (let i = 0; i < d.n; i++) sum += tr.nextValue(tick(d, i)) ?? 0;
+      for (let i = 0; i < d.n; i++) sum += tr.nextValue(barOf(d, i)) ?? 0;
       return sum;
     },
     tulind: (d) => tulip('tr', [d.high, d.low, d.close], []),
@@ -128,7 +116,7 @@ export const PEERS: Record<IndicatorName, PeerContestant> = {
     tiStream: (d) => {
       const atr = new ti.ATR({ period: 14, high: [], low: [], close: [] });
       let sum = 0;
-      for (let i = 0; i < d.n; i++) sum += atr.nextValue(tick(d, i)) ?? 0;
+      for (let i = 0; i < d.n; i++) sum += atr.nextValue(barOf(d, i)) ?? 0;
       return sum;
     },
     tulind: (d) => tulip('atr', [d.high, d.low, d.close], [14]),
@@ -139,7 +127,7 @@ export const PEERS: Record<IndicatorName, PeerContestant> = {
       const adx = new ti.ADX({ period: 14, high: [], low: [], close: [] });
       const next = candleStream(adx.nextValue.bind(adx));
       let sum = 0;
-      for (let i = 0; i < d.n; i++) sum += next(tick(d, i))?.adx ?? 0;
+      for (let i = 0; i < d.n; i++) sum += next(barOf(d, i))?.adx ?? 0;
       return sum;
     },
     tulind: (d) => tulip('adx', [d.high, d.low, d.close], [14]),
@@ -153,7 +141,7 @@ export const PEERS: Record<IndicatorName, PeerContestant> = {
       const vwap = new ti.VWAP({ high: [], low: [], close: [], volume: [] });
       const next = candleStream(vwap.nextValue.bind(vwap));
       let sum = 0;
-      for (let i = 0; i < d.n; i++) sum += next(tick(d, i)) ?? 0;
+      for (let i = 0; i < d.n; i++) sum += next(barOf(d, i)) ?? 0;
       return sum;
     },
   },
